@@ -1,0 +1,1 @@
+"""Batch scoring, explanations, CRM export, the REST API and reports."""
