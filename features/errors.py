@@ -41,7 +41,12 @@ def _format_row(row: Mapping[str, Any]) -> str:
 
 
 def _short(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else str(value)
+    if isinstance(value, str):
+        text = repr(value)
+    elif hasattr(value, "isoformat"):
+        text = value.isoformat()
+    else:
+        text = str(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 

@@ -36,12 +36,14 @@ class Dataset:
         problems: what went wrong while reading (missing tables or columns, values that
             did not parse); validation adds the rest.
         ignored_columns: columns in the source that the contract does not know.
+        unparsed: positions of values that did not convert, by (table, column).
     """
 
     tables: Mapping[str, pd.DataFrame]
     source: str = ""
     problems: tuple[Problem, ...] = ()
     ignored_columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    unparsed: Mapping[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
     def has(self, table: str, column: str | None = None) -> bool:
         """Whether a table (and optionally a column of it) is present."""
@@ -67,17 +69,19 @@ def load_dataset(path: str | Path, *, strict: bool = False) -> Dataset:
     tables: dict[str, pd.DataFrame] = {}
     problems: list[Problem] = []
     ignored: dict[str, tuple[str, ...]] = {}
+    unparsed: dict[tuple[str, str], np.ndarray] = {}
     for spec in TABLE_SPECS.values():
         if spec.name not in raw:
             if spec.required:
                 problems.append(Problem(spec.name, None, "required table is missing"))
             continue
-        frame, table_problems, extra = coerce_table(spec, raw[spec.name])
+        frame, table_problems, extra, bad = coerce_table(spec, raw[spec.name])
         tables[spec.name] = frame
+        unparsed.update({(spec.name, col): pos for col, pos in bad.items()})
         problems.extend(table_problems)
         if extra:
             ignored[spec.name] = extra
-    dataset = Dataset(tables, str(path), tuple(problems), ignored)
+    dataset = Dataset(tables, str(path), tuple(problems), ignored, unparsed)
     if strict and problems:
         raise DataError(problems)
     return dataset
@@ -108,9 +112,16 @@ def _read_duckdb(file: Path) -> dict[str, pa.Table]:
         return {name: con.table(name).to_arrow_table() for name in TABLE_SPECS if name in present}
 
 
-def coerce_table(spec: TableSpec, table: pa.Table) -> tuple[pd.DataFrame, list[Problem], tuple[str, ...]]:
-    """Convert one raw table to the contract's types; report what cannot be converted."""
+def coerce_table(
+    spec: TableSpec, table: pa.Table
+) -> tuple[pd.DataFrame, list[Problem], tuple[str, ...], dict[str, np.ndarray]]:
+    """Convert one raw table to the contract's types; report what cannot be converted.
+
+    Returns the typed frame, the problems, the columns the contract does not know, and the
+    positions of values that did not convert, by column.
+    """
     problems: list[Problem] = []
+    unparsed: dict[str, np.ndarray] = {}
     present = set(table.column_names)
     for name in spec.required_columns:
         if name not in present:
@@ -123,9 +134,10 @@ def coerce_table(spec: TableSpec, table: pa.Table) -> tuple[pd.DataFrame, list[P
         columns[col.name] = series
         if bad is not None and bad.any():
             problems.append(_bad_values(spec, col, table, bad))
+            unparsed[col.name] = np.flatnonzero(bad)
     frame = pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
     extra = tuple(c for c in table.column_names if c not in spec.column_names)
-    return frame, problems, extra
+    return frame, problems, extra, unparsed
 
 
 def _coerce_column(col: ColumnSpec, values: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:

@@ -8,7 +8,7 @@ so one pass lists every failure. Cross-table rules (unknown accounts) and warnin
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -62,7 +62,7 @@ def validate_dataset(dataset: Dataset, *, now: datetime | None = None) -> Valida
         spec = TABLE_SPECS[name]
         if spec.required and frame.empty:
             problems.append(Problem(name, None, "required table is empty"))
-        problems.extend(_schema_problems(spec, frame))
+        problems.extend(_schema_problems(spec, frame, dataset.unparsed))
     problems.extend(_unknown_accounts(dataset))
     problems.extend(_warnings(dataset, now or datetime.now(UTC)))
     summaries = tuple(_summary(TABLE_SPECS[n], f) for n, f in dataset.tables.items())
@@ -88,11 +88,15 @@ def build_schema(spec: TableSpec, present: set[str]) -> pa.DataFrameSchema:
             continue
         checks = []
         if col.min_value is not None:
-            checks.append(pa.Check.ge(col.min_value, name=f"negative or below {col.min_value:g}"))
+            low = col.min_value
+            name = "negative values" if low == 0 else f"values below {low:g}"
+            checks.append(pa.Check(lambda s, v=low: s >= v, element_wise=False, name=name))
         if col.max_value is not None:
-            checks.append(pa.Check.le(col.max_value, name=f"above {col.max_value:g}"))
+            high = col.max_value
+            checks.append(pa.Check(lambda s, v=high: s <= v, element_wise=False, name=f"values above {high:g}"))
         if col.allowed is not None:
-            checks.append(pa.Check.isin(col.allowed, name=f"not one of {', '.join(col.allowed)}"))
+            allowed = col.allowed
+            checks.append(pa.Check(lambda s, a=allowed: s.isin(a), name=f"values not in {{{', '.join(allowed)}}}"))
         columns[col.name] = pa.Column(
             nullable=col.nullable, unique=col.name == spec.unique_key, checks=checks, required=False
         )
@@ -121,22 +125,24 @@ def _row_check(name: str, fn: Callable[[pd.DataFrame], pd.Series]) -> pa.Check:
     return pa.Check(fn, name=name)
 
 
-# Which column a frame-level rule is about, for the message.
-def _rule_column(spec: TableSpec, check: str) -> str | None:
+# Which columns a frame-level rule is about: the first is named in the message.
+def _rule_columns(spec: TableSpec, check: str) -> tuple[str, ...]:
     if check == _SURVEY_RULE:
-        return "score"
+        return ("score", "kind")
     for earlier, later in spec.ordered_pairs:
         if check == f"{later} before {earlier}":
-            return later
-    return None
+            return (later, earlier)
+    return ()
 
 
-def _schema_problems(spec: TableSpec, frame: pd.DataFrame) -> list[Problem]:
+def _schema_problems(
+    spec: TableSpec, frame: pd.DataFrame, unparsed: Mapping[tuple[str, str], np.ndarray]
+) -> list[Problem]:
     schema = build_schema(spec, set(frame.columns))
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
-        return _problems_from_failures(spec, frame, err.failure_cases)
+        return _problems_from_failures(spec, frame, err.failure_cases, unparsed)
     return []
 
 
@@ -146,18 +152,26 @@ _CHECK_MESSAGES = {
 }
 
 
-def _problems_from_failures(spec: TableSpec, frame: pd.DataFrame, failures: pd.DataFrame) -> list[Problem]:
+def _problems_from_failures(
+    spec: TableSpec, frame: pd.DataFrame, failures: pd.DataFrame, unparsed: Mapping[tuple[str, str], np.ndarray]
+) -> list[Problem]:
     problems = []
     failures = failures.dropna(subset=["index"])
     for (column, check), group in failures.groupby(["column", "check"], sort=False, dropna=False):
         frame_level = group["schema_context"].iloc[0] == "DataFrameSchema"
-        col = _rule_column(spec, str(check)) if frame_level else str(column)
+        shown = _rule_columns(spec, str(check)) if frame_level else (str(column),)
+        col = shown[0] if shown else None
         positions = np.array(sorted(set(group["index"].astype(int))))
         if frame_level and column != col:
             continue  # pandera repeats a frame-level failure for every column; keep one
+        if check == "not_nullable":
+            # A value that did not parse became null; it is already reported as unparseable.
+            positions = np.setdiff1d(positions, unparsed.get((spec.name, str(col)), np.array([], dtype=int)))
+            if positions.size == 0:
+                continue
         message = _CHECK_MESSAGES.get(str(check), str(check))
         problems.append(
-            Problem(spec.name, col, message, int(positions.size), example_rows(spec, frame, positions, col or ""))
+            Problem(spec.name, col, message, int(positions.size), example_rows(spec, frame, positions, *shown))
         )
     return problems
 
