@@ -37,7 +37,7 @@ def test_annual_term_renewed_is_not_churn() -> None:
     """It labels a renewed annual term renewal=1 and churn=0."""
     ds = dataset([("A", "2024-01-01", "2025-01-01", 1200, 5), ("A", "2025-01-01", "2026-01-01", 1200, 5)])
     row = labels(ds, "A", "2024-11-01")
-    assert (row["churn"], row["renewal"], row["upsell"], row["arr"]) == (0.0, 1.0, 0.0, 1200.0)
+    assert (row["churn"], row["renewal"], row["upsell"], row["arr_at_as_of"]) == (0.0, 1.0, 0.0, 1200.0)
 
 
 def test_annual_term_not_renewed_is_churn_only_inside_window() -> None:

@@ -75,13 +75,13 @@ def build_labels(
     """Labels for ``snapshots`` (account_id, as_of): one ``<outcome>`` column per outcome.
 
     The value is 1.0/0.0 where the snapshot is eligible and settled, NaN otherwise. The
-    frame also carries ``arr`` (ARR at as_of, for revenue-weighted metrics).
+    frame also carries ``arr_at_as_of`` (ARR at as_of, for revenue-weighted metrics).
     """
     end = data_end(dataset)
     if end is None:
         raise DataError([Problem("usage_events", "timestamp", "no dated rows: cannot tell where the data ends")])
     out = snapshots[["account_id", "as_of"]].reset_index(drop=True).copy()
-    out["arr"] = arr_at(dataset, out) if dataset.has("subscriptions") else np.nan
+    out["arr_at_as_of"] = arr_at(dataset, out) if dataset.has("subscriptions") else np.nan
     for name in outcomes:
         fn = _LABELLERS[(name, config.churn_definition if name == "churn" else "contract")]
         needs = ("accounts", "usage_events") if (name, config.churn_definition) == ("churn", "activity") else OUTCOMES[name].needs

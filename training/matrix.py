@@ -1,0 +1,62 @@
+"""The model matrix: which columns a model reads, in which order, with which categories.
+
+One :class:`FeatureSpec` is saved with every model and used again at scoring, so training
+and scoring build exactly the same matrix: same column order, same category levels
+(an unseen category becomes missing), and no infinities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+KEY_COLUMNS = ("account_id", "as_of")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    numeric: tuple[str, ...]
+    categorical: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name -> levels
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.numeric) + list(self.categorical)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"numeric": list(self.numeric), "categorical": {k: list(v) for k, v in self.categorical.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> FeatureSpec:
+        cats = data.get("categorical", {}) or {}
+        return cls(tuple(data["numeric"]), {k: tuple(v) for k, v in cats.items()})  # type: ignore[union-attr,arg-type]
+
+
+def infer_spec(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> FeatureSpec:
+    """Numeric columns become numeric features; text columns categorical with their levels."""
+    numeric, categorical = [], {}
+    for name in frame.columns:
+        if name in KEY_COLUMNS or name in exclude:
+            continue
+        col = frame[name]
+        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+            numeric.append(name)
+        else:
+            levels = sorted(str(v) for v in col.dropna().unique())
+            categorical[name] = tuple(levels)
+    return FeatureSpec(tuple(numeric), categorical)
+
+
+def to_matrix(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """Columns of ``spec`` in order: floats (inf -> NaN) and pandas categoricals with fixed levels."""
+    missing = [n for n in spec.names if n not in frame.columns]
+    if missing:
+        raise ValueError(f"feature frame lacks columns the model needs: {', '.join(missing[:5])}")
+    out = {}
+    for name in spec.numeric:
+        values = pd.to_numeric(frame[name], errors="coerce").astype("float64").to_numpy()
+        out[name] = np.where(np.isfinite(values), values, np.nan)
+    for name, levels in spec.categorical.items():
+        out[name] = pd.Categorical(frame[name].astype("string").astype(object), categories=list(levels))
+    return pd.DataFrame(out, index=frame.index)[spec.names]

@@ -1,0 +1,178 @@
+"""Train churn, renewal and upsell models with time-based validation and calibration.
+
+The flow: monthly snapshot dates whose outcome windows the data settles -> point-in-time
+features (``features.builders``) -> labels (``training.outcomes``) -> a split by date
+(train on the earliest dates, early-stop and calibrate on the next ones, test on the
+latest) -> per outcome a LightGBM model, a calibrator, and two baselines, all scored on
+the test dates. There is no random split anywhere in this path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from features.loader import Dataset
+from features.signals import SIGNALS_BY_NAME
+from features.validation import data_end
+from training.baselines import fit_equal_weight, fit_logistic, logistic_risk
+from training.calibration import Calibrator, choose_calibrator
+from training.lgbm import LGBMParams, raw_score, train_booster
+from training.matrix import FeatureSpec, infer_spec, to_matrix
+from training.metrics import binary_metrics
+from training.outcomes import OutcomeConfig, build_labels
+
+Progress = Callable[[str, float], None]
+FOLDS = ("train", "calibration", "test")
+ARR = "arr_at_as_of"  # revenue weight for "ARR at risk captured"; never a model input
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on, in one place."""
+
+    outcomes: tuple[str, ...] = ("churn", "renewal", "upsell")
+    outcome: OutcomeConfig = field(default_factory=OutcomeConfig)
+    lgbm: LGBMParams = field(default_factory=LGBMParams)
+    seed: int = 42
+    test_dates: int = 3
+    calibration_dates: int = 3
+    start: date | None = None  # first snapshot date; default: two months after the first signup
+    end: date | None = None  # last snapshot date; default: the last one the data settles
+    engine: str = "duckdb"
+
+
+@dataclass(frozen=True)
+class OutcomeModel:
+    """One trained outcome: the booster, its calibrator, and how it did."""
+
+    name: str
+    booster: lgb.Booster
+    calibrator: Calibrator
+    metrics: dict[str, dict[str, float]]  # model / logistic / equal_weight -> metric -> value
+    calibration_choice: dict[str, float]
+    rows: dict[str, int]  # rows per fold
+    test_predictions: pd.DataFrame  # account_id, as_of, y, p, arr (for plots)
+
+    def predict(self, x: pd.DataFrame) -> np.ndarray:
+        return self.calibrator.predict(raw_score(self.booster, x))
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    config: TrainConfig
+    spec: FeatureSpec
+    models: dict[str, OutcomeModel]
+    dates: dict[str, list[pd.Timestamp]]  # fold -> as_of dates
+    skipped_signals: tuple[str, ...]
+    frame: pd.DataFrame  # features + labels of every snapshot used
+
+
+def monthly_dates(first: pd.Timestamp, last: pd.Timestamp) -> list[pd.Timestamp]:
+    """Month starts (UTC midnight) from ``first`` to ``last`` inclusive."""
+    months = pd.date_range(first.tz_convert(None).to_period("M").to_timestamp(), last.tz_convert(None), freq="MS")
+    return [d.tz_localize("UTC") for d in months if d.tz_localize("UTC") >= first]
+
+
+def snapshot_dates(dataset: Dataset, config: TrainConfig) -> list[pd.Timestamp]:
+    """Monthly as_of dates whose outcome windows (plus grace) end before the newest data."""
+    end = data_end(dataset)
+    if end is None:
+        raise ValueError("the dataset has no dated rows")
+    settle = config.outcome.horizon + (config.outcome.grace if config.outcome.churn_definition == "contract" else pd.Timedelta(0))
+    first_signup = dataset.tables["accounts"]["created_at"].min()
+    first = pd.Timestamp(config.start, tz="UTC") if config.start else (first_signup + pd.DateOffset(months=2)).ceil("D")
+    last = min(pd.Timestamp(config.end, tz="UTC"), end - settle) if config.end else end - settle
+    dates = monthly_dates(first, last)
+    needed = config.test_dates + config.calibration_dates + 2
+    if len(dates) < needed:
+        raise ValueError(
+            f"only {len(dates)} monthly snapshot dates between {first:%Y-%m-%d} and {last:%Y-%m-%d} are settled; "
+            f"training needs at least {needed} (more history, or a shorter --horizon)"
+        )
+    return dates
+
+
+def split_dates(dates: Sequence[pd.Timestamp], config: TrainConfig) -> dict[str, list[pd.Timestamp]]:
+    """Earliest dates train, the next ones calibrate (and early-stop), the latest test."""
+    ordered = sorted(dates)
+    test = ordered[-config.test_dates:]
+    calibration = ordered[-(config.test_dates + config.calibration_dates):-config.test_dates]
+    train = ordered[: len(ordered) - config.test_dates - config.calibration_dates]
+    return {"train": train, "calibration": calibration, "test": test}
+
+
+def build_training_frame(
+    dataset: Dataset, dates: Sequence[pd.Timestamp], config: TrainConfig, progress: Progress | None = None
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Features for every (account, as_of) joined with the outcome labels and ARR."""
+    from features.builders import build_features
+
+    features = build_features(dataset, dates, engine=config.engine, progress=progress)
+    labels = build_labels(dataset, features.frame[["account_id", "as_of"]], config.outcomes, config.outcome)
+    frame = pd.concat([features.frame.reset_index(drop=True), labels.drop(columns=["account_id", "as_of"])], axis=1)
+    return frame, tuple(s.name for s in features.skipped)
+
+
+def train_outcome(
+    name: str, frame: pd.DataFrame, spec: FeatureSpec, folds: dict[str, list[pd.Timestamp]], config: TrainConfig
+) -> OutcomeModel:
+    """Fit, early-stop, calibrate and test one outcome's model and its two baselines."""
+    labelled = frame[frame[name].notna()]
+    parts = {f: labelled[labelled["as_of"].isin(folds[f])] for f in FOLDS}
+    for fold, part in parts.items():
+        if part[name].nunique() < 2:
+            raise ValueError(f"outcome {name!r}: the {fold} dates hold only one class ({len(part)} rows)")
+    x = {f: to_matrix(p, spec) for f, p in parts.items()}
+    y = {f: p[name].to_numpy(dtype=float) for f, p in parts.items()}
+    booster = train_booster(x["train"], y["train"], x["calibration"], y["calibration"], config.lgbm, config.seed)
+    calibrator, choice = choose_calibrator(raw_score(booster, x["calibration"]), y["calibration"], config.seed)
+    p_test = calibrator.predict(raw_score(booster, x["test"]))
+    arr = parts["test"][ARR].to_numpy(dtype=float) if parts["test"][ARR].notna().any() else None
+    metrics = {"model": binary_metrics(y["test"], p_test, arr)}
+    metrics.update(_baselines(x, y, spec, arr, config.seed, name))
+    metrics["model"]["best_iteration"] = int(booster.best_iteration)
+    predictions = parts["test"][["account_id", "as_of"]].assign(y=y["test"], p=p_test, arr=arr if arr is not None else np.nan)
+    return OutcomeModel(name, booster, calibrator, metrics, choice, {f: len(p) for f, p in parts.items()},
+                        predictions.reset_index(drop=True))
+
+
+def _baselines(
+    x: dict[str, pd.DataFrame], y: dict[str, np.ndarray], spec: FeatureSpec, arr: np.ndarray | None, seed: int, outcome: str
+) -> dict[str, dict[str, float]]:
+    numeric = {f: m[list(spec.numeric)] for f, m in x.items()}
+    out = {}
+    lr = fit_logistic(numeric["train"], y["train"], seed)
+    cal, _ = choose_calibrator(logistic_risk(lr, numeric["calibration"]), y["calibration"], seed)
+    out["logistic"] = binary_metrics(y["test"], cal.predict(logistic_risk(lr, numeric["test"])), arr)
+    # The equal-weight score measures health; for churn risk is its opposite, for renewal and
+    # upsell (good outcomes) health itself ranks the positives.
+    directions = {n: SIGNALS_BY_NAME[n].direction for n in spec.numeric if n in SIGNALS_BY_NAME}
+    ew = fit_equal_weight(numeric["train"], directions)
+    sign = -1.0 if outcome == "churn" else 1.0
+    risk = {f: sign * (ew.health(m) - 50) / 10 for f, m in numeric.items()}
+    cal, _ = choose_calibrator(risk["calibration"], y["calibration"], seed)
+    out["equal_weight"] = binary_metrics(y["test"], cal.predict(risk["test"]), arr)
+    return out
+
+
+def train(dataset: Dataset, config: TrainConfig = TrainConfig(), progress: Progress | None = None) -> TrainingResult:
+    """The whole training run on a dataset; no file I/O (see ``training.artifact``)."""
+    report = progress or (lambda step, fraction: None)
+    dates = snapshot_dates(dataset, config)
+    folds = split_dates(dates, config)
+    frame, skipped = build_training_frame(
+        dataset, dates, config, lambda step, f: report(f"features: {step}", 0.5 * f)
+    )
+    spec = infer_spec(frame, exclude=(ARR, *config.outcomes))
+    models = {}
+    for i, name in enumerate(config.outcomes):
+        report(f"training {name}", 0.5 + 0.5 * i / len(config.outcomes))
+        models[name] = train_outcome(name, frame, spec, folds, config)
+    report("done", 1.0)
+    return TrainingResult(config, spec, models, folds, skipped, frame)
