@@ -156,6 +156,190 @@ def _day(value: object) -> str:
     return f"{value:%Y-%m-%d}" if value is not None else ""
 
 
+# --- features ---------------------------------------------------------------------------
+
+@app.command()
+def features(
+    data: Annotated[Path | None, typer.Option(help="Dataset folder or DuckDB file.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Snapshot date(s): YYYY-MM-DD[,YYYY-MM-DD...].")] = None,
+    out: Annotated[Path | None, typer.Option(help="Parquet file to write.")] = None,
+    engine: Annotated[str, typer.Option(help="duckdb (embedded) or spark.")] = "duckdb",
+    list_signals: Annotated[bool, typer.Option("--list", help="Print the signal catalog and exit.")] = False,
+    lang: Annotated[str, typer.Option(help="Language of --list: en or tr.")] = "en",
+) -> None:
+    """Build point-in-time account signals for one or more snapshot dates."""
+    if list_signals:
+        print_signal_catalog(lang)
+        return
+    if data is None or as_of is None or out is None:
+        fail("--data, --as-of and --out are required (or --list)", 2)
+    if engine not in ("duckdb", "spark"):
+        fail(f"--engine must be duckdb or spark, not {engine!r}", 2)
+    from features.builders import build_features
+    from features.loader import load_dataset, write_frame
+    from features.validation import require_valid
+
+    dates = [parse_date(d.strip()) for d in as_of.split(",") if d.strip()]
+    with user_errors():
+        dataset = load_dataset(data)
+        require_valid(dataset)
+        with progress_bar("features") as update:
+            result = build_features(dataset, dates, engine=engine, progress=update)
+        write_frame(result.frame, out)
+    for skipped in result.skipped:
+        console.print(f"[yellow]skipped[/] {skipped.name}: {skipped.reason}")
+    console.print(f"{len(result.frame):,} rows x {result.frame.shape[1] - 2} signals -> {out}")
+
+
+def print_signal_catalog(lang: str) -> None:
+    from features.signals import SIGNALS
+
+    table = Table(title="Signal catalog")
+    for column in ("signal", "group", "unit", "healthy when", "actionable", "needs", "description"):
+        table.add_column(column)
+    for s in SIGNALS:
+        healthy = {1: "higher", -1: "lower", 0: "context"}[s.direction]
+        needs = ", ".join(t for t, _ in s.requires)
+        table.add_row(s.name, s.group, s.unit, healthy, "yes" if s.actionable else "no", needs,
+                      s.label.get(lang, s.description) if lang != "en" else s.description)
+    console.print(table)
+
+
+# --- train ------------------------------------------------------------------------------
+
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option(help="Model folder to write.")],
+    data: Annotated[Path | None, typer.Option(help="Dataset folder or DuckDB file.")] = None,
+    table: Annotated[Path | None, typer.Option(help="Bring your own features: one row per account (CSV/Parquet).")] = None,
+    id_column: Annotated[str | None, typer.Option("--id", help="--table: the ID column.")] = None,
+    label: Annotated[str | None, typer.Option(help="--table: the label column.")] = None,
+    positive: Annotated[str | None, typer.Option(help="--table: the label value that means churn.")] = None,
+    time_column: Annotated[str | None, typer.Option("--time", help="--table: a time column for a time split.")] = None,
+    horizon: Annotated[int, typer.Option(min=1, help="Outcome window in days.")] = 90,
+    churn_definition: Annotated[str, typer.Option(help="contract (subscriptions) or activity (usage only).")] = "contract",
+    active_days: Annotated[int, typer.Option(min=1, help="activity: days of history that make an account active.")] = 365,
+    outcomes: Annotated[str, typer.Option(help="Comma-separated: churn,renewal,upsell.")] = "churn,renewal,upsell",
+    date_from: Annotated[str | None, typer.Option("--from", help="First snapshot date, YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last snapshot date, YYYY-MM-DD.")] = None,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: local SQLite beside --out).")] = None,
+    no_mlflow: Annotated[bool, typer.Option("--no-mlflow", help="Skip MLflow logging.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same model file.")] = 42,
+    param: Annotated[list[str] | None, typer.Option(help="LightGBM parameter override, key=value (repeatable).")] = None,
+    engine: Annotated[str, typer.Option(help="Feature engine: duckdb or spark.")] = "duckdb",
+) -> None:
+    """Train churn, renewal and upsell models (or a model on your own feature table)."""
+    if (data is None) == (table is None):
+        fail("give exactly one of --data (account history) or --table (your own feature table)", 2)
+    if table is not None:
+        train_table_command(table, out, id_column, label, positive, time_column, seed, param)
+        return
+    assert data is not None
+    from features.loader import load_dataset
+    from features.validation import require_valid
+    from training.lgbm import LGBMParams
+    from training.outcomes import OutcomeConfig
+    from training.train import TrainConfig
+
+    names = tuple(o.strip() for o in outcomes.split(",") if o.strip())
+    unknown = [o for o in names if o not in ("churn", "renewal", "upsell")]
+    if unknown or not names:
+        fail(f"--outcomes takes churn, renewal and upsell, not {', '.join(unknown) or 'nothing'}", 2)
+    if churn_definition not in ("contract", "activity"):
+        fail(f"--churn-definition must be contract or activity, not {churn_definition!r}", 2)
+    if churn_definition == "activity" and names != ("churn",):
+        fail("activity churn needs only accounts and usage events: use --outcomes churn", 2)
+    with user_errors():
+        params = LGBMParams().replace(**_parse_params(param or []))
+        config = TrainConfig(
+            outcomes=names,
+            outcome=OutcomeConfig(horizon_days=horizon, churn_definition=churn_definition, active_days=active_days),  # type: ignore[arg-type]
+            lgbm=params, seed=seed, engine=engine,
+            start=parse_date(date_from) if date_from else None, end=parse_date(date_to) if date_to else None,
+        )
+        dataset = load_dataset(data)
+        require_valid(dataset)
+        run_training(dataset, data, config, out, None if no_mlflow else (tracking_uri or _default_uri(out)))
+
+
+def _default_uri(out: Path) -> str:
+    from training.tracking import default_tracking_uri
+
+    return default_tracking_uri(out.resolve().parent)
+
+
+def _parse_params(items: list[str]) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            fail(f"--param takes key=value, not {item!r}", 2)
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def run_training(dataset: object, data: Path, config: object, out: Path, tracking_uri: str | None) -> object:
+    """Train, write the model folder, log to MLflow, print the metrics table."""
+    from training.artifact import data_fingerprint, write_model_folder
+    from training.train import train as train_models
+
+    with progress_bar("training") as update:
+        result = train_models(dataset, config, progress=update)  # type: ignore[arg-type]
+    write_model_folder(result, out, data_source=str(data), fingerprint=data_fingerprint(Path(data)))
+    print_metrics(result)
+    console.print(f"model folder: {out.resolve()}")
+    if tracking_uri:
+        from training.tracking import log_training_run
+
+        with progress_bar("logging to MLflow") as update:
+            update("run", 0.1)
+            run_id = log_training_run(result, out, tracking_uri=tracking_uri)
+        console.print(f"MLflow run {run_id} in {tracking_uri}")
+    return result
+
+
+def print_metrics(result: object) -> None:
+    from training.model_card import METRIC_ROWS
+
+    for name, model in result.models.items():  # type: ignore[attr-defined]
+        table = Table(title=f"{name}: test metrics ({model.rows['test']:,} snapshots, calibration: {model.calibrator.method})")
+        table.add_column("metric")
+        for family in ("LightGBM", "logistic", "equal-weight"):
+            table.add_column(family, justify="right")
+        for key, label in METRIC_ROWS:
+            values = [model.metrics.get(f, {}).get(key) for f in ("model", "logistic", "equal_weight")]
+            table.add_row(label, *["n/a" if v is None or v != v else f"{v:.3f}" for v in values])
+        console.print(table)
+
+
+def train_table_command(
+    table: Path, out: Path, id_column: str | None, label: str | None, positive: str | None,
+    time_column: str | None, seed: int, param: list[str] | None,
+) -> None:
+    if not id_column or not label:
+        fail("--table needs --id and --label", 2)
+    from training.tabular import TabularConfig, load_table, train_table, write_tabular_folder
+
+    with user_errors():
+        frame = load_table(table)
+        config = TabularConfig(seed=seed)
+        if param:
+            config = TabularConfig(seed=seed, params=config.params.replace(**_parse_params(param)))
+        with progress_bar("training on your table") as update:
+            update("cross-validation", 0.1)
+            result = train_table(frame, id_column, label, positive, time_column, config)
+        write_tabular_folder(result, out, source=str(table))
+    table_view = Table(title=f"{label} == {result.positive!r}: {result.validation}")
+    table_view.add_column("metric")
+    for family in result.metrics:
+        table_view.add_column(family, justify="right")
+    keys = [k for k in next(iter(result.metrics.values())) if k != "n"]
+    for key in keys:
+        table_view.add_row(key, *[f"{m.get(key, float('nan')):.3f}" for m in result.metrics.values()])
+    console.print(table_view)
+    console.print(f"model folder: {out.resolve()}")
+
+
 # --- demo -------------------------------------------------------------------------------
 
 @app.command()

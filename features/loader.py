@@ -215,12 +215,20 @@ def _names(table: pa.Table | pd.DataFrame) -> list[str]:
     return table.column_names if isinstance(table, pa.Table) else list(table.columns)
 
 
-def write_dataset(tables: Mapping[str, pd.DataFrame], folder: str | Path) -> None:
-    """Write tables as Parquet, atomically per file (temporary file, then rename)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in tables.items():
-        target = folder / f"{name}.parquet"
-        tmp = target.with_suffix(".parquet.tmp")
+def write_frame(frame: pd.DataFrame, target: str | Path) -> Path:
+    """Write one frame as Parquet atomically: a temporary file beside the target, then rename."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
         tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def write_dataset(tables: Mapping[str, pd.DataFrame], folder: str | Path) -> None:
+    """Write tables as ``<table>.parquet`` files, each atomically."""
+    for name, frame in tables.items():
+        write_frame(frame, Path(folder) / f"{name}.parquet")

@@ -1,0 +1,208 @@
+"""The model folder: one self-contained artefact per training run.
+
+What training saves is exactly what scoring and explaining load::
+
+    <outcome>.lgbm.txt          LightGBM native text (never a pickle)
+    <outcome>.calibrator.json   calibrator breakpoints or Platt coefficients
+    features.json               feature spec (names, order, categories), config, skipped signals
+    metrics.json                test metrics of every model and baseline
+    model_card.md               data window, metrics, intended use, limits
+    manifest.json               model version, data fingerprint, git commit, SHA-256 of every file
+
+The folder is written to a temporary sibling and renamed into place, so a failed run
+leaves the previous model intact. Loading verifies every checksum before parsing a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess  # noqa: S404 - only to read the git commit, with a fixed argument list
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from training.calibration import Calibrator
+from training.lgbm import raw_score
+from training.matrix import FeatureSpec
+from training.model_card import render_model_card
+from training.train import TrainingResult
+
+MANIFEST = "manifest.json"
+
+
+class ModelFolderError(ValueError):
+    """The model folder is missing, incomplete or corrupted."""
+
+
+@dataclass(frozen=True)
+class LoadedOutcome:
+    booster: lgb.Booster
+    calibrator: Calibrator
+
+    def predict(self, x: pd.DataFrame) -> np.ndarray:
+        return self.calibrator.predict(raw_score(self.booster, x))
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """A model folder loaded and verified: what scoring needs."""
+
+    path: Path
+    spec: FeatureSpec
+    outcomes: dict[str, LoadedOutcome]
+    manifest: dict[str, Any]
+    metrics: dict[str, Any]
+    features: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["model_version"])
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def data_fingerprint(path: Path) -> str:
+    """SHA-256 over the dataset's files (names and bytes), or of a single file."""
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        digest.update(file.name.encode())
+        digest.update(sha256_file(file).encode())
+    return digest.hexdigest()
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,  # noqa: S607
+                             cwd=Path(__file__).resolve().parent, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def metrics_document(result: TrainingResult) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "folds": {f: [d.strftime("%Y-%m-%d") for d in dates] for f, dates in result.dates.items()},
+        "outcomes": {},
+    }
+    for name, model in result.models.items():
+        doc["outcomes"][name] = {
+            **model.metrics,
+            "calibration": {"method": model.calibrator.method, "cross_fit_log_loss": model.calibration_choice},
+            "rows": model.rows,
+        }
+    return doc
+
+
+def write_model_folder(
+    result: TrainingResult, out: Path, *, data_source: str, fingerprint: str, extra_files: dict[str, str] | None = None
+) -> Path:
+    """Write the folder atomically and return its path."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, model in result.models.items():
+            (tmp / f"{name}.lgbm.txt").write_text(model.booster.model_to_string(num_iteration=model.booster.best_iteration))
+            (tmp / f"{name}.calibrator.json").write_text(json.dumps(model.calibrator.to_dict(), indent=1))
+        features = {
+            "spec": result.spec.to_dict(),
+            "outcomes": list(result.models),
+            "skipped_signals": list(result.skipped_signals),
+            "config": _jsonable(asdict(result.config)),
+        }
+        (tmp / "features.json").write_text(json.dumps(features, indent=1))
+        metrics = metrics_document(result)
+        (tmp / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=1, allow_nan=False))
+        for name, text in (extra_files or {}).items():
+            (tmp / name).write_text(text)
+        model_hash = hashlib.sha256(
+            "".join(sha256_file(tmp / f"{n}.lgbm.txt") for n in sorted(result.models)).encode()
+        ).hexdigest()
+        manifest = {
+            "model_version": model_hash[:12],
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "data_source": data_source,
+            "data_fingerprint": fingerprint,
+            "git_commit": git_commit(),
+            "outcomes": list(result.models),
+        }
+        (tmp / "model_card.md").write_text(render_model_card(result, metrics, manifest))
+        manifest["files"] = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _swap_into_place(new: Path, target: Path) -> None:
+    """Replace ``target`` by ``new`` with renames; the old folder survives until the new one is in place."""
+    if not target.exists():
+        new.rename(target)
+        return
+    old = target.with_name(f".{target.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, np.floating | np.integer):
+        return _jsonable(value.item())
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def load_model_folder(path: Path) -> ModelBundle:
+    """Load a model folder, verifying every file's SHA-256 against the manifest before parsing it."""
+    path = Path(path)
+    manifest_file = path / MANIFEST
+    if not manifest_file.is_file():
+        raise ModelFolderError(f"{path} is not a model folder (no {MANIFEST})")
+    try:
+        manifest = json.loads(manifest_file.read_text())
+        files: dict[str, str] = manifest["files"]
+    except (ValueError, KeyError) as exc:
+        raise ModelFolderError(f"{manifest_file}: unreadable manifest ({exc})") from exc
+    for name, expected in files.items():
+        file = path / name
+        if not file.is_file():
+            raise ModelFolderError(f"{path}: {name} is missing")
+        if sha256_file(file) != expected:
+            raise ModelFolderError(f"{path}: {name} does not match its SHA-256 in the manifest (corrupted or edited)")
+    features = json.loads((path / "features.json").read_text())
+    outcomes = {}
+    for name in manifest["outcomes"]:
+        try:
+            booster = lgb.Booster(model_str=(path / f"{name}.lgbm.txt").read_text())
+        except lgb.basic.LightGBMError as exc:
+            raise ModelFolderError(f"{path}: {name}.lgbm.txt is not a LightGBM model ({exc})") from exc
+        calibrator = Calibrator.from_dict(json.loads((path / f"{name}.calibrator.json").read_text()))
+        outcomes[name] = LoadedOutcome(booster, calibrator)
+    metrics = json.loads((path / "metrics.json").read_text())
+    return ModelBundle(path, FeatureSpec.from_dict(features["spec"]), outcomes, manifest, metrics, features)

@@ -1,0 +1,69 @@
+"""The model card: what the models are for, what they saw, how well they did, and their limits."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from training.train import TrainingResult
+
+METRIC_ROWS = (
+    ("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("brier", "Brier"), ("log_loss", "log loss"),
+    ("ece", "ECE (10 bins)"), ("lift_top_decile", "lift, top decile"), ("recall_top_decile", "recall, top decile"),
+    ("arr_captured_top_decile", "ARR at risk captured, top decile"),
+)
+
+
+def metrics_table(outcome: dict[str, Any]) -> str:
+    lines = ["| metric | LightGBM (calibrated) | logistic regression | equal-weight score |", "|---|---:|---:|---:|"]
+    for key, label in METRIC_ROWS:
+        cells = [_cell(outcome.get(m, {}).get(key)) for m in ("model", "logistic", "equal_weight")]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    return "n/a" if value is None or value != value else f"{value:.3f}"
+
+
+def render_model_card(result: TrainingResult, metrics: dict[str, Any], manifest: dict[str, Any]) -> str:
+    folds = metrics["folds"]
+    cfg = result.config
+    sections = [
+        f"# Model card: account churn, renewal and upsell (version {manifest['model_version']})",
+        "## Intended use\n"
+        "Rank accounts by the probability of each outcome in the next "
+        f"{cfg.outcome.horizon_days} days, so customer-success managers can act early; feed the "
+        "health score and the red flags. Not for decisions about individual people, pricing, or "
+        "anything without a human in the loop.",
+        "## Data\n"
+        f"- source: `{manifest['data_source']}` (fingerprint `{manifest['data_fingerprint'][:16]}`)\n"
+        f"- snapshots: monthly as_of dates; train {_span(folds['train'])}, calibration and early stopping "
+        f"{_span(folds['calibration'])}, test {_span(folds['test'])} (split by time, never at random)\n"
+        f"- churn definition: {cfg.outcome.churn_definition}, horizon {cfg.outcome.horizon_days} days, "
+        f"grace {cfg.outcome.grace_days} days\n"
+        f"- features: {len(result.spec.names)} point-in-time signals; skipped: "
+        f"{', '.join(result.skipped_signals) or 'none'}\n"
+        f"- git commit `{manifest['git_commit'][:12]}`, seed {cfg.seed}",
+    ]
+    for name, outcome in metrics["outcomes"].items():
+        rows = outcome["rows"]
+        sections.append(
+            f"## {name}: test metrics\n"
+            f"Rows: train {rows['train']:,}, calibration {rows['calibration']:,}, test {rows['test']:,}; "
+            f"test positive rate {outcome['model']['positive_rate']:.3f}; calibration: "
+            f"{outcome['calibration']['method']}.\n\n" + metrics_table(outcome)
+        )
+    sections.append(
+        "## Limits\n"
+        "- Learned from the history given; a change in product, pricing or customer mix shifts the "
+        "signals (watch `churn drift`).\n"
+        "- Probabilities are calibrated on the calibration dates; recalibrate after large shifts.\n"
+        "- Contract outcomes rely on subscription rows as recorded; open-ended monthly rows have no renewal label.\n"
+        "- Explanations describe the model, not causes: a red flag is a reason to look, not proof."
+    )
+    return "\n\n".join(sections) + "\n"
+
+
+def _span(dates: list[str]) -> str:
+    return f"{dates[0]} to {dates[-1]} ({len(dates)} dates)" if dates else "none"
