@@ -1,0 +1,127 @@
+"""Where the feature builders run: a DuckDB or PySpark ibis backend, and the tables in it.
+
+Both engines get the same tables in the same shape. Timestamps travel as integer
+microseconds since the Unix epoch (UTC), so every window bound and every "days since"
+is exact integer arithmetic that cannot depend on a session or host time zone. Both
+sessions are still pinned to UTC, so anything that does touch a timestamp type agrees.
+
+Pointing at a Spark cluster:
+    * set ``SPARK_REMOTE`` (for example ``sc://spark-connect.example:15002``) and
+      ``connect("spark")`` opens a Spark Connect session there;
+    * or create and configure your own ``SparkSession`` first (``spark-submit``,
+      Databricks, ``SparkSession.builder.master("yarn")...getOrCreate()``): ``connect``
+      reuses the active session instead of starting a local one;
+    * otherwise it starts a local session (``local[*]``) with the UI off.
+In every case ``spark.sql.session.timeZone`` is set to ``UTC``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import ibis
+import pandas as pd
+import pyarrow as pa
+from ibis.backends import BaseBackend
+
+from features.contract import TABLE_SPECS, Kind
+from features.loader import Dataset
+
+ENGINES = ("duckdb", "spark")
+MICROS_PER_DAY = 86_400_000_000
+
+
+def connect(engine: str = "duckdb") -> BaseBackend:
+    """An ibis backend for ``engine`` ("duckdb" or "spark"), with its time zone pinned to UTC.
+
+    DuckDB is an in-memory database. Spark is the active session, a Spark Connect
+    session when ``SPARK_REMOTE`` is set, or a new local session (see the module doc).
+    """
+    if engine == "duckdb":
+        con = ibis.duckdb.connect()
+        con.raw_sql("SET TimeZone = 'UTC'")
+        return con
+    if engine == "spark":
+        return ibis.pyspark.connect(_spark_session())
+    raise ValueError(f"unknown engine {engine!r}; use one of {ENGINES}")
+
+
+def _spark_session():  # type: ignore[no-untyped-def]
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise RuntimeError("the spark engine needs PySpark: pip install 'churn-health[spark]'") from exc
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        session = active
+    elif os.environ.get("SPARK_REMOTE"):
+        session = SparkSession.builder.remote(os.environ["SPARK_REMOTE"]).getOrCreate()
+    else:
+        session = (
+            SparkSession.builder.master("local[*]")
+            .appName("churn-features")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "8")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+            .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+            .getOrCreate()
+        )
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    return session
+
+
+def to_micros(values: pd.Series) -> pa.Array:
+    """UTC timestamps as int64 microseconds since the epoch (nulls stay null)."""
+    stamps = pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
+    array = pa.array(stamps, type=pa.timestamp("us", tz="UTC"), from_pandas=True)
+    return array.cast(pa.int64())
+
+
+def engine_table(name: str, frame: pd.DataFrame) -> pa.Table:
+    """One dataset table as the builders see it: contract columns, times as int64 micros."""
+    spec = TABLE_SPECS[name]
+    arrays: dict[str, pa.Array] = {}
+    for col in spec.columns:
+        if col.name not in frame.columns or col.kind is Kind.TEXT and col.name in ("name", "note", "comment"):
+            continue
+        values = frame[col.name]
+        if col.kind is Kind.TIMESTAMP:
+            arrays[col.name] = to_micros(values)
+        elif col.kind in (Kind.ID, Kind.TEXT):
+            arrays[col.name] = pa.array(values.astype("string"), type=pa.string(), from_pandas=True)
+        elif col.kind is Kind.INT:
+            arrays[col.name] = pa.array(values.astype("Int64"), type=pa.int64(), from_pandas=True)
+        else:
+            arrays[col.name] = pa.array(values.astype("float64"), type=pa.float64(), from_pandas=True)
+    if not arrays:
+        return pa.table({})
+    return pa.table(arrays)
+
+
+def register_tables(con: BaseBackend, dataset: Dataset, *, prefix: str = "pit_") -> dict[str, ibis.Table]:
+    """Put the dataset's tables into ``con`` and return them as ibis tables by name.
+
+    DuckDB gets temporary tables, Spark temporary views, named ``prefix + table``;
+    re-registering replaces them, so one connection can serve many datasets in turn.
+    """
+    tables: dict[str, ibis.Table] = {}
+    for name, frame in dataset.tables.items():
+        if name not in TABLE_SPECS:
+            continue
+        arrow = engine_table(name, frame)
+        tables[name] = _register(con, prefix + name, arrow)
+    return tables
+
+
+def _register(con: BaseBackend, name: str, arrow: pa.Table) -> ibis.Table:
+    if con.name == "duckdb":
+        return con.create_table(name, arrow, temp=True, overwrite=True)
+    return con.create_view(name, ibis.memtable(arrow), overwrite=True)
+
+
+def register_frame(con: BaseBackend, name: str, frame: pd.DataFrame | Mapping[str, object]) -> ibis.Table:
+    """Register a small helper frame (snapshot dates) under ``name``."""
+    arrow = pa.Table.from_pandas(pd.DataFrame(frame), preserve_index=False)
+    return _register(con, name, arrow)
