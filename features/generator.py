@@ -208,9 +208,9 @@ def _step(s: _State, rng: np.random.Generator, downturn_rate: float) -> _State:
 def _components(s: _State) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Engagement, support friction, satisfaction and financial stress from the state."""
     e = s.h + 0.3 * s.xe
-    fr = -0.6 * s.h + 0.7 * s.xs
-    sat = 0.7 * s.h + 0.6 * s.xn
-    fin = -0.5 * s.h + 0.7 * s.xf
+    fr = -0.6 * s.h + 0.55 * s.xs
+    sat = 0.7 * s.h + 0.5 * s.xn
+    fin = -0.5 * s.h + 0.55 * s.xf
     return e, fr, sat, fin
 
 
@@ -220,9 +220,9 @@ def _churn_terms(s: _State, e_before: np.ndarray) -> np.ndarray:
     return np.stack([
         1.5 * np.maximum(-0.1 - e, 0.0),  # low active users
         2.0 * np.maximum(e_before - e - 0.2, 0.0),  # falling active users
-        0.8 * np.maximum(fr - 0.5, 0.0),  # unresolved high-priority tickets
-        0.8 * np.maximum(-sat - 0.5, 0.0),  # detractor NPS
-        0.8 * np.maximum(fin - 0.5, 0.0),  # overdue invoices
+        0.7 * np.maximum(fr - 0.5, 0.0),  # unresolved high-priority tickets
+        1.1 * np.maximum(-sat - 0.4, 0.0),  # detractor NPS
+        0.7 * np.maximum(fin - 0.5, 0.0),  # overdue invoices
     ])
 
 
@@ -436,7 +436,7 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
             r = np.flatnonzero(renew)
             gap = np.where(rng_dyn.random(r.size) < 0.05, rng_dyn.integers(1, 15, r.size), 0)
             start_r = term_end[r] + gap
-            new_end = _add_year(term_end[r], cal)
+            new_end = _add_year(start_r, cal)
             subs.add(r, start_r, new_end, seats[r], arr[r], np.ones(r.size, bool))
             invoices.append(_invoice_rows(r, start_r, arr[r]))
             term_end[r] = new_end
@@ -450,12 +450,18 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
             new_seats = np.where(mask[c] & up[c], np.maximum(new_seats, seats[c] + 1), new_seats)
             new_arr = np.round(arr[c] * new_seats / seats[c], 2)
             when = cd[c]
-            end = np.where(annual[c], term_end[c], _OPEN)
-            share = np.where(annual[c], (end - when) / 365.0, 1.0)
-            subs.add(c, when, end, new_seats, new_arr, annual[c], share)
             ann = annual[c]
-            if ann.any():
-                invoices.append(_invoice_rows(c[ann], when[ann], (new_arr - arr[c])[ann] * share[ann]))
+            # Monthly plans: close the row and open one with the new seats. Annual plans: an
+            # add-on row for the extra seats until the term ends (co-terminous expansion).
+            m_ = c[~ann]
+            subs.add(m_, when[~ann], _OPEN, new_seats[~ann], new_arr[~ann], np.zeros(m_.size, bool))
+            a_ = c[ann]
+            if a_.size:
+                share = (term_end[a_] - when[ann]) / 365.0
+                extra_arr = new_arr[ann] - arr[a_]
+                subs.add(a_, when[ann], term_end[a_], new_seats[ann] - seats[a_], extra_arr,
+                         np.ones(a_.size, bool), share)
+                invoices.append(_invoice_rows(a_, when[ann], extra_arr * share))
             seats[c], arr[c] = new_seats, new_arr
 
         # New accounts: paid signups and trials.
@@ -464,7 +470,7 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
             _signups(cfg, cal, acc, np.flatnonzero(new), e_prev, subs, invoices, status, paid_start,
                      usage_end, term_end, rng_dyn)
         # Trials whose paid start has come become paid.
-        status[(status == 1) & (paid_start < cal.start(k + 1))] = 2
+        status[(status == 1) & (paid_start <= cal.start(k + 1))] = 2
 
         # Monthly invoices for monthly plans, on the billing day.
         bill = ms + acc["bill_day"]
@@ -521,7 +527,7 @@ def _accounts(cfg: GeneratorConfig, cal: _Calendar, rng: np.random.Generator) ->
     # New signups spread over the period with mild growth; existing ones up to 5 years back.
     weights = np.linspace(1.0, 1.5, months)
     signup_month = np.where(existing, -1 - rng.integers(0, 60, n), rng.choice(months, size=n, p=weights / weights.sum()))
-    created_day = cal.ms[signup_month + _PAST] + rng.integers(0, 28, n)
+    created_day = cal.ms[signup_month + _PAST] + rng.integers(1, 28, n)
     seats_median = np.array([7.0, 35.0, 160.0])[seg]
     seats = np.maximum(np.round(seats_median * np.exp(rng.normal(0, 0.55, n))), 1).astype(np.int64)
     price = np.array([360.0, 540.0, 900.0])[seg] * np.exp(rng.normal(0, 0.1, n))
@@ -537,7 +543,7 @@ def _accounts(cfg: GeneratorConfig, cal: _Calendar, rng: np.random.Generator) ->
         "bias": rng.normal(0.0, 0.8, n),  # feature-adoption propensity
         "order": np.argsort(rng.random((n, len(EVENT_TYPES) - 1)), axis=1).astype(np.int8) + 1,
         "q0": rng.random(n), "g0": rng.random(n),  # user propensity offsets
-        "respond": np.where(rng.random(n) < 0.25, 0.0, rng.beta(2, 3, n)),  # survey responsiveness
+        "respond": np.where(rng.random(n) < 0.2, 0.0, rng.beta(3, 3, n)),  # survey responsiveness
         "nps_phase": rng.integers(0, 3, n),
         "industry": rng.integers(0, len(INDUSTRIES), n),
         "region": rng.integers(0, len(REGIONS), n),
@@ -606,11 +612,11 @@ def _invoice_rows(acct: np.ndarray, day: np.ndarray, amount: np.ndarray) -> dict
 
 
 def _window_share(cal: _Calendar, k: int, horizon: int) -> np.ndarray:
-    """For months k..k+3: share of the event days (1..days-1) that fall on or before as_of+horizon."""
+    """For months k..k+3: share of the event days (1..days-1) that fall before as_of + horizon."""
     limit = int(cal.start(k)) + horizon
     ks = np.arange(k, k + 4)
     days = cal.days(ks)
-    x = np.clip(limit - cal.start(ks), 0, days - 1)
+    x = np.clip(limit - 1 - cal.start(ks), 0, days - 1)
     return x / (days - 1)
 
 
@@ -630,7 +636,7 @@ def _ground_truth_month(cfg: GeneratorConfig, cal: _Calendar, k: int, idx: np.nd
     ann = annual[idx]
     te = term_end[idx]
     te_month = cal.month_of(te) - k  # 0..3 when the term ends in the window
-    ends_in_window = ann & (te <= limit) & (te >= as_of)
+    ends_in_window = ann & (te < limit) & (te >= as_of)
 
     # Month k: deterministic from s_{k-1}.
     terms0 = _churn_terms(sub, e_hist[idx, _HISTORY + k - 3])
@@ -704,7 +710,8 @@ def _finish_ground_truth(cfg: GeneratorConfig, cal: _Calendar, gt: pd.DataFrame,
     as_of = cal.start(gt["k"].to_numpy())
     active = _covered(intervals, acct, as_of)
     merged = _merged_intervals(intervals, cfg.grace_days)
-    later = _covered(merged, acct, as_of + cfg.horizon_days)
+    # Churned: the (grace-bridged) coverage holding as_of ends before as_of + horizon.
+    later = _covered(merged, acct, as_of + cfg.horizon_days - 1)
     known = as_of + cfg.horizon_days <= cal.end
     churned = pd.array(np.where(known, ~later, False), dtype="boolean")
     churned[~known] = pd.NA
@@ -769,7 +776,7 @@ def _usage(cfg: GeneratorConfig, cal: _Calendar, acc: dict[str, np.ndarray], sta
         g = (acc["g0"][idx][row] + u * 0.7548776662) % 1.0
         on = q < util[row]
         row, u, g = row[on], u[on], g[on]
-        rate = cfg.events_per_user * (0.3 + 1.4 * g) * np.exp(0.35 * e[row]) * frac[row] * weekend_boost
+        rate = cfg.events_per_user * (0.3 + 1.4 * g) * np.exp(0.6 * e[row]) * frac[row] * weekend_boost
         cnt = rng.poisson(rate)
         ev_row = np.repeat(row, cnt)
         ev_user = np.repeat(u, cnt)
@@ -810,15 +817,16 @@ def _usage(cfg: GeneratorConfig, cal: _Calendar, acc: dict[str, np.ndarray], sta
     order = np.lexsort((ts, a))
     a, user, ts, code = a[order], user[order], ts[order], code[order]
     event_no = np.arange(a.size)
-    dup = np.flatnonzero(rng.random(a.size) < cfg.duplicate_rate)
-    if dup.size:
-        take = np.sort(np.concatenate([np.arange(a.size), dup]), kind="stable")
-        a, user, ts, code, event_no = a[take], user[take], ts[take], code[take], event_no[take]
     quantity = np.ones(a.size)
     api = code == EVENT_TYPES.index("api_call")
     quantity[api] = 1 + rng.poisson(20, int(api.sum()))
     exp = code == EVENT_TYPES.index("export")
     quantity[exp] = rng.integers(1, 6, int(exp.sum()))
+    # A few events arrive twice: exact copies, same event_id.
+    dup = np.flatnonzero(rng.random(a.size) < cfg.duplicate_rate)
+    if dup.size:
+        take = np.sort(np.concatenate([np.arange(a.size), dup]), kind="stable")
+        a, user, ts, code, event_no, quantity = a[take], user[take], ts[take], code[take], event_no[take], quantity[take]
     # Account and user IDs through Arrow dictionaries: one string per distinct value.
     acct_ids = pa.array(_ids("A", np.arange(n), 6).astype(object).to_numpy())
     owner = np.repeat(np.arange(n), max_seats)
@@ -919,7 +927,7 @@ def _surveys(cal: _Calendar, acc: dict[str, np.ndarray], start: np.ndarray, end:
     noise = rng.standard_normal(m)
     score = np.select(
         [kind == 0, kind == 1],
-        [np.clip(np.round(7.3 + 1.9 * sat + 1.3 * noise), 0, 10),
+        [np.clip(np.round(7.3 + 1.9 * sat + 0.9 * noise), 0, 10),
          np.clip(np.round(3.9 + 0.8 * sat + 0.7 * noise), 1, 5)],
         np.clip(np.round(3.2 - 0.9 * sat + 0.4 * fr + 0.9 * noise), 1, 7),
     )
@@ -1007,7 +1015,7 @@ def _subscriptions_table(cal: _Calendar, acc: dict[str, np.ndarray], subs: _Subs
     same_next = np.zeros(acct.size, bool)
     same_next[:-1] = acct[1:] == acct[:-1]
     next_start = np.where(same_next, np.concatenate([start[1:], [0]]), _OPEN)
-    end = np.minimum(end, next_start)
+    end = np.where(f["annual"], end, np.minimum(end, next_start))
     # The last row of a cancelled monthly plan ends on the cancellation day.
     last = ~same_next
     end = np.where(last & ~f["annual"], np.minimum(end, churn_day[acct]), end)
