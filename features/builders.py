@@ -35,7 +35,7 @@ from features.config import FeatureConfig
 from features.engine import MICROS_PER_DAY, connect, register_frame, register_tables
 from features.loader import TIMESTAMP_DTYPE, Dataset
 from features.signals import Signal, SkippedSignal, split_available
-from features.windows import DAY, Part, left_join_part, periods_table
+from features.windows import DAY, Part, attach_parts, periods_table
 
 AsOf = date | datetime | pd.Timestamp | str
 Progress = Callable[[str], None]
@@ -115,11 +115,41 @@ def build_features(
     dates = register_frame(con, "pit_dates", {"as_of": pd.Series(micros, dtype="int64")})
     periods = register_frame(con, "pit_periods", {k: pd.Series(v, dtype="int64") for k, v in periods_table(micros).items()})
     day_grain = all(m % MICROS_PER_DAY == 0 for m in micros)
-    expr = features_expr(tables, dates, periods, signals, config, day_grain=day_grain)
     say(f"computing {len(signals)} signals for {len(stamps)} snapshot dates")
-    frame = con.execute(expr)
+    sql = _compiled(con, {**tables, "dates": dates, "periods": periods}, signals, config, day_grain)
+    frame = _run(con, sql)
     say(f"computed {len(frame)} rows")
     return FeatureSet(_finish_frame(frame, signals), signals, skipped)
+
+
+_SQL_CACHE: dict[tuple[object, ...], str] = {}
+_SQL_CACHE_SIZE = 256
+
+
+def _compiled(
+    con: BaseBackend, tables: dict[str, ir.Table], signals: Sequence[Signal], config: FeatureConfig, day_grain: bool
+) -> str:
+    """The query's SQL, compiled once per dialect, table schemas, signals and config.
+
+    Tables are registered under fixed names, so the SQL depends on nothing else; building
+    and compiling the ibis expression costs far more than running it on small data.
+    """
+    shapes = tuple((n, tuple(t.schema().items())) for n, t in sorted(tables.items()))
+    key = (con.name, shapes, tuple(s.name for s in signals), config, day_grain)
+    if key not in _SQL_CACHE:
+        data = {n: t for n, t in tables.items() if n not in ("dates", "periods")}
+        expr = features_expr(data, tables["dates"], tables["periods"], signals, config, day_grain=day_grain)
+        if len(_SQL_CACHE) >= _SQL_CACHE_SIZE:
+            _SQL_CACHE.clear()
+        _SQL_CACHE[key] = str(con.compile(expr))
+    return _SQL_CACHE[key]
+
+
+def _run(con: BaseBackend, sql: str) -> pd.DataFrame:
+    """Run compiled SQL on the backend's own connection and return a pandas frame."""
+    if con.name == "duckdb":
+        return con.con.sql(sql).to_arrow_table().to_pandas()
+    return con.raw_sql(sql).toPandas()
 
 
 def features_expr(
@@ -138,9 +168,8 @@ def features_expr(
     )
     spine = first_seen.join(dates, first_seen.created_at < dates.as_of)
     names = {s.name for s in signals}
-    for part in _parts(tables, dates, periods, names, config, day_grain):
-        spine = left_join_part(spine, part)
-    derived = derive(spine, names, config)
+    parts = _parts(tables, dates, periods, names, config, day_grain)
+    derived = derive(attach_parts(spine, parts), names, config)
     return derived.select("account_id", "as_of", *[derived[s.name].cast("float64") for s in signals])
 
 

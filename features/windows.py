@@ -82,13 +82,18 @@ def latest_value(joined: ir.Table, time: str, value: ir.NumericValue, name: str)
     return top.group_by(list(KEYS)).agg(**{name: top._value.mean()})
 
 
-def left_join_part(spine: ir.Table, part: Part) -> ir.Table:
-    """Attach a part's columns to the spine; counts with no rows become 0."""
-    joined = spine.left_join(part.table, list(KEYS))
+def attach_parts(spine: ir.Table, parts: list[Part]) -> ir.Table:
+    """Left-join every part to the spine in one join chain; counts with no rows become 0."""
+    renamed = [p.table.rename({f"_k{i}_{k}": k for k in KEYS}) for i, p in enumerate(parts)]
+    joined = spine
+    for i, table in enumerate(renamed):
+        keys = [joined[k] == table[f"_k{i}_{k}"] for k in KEYS]
+        joined = joined.left_join(table, keys)
     columns = [joined[c] for c in spine.columns]
-    for c in part.values:
-        col = joined[c]
-        columns.append(col.fill_null(0).name(c) if c in part.zero_fill else col)
+    for part in parts:
+        for c in part.values:
+            col = joined[c]
+            columns.append(col.fill_null(0).name(c) if c in part.zero_fill else col)
     return joined.select(columns)
 
 

@@ -107,7 +107,7 @@ def duck():
     return connect("duckdb")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(case=histories())
 def test_builders_match_the_pandas_oracle(duck, case) -> None:
     """It computes exactly what the pandas oracle computes, on histories with edge timestamps."""
