@@ -220,13 +220,13 @@ def _churn_terms(s: _State, e_before: np.ndarray) -> np.ndarray:
     return np.stack([
         1.5 * np.maximum(-0.1 - e, 0.0),  # low active users
         2.0 * np.maximum(e_before - e - 0.2, 0.0),  # falling active users
-        0.7 * np.maximum(fr - 0.5, 0.0),  # unresolved high-priority tickets
+        1.1 * np.maximum(fr - 0.4, 0.0),  # unresolved high-priority tickets
         1.1 * np.maximum(-sat - 0.4, 0.0),  # detractor NPS
-        0.7 * np.maximum(fin - 0.5, 0.0),  # overdue invoices
+        1.0 * np.maximum(fin - 0.4, 0.0),  # overdue invoices
     ])
 
 
-_BASE_MONTHLY, _BASE_ANNUAL, _BASE_UPSELL = -4.4, -2.9, -5.2
+_BASE_MONTHLY, _BASE_ANNUAL, _BASE_UPSELL = -4.6, -3.1, -5.2
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -859,7 +859,7 @@ def _tickets(cal: _Calendar, start: np.ndarray, end: np.ndarray, comp: np.ndarra
         idx, lo, hi = _month_windows(cal, start, end, k)
         fr = comp[1, idx, k].astype(np.float64)
         st = np.maximum(seats_hist[idx, k], 1)
-        rate = 0.12 * st**0.55 * np.exp(0.9 * fr) * (hi - lo) / cal.days(k)
+        rate = 0.2 * st**0.4 * np.exp(0.9 * fr) * (hi - lo) / cal.days(k)
         cnt = rng.poisson(rate)
         r = np.repeat(np.arange(idx.size), cnt)
         day = lo[r] + rng.random(r.size) * (hi - lo)[r]
