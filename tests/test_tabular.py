@@ -10,7 +10,13 @@ import pytest
 
 from training.tabular import TabularConfig, load_table, train_table
 
-TELCO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "telco" / "Telco-Customer-Churn.csv"
+TELCO = (
+    Path(__file__).resolve().parents[1].parent
+    / "shared"
+    / "data"
+    / "telco"
+    / "Telco-Customer-Churn.csv"
+)
 FAST = TabularConfig(repeats=1, folds=3)
 
 
@@ -23,16 +29,19 @@ def table(n: int = 400, seed: int = 0) -> pd.DataFrame:
     churn = rng.random(n) < 1 / (1 + np.exp(-risk))
     usage_text = np.array([f"{u:.2f}" for u in usage], dtype=object)
     usage_text[rng.choice(n, 15, replace=False)] = " "
-    return pd.DataFrame({
-        "account": [f"{i:05d}" for i in range(1, n + 1)],
-        "plan": plan,
-        "usage": usage_text,
-        "seats": rng.integers(1, 50, n).astype(str),
-        "region": "emea",
-        "note": [f"call {i} went fine" for i in range(n)],
-        "signup": pd.date_range("2023-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
-        "churned": np.where(churn, "Yes", "No"),
-    })
+    return pd.DataFrame(
+        {
+            "account": [f"{i:05d}" for i in range(1, n + 1)],
+            "plan": plan,
+            "usage": usage_text,
+            "seats": rng.integers(1, 50, n).astype(str),
+            "region": "emea",
+            "note": [f"call {i} went fine" for i in range(n)],
+            "crm_number": [str(90000 + 7 * i) for i in range(n)],
+            "signup": pd.date_range("2023-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+            "churned": np.where(churn, "Yes", "No"),
+        }
+    )
 
 
 @pytest.mark.slow
@@ -41,11 +50,15 @@ def test_telco_auc() -> None:
     if not TELCO.exists():
         pytest.skip(f"Telco data not found at {TELCO}")
     frame = load_table(TELCO)
-    assert frame["TotalCharges"].dtype == "float64" and frame["TotalCharges"].isna().sum() == 11
+    total = frame["TotalCharges"]
+    assert total.dtype == "float64" and total.isna().sum() == 11
     result = train_table(frame, "customerID", "Churn")
     model = result.metrics["model"]
-    print(f"\nTelco {result.validation}: ROC-AUC {model['roc_auc']:.4f} ± {model['roc_auc_std']:.4f}, "
-          f"logistic {result.metrics['logistic']['roc_auc']:.4f}, rounds {result.num_boost_round}")
+    print(
+        f"\nTelco {result.validation}: "
+        f"ROC-AUC {model['roc_auc']:.4f} ± {model['roc_auc_std']:.4f}, "
+        f"logistic {result.metrics['logistic']['roc_auc']:.4f}, rounds {result.num_boost_round}"
+    )
     assert result.positive == "Yes"
     assert result.validation == "repeated stratified 5-fold CV (3 repeats)"
     assert 0.845 <= model["roc_auc"] < 0.88  # near 0.90 would mean leakage
@@ -58,8 +71,12 @@ def test_types_blanks_categoricals_and_ids() -> None:
     spec = result.spec
     assert set(spec.numeric) == {"usage", "seats"}
     assert spec.categorical == {"plan": ("basic", "pro", "team")}
-    assert result.dropped == {"region": "constant", "note": "text unique per row (an id or free text)",
-                              "signup": "text unique per row (an id or free text)"}
+    assert result.dropped == {
+        "crm_number": "whole numbers unique per row (looks like an id)",
+        "region": "constant",
+        "note": "text unique per row (an id or free text)",
+        "signup": "text unique per row (an id or free text)",
+    }
     assert any("'region'" in note for note in result.notes)
     assert result.positive == "Yes"
     assert result.metrics["model"]["roc_auc"] > 0.7
@@ -77,6 +94,25 @@ def test_load_csv_keeps_codes_as_text(tmp_path: Path) -> None:
     assert frame["usage"].dtype == "float64" and frame["usage"].isna().any()
     assert frame["seats"].dtype == "float64"
     assert frame["plan"].dtype == object
+
+
+def test_load_parquet(tmp_path: Path) -> None:
+    """It reads Parquet with the same column types as the CSV it came from."""
+    frame = table(20)
+    frame.to_parquet(tmp_path / "accounts.parquet")
+    frame.to_csv(tmp_path / "accounts.csv", index=False)
+    from_parquet = load_table(tmp_path / "accounts.parquet")
+    from_csv = load_table(tmp_path / "accounts.csv")
+    pd.testing.assert_frame_equal(from_parquet, from_csv)
+
+
+def test_blank_labels_left_out() -> None:
+    """It leaves out rows whose label is blank and says so."""
+    frame = table()
+    frame.loc[:9, "churned"] = "  "
+    result = train_table(frame, "account", "churned", config=FAST)
+    assert result.metrics["model"]["n"] == 390
+    assert "10 rows with a blank label left out" in result.notes
 
 
 def test_deterministic() -> None:
@@ -114,8 +150,13 @@ def test_time_split_ignores_row_order() -> None:
     """It gives the same time-split model and test metrics after the rows are shuffled."""
     frame = table()
     a = train_table(frame, "account", "churned", time_column="signup", config=FAST)
-    b = train_table(frame.sample(frac=1.0, random_state=3), "account", "churned", time_column="signup",
-                    config=FAST)
+    b = train_table(
+        frame.sample(frac=1.0, random_state=3),
+        "account",
+        "churned",
+        time_column="signup",
+        config=FAST,
+    )
     assert a.booster.model_to_string() == b.booster.model_to_string()
     assert a.metrics == b.metrics
 
@@ -151,13 +192,17 @@ def test_numeric_label() -> None:
 
 def test_missing_id_column() -> None:
     """It refuses an id column that is not in the table, listing the columns there are."""
-    with pytest.raises(ValueError, match=r"id column 'customer' not in table; available: account, plan"):
+    with pytest.raises(
+        ValueError, match=r"id column 'customer' not in table; available: account, plan"
+    ):
         train_table(table(), "customer", "churned")
 
 
 def test_missing_label_column() -> None:
     """It refuses a label column that is not in the table."""
-    with pytest.raises(ValueError, match=r"label column 'Churn' not in table; available: .*churned"):
+    with pytest.raises(
+        ValueError, match=r"label column 'Churn' not in table; available: .*churned"
+    ):
         train_table(table(), "account", "Churn")
 
 
@@ -165,14 +210,19 @@ def test_label_with_three_values() -> None:
     """It refuses a label with three distinct values, naming them."""
     frame = table()
     frame.loc[0, "churned"] = "Maybe"
-    with pytest.raises(ValueError, match=r"'churned' must have exactly 2 distinct values, found 3: 'Maybe', 'No', 'Yes'"):
+    with pytest.raises(
+        ValueError,
+        match=r"'churned' must have exactly 2 distinct values, found 3: 'Maybe', 'No', 'Yes'",
+    ):
         train_table(frame, "account", "churned")
 
 
 def test_label_needs_positive() -> None:
     """It asks which value is positive when the label's values do not say."""
     frame = table().assign(churned=lambda f: f["churned"].map({"Yes": "lost", "No": "kept"}))
-    with pytest.raises(ValueError, match=r"label column 'churned' has values 'kept', 'lost': name the positive one"):
+    with pytest.raises(
+        ValueError, match=r"label column 'churned' has values 'kept', 'lost': name the positive one"
+    ):
         train_table(frame, "account", "churned")
     with pytest.raises(ValueError, match=r"positive value 'gone' is not in label column 'churned'"):
         train_table(frame, "account", "churned", positive="gone")
@@ -182,7 +232,9 @@ def test_too_few_of_a_class() -> None:
     """It refuses a label with fewer rows of a class than there are folds."""
     frame = table(60).assign(churned="No")
     frame.loc[:2, "churned"] = "Yes"
-    with pytest.raises(ValueError, match=r"only 3 rows of class 'Yes'; 5-fold CV needs at least 5 per class"):
+    with pytest.raises(
+        ValueError, match=r"only 3 rows of class 'Yes'; 5-fold CV needs at least 5 per class"
+    ):
         train_table(frame, "account", "churned")
 
 
@@ -190,5 +242,7 @@ def test_duplicate_ids() -> None:
     """It refuses a table with more than one row per account."""
     frame = table(50)
     frame.loc[1, "account"] = frame.loc[0, "account"]
-    with pytest.raises(ValueError, match=r"id column 'account' repeats '00001': one row per account"):
+    with pytest.raises(
+        ValueError, match=r"id column 'account' repeats '00001': one row per account"
+    ):
         train_table(frame, "account", "churned")

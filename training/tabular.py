@@ -37,12 +37,22 @@ from training.metrics import binary_metrics
 # One thread: on tables this small OpenMP overhead dominates, and on a busy machine two
 # threads were 5-15x slower than one (0.3 s vs 1.6-5 s for 300 rounds on Telco).
 SMALL_TABLE_PARAMS = LGBMParams(
-    learning_rate=0.03, num_leaves=6, min_data_in_leaf=50, feature_fraction=0.7,
-    bagging_fraction=0.8, bagging_freq=1, lambda_l2=10.0, num_boost_round=2000,
-    early_stopping_rounds=100, num_threads=1,
+    learning_rate=0.03,
+    num_leaves=6,
+    min_data_in_leaf=50,
+    feature_fraction=0.7,
+    bagging_fraction=0.8,
+    bagging_freq=1,
+    lambda_l2=10.0,
+    num_boost_round=2000,
+    early_stopping_rounds=100,
+    num_threads=1,
 )
 POSITIVE_WORDS = ("1", "true", "yes", "y", "t", "positive", "churn", "churned")
-MISSING_WORDS = frozenset({"na", "n/a", "nan", "null", "none", "?"})  # missing, in numeric columns only
+MISSING_WORDS = frozenset(
+    {"na", "n/a", "nan", "null", "none", "?"}
+)  # missing, in numeric columns only
+Metrics = dict[str, dict[str, float]]
 TIME_ORDER = "__time_order__"  # internal sort key of the time split
 LEADING_ZERO = re.compile(r"^[+-]?0\d")  # "00123" is a code, not the number 123
 
@@ -68,7 +78,7 @@ class TabularResult:
     spec: FeatureSpec
     booster: lgb.Booster
     calibrator: Calibrator
-    metrics: dict[str, dict[str, float]]  # "model" / "logistic" -> metric -> value
+    metrics: Metrics  # "model" / "logistic" -> metric -> value
     validation: str
     positive: str
     label: str
@@ -126,7 +136,9 @@ def load_table(path: Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     if suffix in (".parquet", ".pq"):
         raw = pd.read_parquet(path)
     elif suffix in (".csv", ".tsv", ".txt"):
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, sep="\t" if suffix == ".tsv" else ",")
+        raw = pd.read_csv(
+            path, dtype=str, keep_default_na=False, sep="\t" if suffix == ".tsv" else ","
+        )
     else:
         raise ValueError(f"cannot read {path.name}: expected a .csv, .tsv or .parquet file")
     return type_columns(raw, keep_text=text_columns)
@@ -150,20 +162,46 @@ def _labels(column: pd.Series, label: str, positive: str | None) -> tuple[np.nda
     distinct = sorted(values.unique())
     shown = ", ".join(repr(v) for v in distinct[:10])
     if len(distinct) != 2:
-        raise ValueError(f"label column {label!r} must have exactly 2 distinct values, found {len(distinct)}: {shown}")
+        raise ValueError(
+            f"label column {label!r} must have exactly 2 distinct values, "
+            f"found {len(distinct)}: {shown}"
+        )
     if positive is None:
         guesses = [v for v in distinct if v.lower() in POSITIVE_WORDS]
         if len(guesses) != 1:
-            raise ValueError(f"label column {label!r} has values {shown}: name the positive one (--positive)")
+            raise ValueError(
+                f"label column {label!r} has values {shown}: name the positive one (--positive)"
+            )
         positive = guesses[0]
     wanted = _canonical(positive)
-    matches = [v for v in distinct if v == wanted] or [v for v in distinct if v.lower() == wanted.lower()]
+    matches = [v for v in distinct if v == wanted] or [
+        v for v in distinct if v.lower() == wanted.lower()
+    ]
     if not matches:
-        raise ValueError(f"positive value {positive!r} is not in label column {label!r}; values: {shown}")
+        raise ValueError(
+            f"positive value {positive!r} is not in label column {label!r}; values: {shown}"
+        )
     return (values == matches[0]).to_numpy(dtype=int), matches[0]
 
 
-def _feature_spec(typed: pd.DataFrame, exclude: tuple[str, ...], max_levels: int) -> tuple[FeatureSpec, dict[str, str]]:
+def _looks_like_number_id(col: pd.Series) -> bool:
+    """No blanks, all whole numbers, all different, over at least 50 rows: a CRM or row number."""
+    values = col.to_numpy(dtype=float)
+    return (
+        len(values) >= 50
+        and not np.isnan(values).any()
+        and bool(np.all(values == np.round(values)))
+        and len(np.unique(values)) == len(values)
+    )
+
+
+def _feature_spec(
+    typed: pd.DataFrame, exclude: tuple[str, ...], max_levels: int
+) -> tuple[FeatureSpec, dict[str, str]]:
+    """Feature columns and their types; the rest with the reason each is left out.
+
+    Only the column values are read, never the label, so this may run on the whole table.
+    """
     numeric, categorical, dropped = [], {}, {}
     for name in typed.columns:
         if name in exclude:
@@ -174,6 +212,8 @@ def _feature_spec(typed: pd.DataFrame, exclude: tuple[str, ...], max_levels: int
             dropped[name] = "date column: give it as the time column or derive numbers from it"
         elif distinct <= 1:
             dropped[name] = "constant" if distinct == 1 else "always blank"
+        elif pd.api.types.is_numeric_dtype(col) and _looks_like_number_id(col):
+            dropped[name] = "whole numbers unique per row (looks like an id)"
         elif pd.api.types.is_numeric_dtype(col):
             numeric.append(name)
         elif distinct == col.notna().sum():
@@ -194,7 +234,9 @@ def _one_hot(x: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     return pd.DataFrame(parts, index=x.index)
 
 
-def _refit(x: pd.DataFrame, y: np.ndarray, params: LGBMParams, seed: int, rounds: int) -> lgb.Booster:
+def _refit(
+    x: pd.DataFrame, y: np.ndarray, params: LGBMParams, seed: int, rounds: int
+) -> lgb.Booster:
     data = lgb.Dataset(x, label=y, free_raw_data=False)
     return lgb.train(params.booster_params(seed), data, num_boost_round=max(rounds, 1))
 
@@ -213,8 +255,13 @@ def _summarise(y: np.ndarray, raw: np.ndarray, folds: np.ndarray, seed: int) -> 
     return binary_metrics(y, p)
 
 
-def _cross_validate(x: pd.DataFrame, y: np.ndarray, spec: FeatureSpec, config: TabularConfig):
-    cv = RepeatedStratifiedKFold(n_splits=config.folds, n_repeats=config.repeats, random_state=config.seed)
+def _cross_validate(
+    x: pd.DataFrame, y: np.ndarray, spec: FeatureSpec, config: TabularConfig
+) -> tuple[Metrics, Calibrator, int, str]:
+    """Out-of-fold scores of the model and the logistic baseline; rounds early-stopped per fold."""
+    cv = RepeatedStratifiedKFold(
+        n_splits=config.folds, n_repeats=config.repeats, random_state=config.seed
+    )
     n_inner = max(2, round(1 / config.inner_share))
     raw = {m: np.zeros((config.repeats, len(y))) for m in ("model", "logistic")}
     fold_of = np.zeros((config.repeats, len(y)), dtype=int)
@@ -226,7 +273,9 @@ def _cross_validate(x: pd.DataFrame, y: np.ndarray, spec: FeatureSpec, config: T
         inner = StratifiedKFold(n_splits=n_inner, shuffle=True, random_state=config.seed + i)
         fit, stop = next(inner.split(train, y[train]))
         fit, stop = train[fit], train[stop]
-        stopped = train_booster(x.iloc[fit], y[fit], x.iloc[stop], y[stop], config.params, config.seed)
+        stopped = train_booster(
+            x.iloc[fit], y[fit], x.iloc[stop], y[stop], config.params, config.seed
+        )
         rounds.append(stopped.best_iteration or stopped.current_iteration())
         booster = _refit(x.iloc[train], y[train], config.params, config.seed, rounds[-1])
         raw["model"][repeat, held] = booster.predict(x.iloc[held], raw_score=True)
@@ -237,14 +286,18 @@ def _cross_validate(x: pd.DataFrame, y: np.ndarray, spec: FeatureSpec, config: T
             aucs[m].append(_auc(y[held], raw[m][repeat, held]))
     metrics = {}
     for m in raw:
-        per_repeat = [_summarise(y, raw[m][r], fold_of[r], config.seed) for r in range(config.repeats)]
+        per_repeat = [
+            _summarise(y, raw[m][r], fold_of[r], config.seed) for r in range(config.repeats)
+        ]
         summary = {k: float(np.mean([d[k] for d in per_repeat])) for k in per_repeat[0]}
         summary["n"] = len(y)
         summary["roc_auc_pooled"] = summary["roc_auc"]
         summary["roc_auc"] = float(np.mean(aucs[m]))  # mean over folds: the usual "CV ROC-AUC"
         summary["roc_auc_std"] = float(np.std(aucs[m]))
         metrics[m] = summary
-    calibrator, _ = choose_calibrator(raw["model"].ravel(), np.tile(y, config.repeats), seed=config.seed)
+    calibrator, _ = choose_calibrator(
+        raw["model"].ravel(), np.tile(y, config.repeats), seed=config.seed
+    )
     validation = f"repeated stratified {config.folds}-fold CV ({config.repeats} repeats)"
     return metrics, calibrator, int(np.median(rounds)), validation
 
@@ -254,20 +307,32 @@ def _time_folds(t: np.ndarray, config: TabularConfig) -> np.ndarray:
     n = len(t)
     n_test, n_cal = math.ceil(n * config.test_share), math.ceil(n * config.calibration_share)
     if n_test + n_cal >= n:
-        raise ValueError(f"a time split needs more rows than {n}: test and calibration shares leave none to fit")
+        raise ValueError(
+            f"a time split needs more rows than {n}: test and calibration shares leave none to fit"
+        )
     folds = np.full(n, "train", dtype=object)
     folds[t >= t[n - n_test - n_cal]] = "calibration"
     folds[t >= t[n - n_test]] = "test"
     return folds
 
 
-def _time_split(x: pd.DataFrame, y: np.ndarray, t: np.ndarray, spec: FeatureSpec, time_column: str,
-                config: TabularConfig):
+def _time_split(
+    x: pd.DataFrame,
+    y: np.ndarray,
+    t: np.ndarray,
+    spec: FeatureSpec,
+    time_column: str,
+    config: TabularConfig,
+) -> tuple[Metrics, Calibrator, int, str, np.ndarray]:
+    """Fit on the earliest rows, early-stop and calibrate on the middle, test on the latest."""
     folds = _time_folds(t, config)
     parts = {f: folds == f for f in ("train", "calibration", "test")}
     for f, mask in parts.items():
         if len(np.unique(y[mask])) < 2:
-            raise ValueError(f"time split on {time_column!r}: the {f} rows ({mask.sum()}) hold only one label class")
+            raise ValueError(
+                f"time split on {time_column!r}: the {f} rows ({mask.sum()}) "
+                "hold only one label class"
+            )
     tr, ca, te = parts["train"], parts["calibration"], parts["test"]
     booster = train_booster(x[tr], y[tr], x[ca], y[ca], config.params, config.seed)
     calibrator, _ = choose_calibrator(raw_score(booster, x[ca]), y[ca], seed=config.seed)
@@ -275,7 +340,9 @@ def _time_split(x: pd.DataFrame, y: np.ndarray, t: np.ndarray, spec: FeatureSpec
     design = _one_hot(x, spec)
     logistic = fit_logistic(design[tr], y[tr], config.seed)
     log_cal, _ = choose_calibrator(logistic_risk(logistic, design[ca]), y[ca], seed=config.seed)
-    metrics["logistic"] = binary_metrics(y[te], log_cal.predict(logistic_risk(logistic, design[te])))
+    metrics["logistic"] = binary_metrics(
+        y[te], log_cal.predict(logistic_risk(logistic, design[te]))
+    )
     rounds = booster.best_iteration or booster.current_iteration()
     return metrics, calibrator, rounds, f"time split on {time_column}", folds
 
@@ -287,13 +354,19 @@ def _time_values(column: pd.Series, name: str) -> np.ndarray:
         parsed = pd.to_datetime(column, utc=True, errors="coerce", format="mixed")
         values = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float)
     if np.isnan(values).any():
-        raise ValueError(f"time column {name!r} has {int(np.isnan(values).sum())} blank or unparseable values")
+        raise ValueError(
+            f"time column {name!r} has {int(np.isnan(values).sum())} blank or unparseable values"
+        )
     return values
 
 
 def train_table(
-    frame: pd.DataFrame, id_column: str, label: str, positive: str | None = None,
-    time_column: str | None = None, config: TabularConfig = TabularConfig(),  # noqa: B008
+    frame: pd.DataFrame,
+    id_column: str,
+    label: str,
+    positive: str | None = None,
+    time_column: str | None = None,
+    config: TabularConfig = TabularConfig(),  # noqa: B008
 ) -> TabularResult:
     """Validate, then fit a calibrated LightGBM model on a one-row-per-account table.
 
@@ -304,7 +377,8 @@ def train_table(
     wanted = {"id": id_column, "label": label} | ({"time": time_column} if time_column else {})
     for role, name in wanted.items():
         if name not in frame.columns:
-            raise ValueError(f"{role} column {name!r} not in table; available: {', '.join(map(str, frame.columns))}")
+            available = ", ".join(map(str, frame.columns))
+            raise ValueError(f"{role} column {name!r} not in table; available: {available}")
     typed = type_columns(frame, keep_text=(id_column,))
     notes = []
     unlabelled = typed[label].isna()
@@ -316,7 +390,10 @@ def train_table(
         raise ValueError(f"id column {id_column!r} has {int(ids.isna().sum())} blank values")
     if ids.duplicated().any():
         dupes = ids[ids.duplicated()].unique()[:3]
-        raise ValueError(f"id column {id_column!r} repeats {', '.join(map(repr, dupes))}: one row per account needed")
+        raise ValueError(
+            f"id column {id_column!r} repeats {', '.join(map(repr, dupes))}: "
+            "one row per account needed"
+        )
     keys = [id_column]
     if time_column:
         typed = typed.assign(**{TIME_ORDER: _time_values(typed[time_column], time_column)})
@@ -326,23 +403,39 @@ def train_table(
     counts = np.bincount(y, minlength=2)
     if not time_column and counts.min() < config.folds:
         rare = positive_value if counts[1] < counts[0] else f"not {positive_value}"
-        raise ValueError(f"label {label!r} has only {counts.min()} rows of class {rare!r}; "
-                         f"{config.folds}-fold CV needs at least {config.folds} per class")
+        raise ValueError(
+            f"label {label!r} has only {counts.min()} rows of class {rare!r}; "
+            f"{config.folds}-fold CV needs at least {config.folds} per class"
+        )
     exclude = tuple(c for c in (id_column, label, time_column, TIME_ORDER) if c)
     spec, dropped = _feature_spec(typed, exclude, config.max_levels)
     if not spec.names:
-        raise ValueError(f"no feature columns left in the table (dropped: {', '.join(dropped) or 'none'})")
+        raise ValueError(
+            f"no feature columns left in the table (dropped: {', '.join(dropped) or 'none'})"
+        )
     notes += [f"dropped {name!r}: {why}" for name, why in dropped.items()]
     x = to_matrix(typed, spec)
     folds = None
     if time_column:
         metrics, calibrator, rounds, validation, fold_names = _time_split(
-            x, y, typed[TIME_ORDER].to_numpy(), spec, time_column, config)
+            x, y, typed[TIME_ORDER].to_numpy(), spec, time_column, config
+        )
         folds = pd.Series(fold_names, index=typed[id_column].to_numpy(), name="fold")
     else:
         metrics, calibrator, rounds, validation = _cross_validate(x, y, spec, config)
     booster = _refit(x, y, config.params, config.seed, rounds)
-    return TabularResult(spec=spec, booster=booster, calibrator=calibrator, metrics=metrics,
-                         validation=validation, positive=positive_value, label=label,
-                         id_column=id_column, time_column=time_column, num_boost_round=rounds,
-                         dropped=dropped, notes=tuple(notes), folds=folds)
+    return TabularResult(
+        spec=spec,
+        booster=booster,
+        calibrator=calibrator,
+        metrics=metrics,
+        validation=validation,
+        positive=positive_value,
+        label=label,
+        id_column=id_column,
+        time_column=time_column,
+        num_boost_round=rounds,
+        dropped=dropped,
+        notes=tuple(notes),
+        folds=folds,
+    )
