@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from features.config import EVENT_TYPES, KEY_EVENTS
+from features.config import EVENT_TYPES
 from features.contract import PRIORITIES, SEGMENTS, SENTIMENTS, TABLE_SPECS
 from features.loader import TIMESTAMP_DTYPE, write_dataset
 
@@ -53,15 +53,65 @@ CHURN_DRIVERS: tuple[str, ...] = (
 """Planted churn drivers, in the order of :func:`_churn_terms`."""
 
 PLAN_TIERS = {"SMB": "starter", "mid-market": "growth", "enterprise": "enterprise"}
-INDUSTRIES = ("software", "retail", "healthcare", "finance", "manufacturing", "education", "media", "logistics")
+INDUSTRIES = (
+    "software",
+    "retail",
+    "healthcare",
+    "finance",
+    "manufacturing",
+    "education",
+    "media",
+    "logistics",
+)
 REGIONS = ("NA", "EMEA", "APAC", "LATAM")
-CSM_NAMES = ("Ayse Demir", "Mehmet Kaya", "Elif Sahin", "Can Yilmaz", "Zeynep Arslan", "Burak Ozturk")
-_NAME_A = ("Blue", "North", "Bright", "Swift", "Iron", "Silver", "Green", "Clear", "Prime", "Nova", "Red", "Urban")
-_NAME_B = ("Harbor", "Peak", "Field", "Stone", "River", "Forge", "Labs", "Works", "Systems", "Logic", "Cloud", "Path")
+CSM_NAMES = (
+    "Ayse Demir",
+    "Mehmet Kaya",
+    "Elif Sahin",
+    "Can Yilmaz",
+    "Zeynep Arslan",
+    "Burak Ozturk",
+)
+_NAME_A = (
+    "Blue",
+    "North",
+    "Bright",
+    "Swift",
+    "Iron",
+    "Silver",
+    "Green",
+    "Clear",
+    "Prime",
+    "Nova",
+    "Red",
+    "Urban",
+)
+_NAME_B = (
+    "Harbor",
+    "Peak",
+    "Field",
+    "Stone",
+    "River",
+    "Forge",
+    "Labs",
+    "Works",
+    "Systems",
+    "Logic",
+    "Cloud",
+    "Path",
+)
 _NAME_C = ("Inc", "Ltd", "GmbH", "LLC", "Co", "Group")
 _CSM_NOTES = {
-    "red": ("Champion left; escalation open", "Usage dropped, exec asked about cost", "Unhappy with support"),
-    "yellow": ("Adoption stalled in one team", "Waiting on integration fix", "Budget review next quarter"),
+    "red": (
+        "Champion left; escalation open",
+        "Usage dropped, exec asked about cost",
+        "Unhappy with support",
+    ),
+    "yellow": (
+        "Adoption stalled in one team",
+        "Waiting on integration fix",
+        "Budget review next quarter",
+    ),
     "green": ("Strong QBR", "Expanding to a new team", "Happy with roadmap"),
 }
 _COMMENTS = {
@@ -125,7 +175,13 @@ class GeneratorConfig:
             raise ValueError(f"accounts must be at least 1, got {self.accounts}")
         if self.months < 4:
             raise ValueError(f"months must be at least 4, got {self.months}")
-        for name in ("existing_share", "trial_share", "monthly_share", "downturn_rate", "duplicate_rate"):
+        for name in (
+            "existing_share",
+            "trial_share",
+            "monthly_share",
+            "downturn_rate",
+            "duplicate_rate",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {value}")
@@ -199,7 +255,12 @@ def _step(s: _State, rng: np.random.Generator, downturn_rate: float) -> _State:
     start = (s.down == 0) & (rng.random(shape) < downturn_rate)
     length = 2 + rng.geometric(0.35, shape)
     down = np.where(start, length, np.maximum(s.down - 1, 0))
-    h = s.mu + _PHI_H * (s.h - s.mu) + _SD_H * rng.standard_normal(shape) - _DOWNTURN_DRIFT * (down > 0)
+    h = (
+        s.mu
+        + _PHI_H * (s.h - s.mu)
+        + _SD_H * rng.standard_normal(shape)
+        - _DOWNTURN_DRIFT * (down > 0)
+    )
     innov = _SD_X * np.sqrt(1 - _PHI_X**2)
     xs = [_PHI_X * x + innov * rng.standard_normal(shape) for x in (s.xe, s.xs, s.xn, s.xf)]
     return _State(s.mu, h, down, *xs)
@@ -217,13 +278,15 @@ def _components(s: _State) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
 def _churn_terms(s: _State, e_before: np.ndarray) -> np.ndarray:
     """The planted drivers' contributions to churn log-odds (stacked on axis 0)."""
     e, fr, sat, fin = _components(s)
-    return np.stack([
-        1.5 * np.maximum(-0.1 - e, 0.0),  # low active users
-        2.0 * np.maximum(e_before - e - 0.2, 0.0),  # falling active users
-        1.1 * np.maximum(fr - 0.4, 0.0),  # unresolved high-priority tickets
-        1.1 * np.maximum(-sat - 0.4, 0.0),  # detractor NPS
-        1.0 * np.maximum(fin - 0.4, 0.0),  # overdue invoices
-    ])
+    return np.stack(
+        [
+            1.5 * np.maximum(-0.1 - e, 0.0),  # low active users
+            2.0 * np.maximum(e_before - e - 0.2, 0.0),  # falling active users
+            1.1 * np.maximum(fr - 0.4, 0.0),  # unresolved high-priority tickets
+            1.1 * np.maximum(-sat - 0.4, 0.0),  # detractor NPS
+            1.0 * np.maximum(fin - 0.4, 0.0),  # overdue invoices
+        ]
+    )
 
 
 _BASE_MONTHLY, _BASE_ANNUAL, _BASE_UPSELL = -4.6, -3.1, -5.2
@@ -249,6 +312,7 @@ def _upsell_logit(e: np.ndarray, bias: np.ndarray, shift: float) -> np.ndarray:
 
 
 # --- calendar ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Calendar:
@@ -301,15 +365,21 @@ def _ts(day_us: np.ndarray) -> pd.Series:
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> pd.Series:
     """Zero-padded string IDs like A000123, built in Arrow."""
-    text = pc.utf8_lpad(pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string()), width, "0")
-    return pd.Series(pd.arrays.ArrowStringArray(pc.binary_join_element_wise(prefix, text, "")).astype("string"))
+    text = pc.utf8_lpad(
+        pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string()), width, "0"
+    )
+    return pd.Series(
+        pd.arrays.ArrowStringArray(pc.binary_join_element_wise(prefix, text, "")).astype("string")
+    )
 
 
 def _strings(values: np.ndarray | list[str]) -> pd.Series:
     return pd.Series(np.asarray(values, dtype=object), dtype="string")
 
 
-def _choose(rng: np.random.Generator, options: tuple[str, ...], probs: np.ndarray | list[float], n: int) -> np.ndarray:
+def _choose(
+    rng: np.random.Generator, options: tuple[str, ...], probs: np.ndarray | list[float], n: int
+) -> np.ndarray:
     return np.asarray(options, dtype=object)[rng.choice(len(options), size=n, p=probs)]
 
 
@@ -328,8 +398,16 @@ class _Subs:
     annual: list[np.ndarray] = field(default_factory=list)
     prorate: list[np.ndarray] = field(default_factory=list)  # invoice share for annual rows
 
-    def add(self, acct: np.ndarray, start: np.ndarray, end: np.ndarray, seats: np.ndarray,
-            arr: np.ndarray, annual: np.ndarray, prorate: np.ndarray | float = 1.0) -> None:
+    def add(
+        self,
+        acct: np.ndarray,
+        start: np.ndarray,
+        end: np.ndarray,
+        seats: np.ndarray,
+        arr: np.ndarray,
+        annual: np.ndarray,
+        prorate: np.ndarray | float = 1.0,
+    ) -> None:
         n = len(acct)
         if n == 0:
             return
@@ -343,7 +421,9 @@ class _Subs:
 
     def frame(self) -> dict[str, np.ndarray]:
         cols = ("acct", "start", "end", "seats", "arr", "annual", "prorate")
-        return {c: np.concatenate(getattr(self, c)) if getattr(self, c) else np.zeros(0) for c in cols}
+        return {
+            c: np.concatenate(getattr(self, c)) if getattr(self, c) else np.zeros(0) for c in cols
+        }
 
 
 _OPEN = np.int64(10**9)  # "no end" day number
@@ -363,7 +443,9 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
     report = progress or (lambda stage, frac: None)
     cfg = config
     seeds = np.random.SeedSequence(cfg.seed).spawn(8)
-    rng_acc, rng_dyn, rng_use, rng_tix, rng_srv, rng_inv, rng_csm, rng_gt = (np.random.default_rng(s) for s in seeds)
+    rng_acc, rng_dyn, rng_use, rng_tix, rng_srv, rng_inv, rng_csm, rng_gt = (
+        np.random.default_rng(s) for s in seeds
+    )
     cal = _Calendar.build(cfg.start, cfg.months)
     n, months = cfg.accounts, cfg.months
 
@@ -372,8 +454,12 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
 
     # Latent state with a burn-in so trends exist before the period.
     mu = rng_dyn.normal(0.35, 0.55, n)
-    state = _State(mu, mu + rng_dyn.normal(0, 0.42, n), np.zeros(n, np.int64),
-                   *(rng_dyn.standard_normal(n) for _ in range(4)))
+    state = _State(
+        mu,
+        mu + rng_dyn.normal(0, 0.42, n),
+        np.zeros(n, np.int64),
+        *(rng_dyn.standard_normal(n) for _ in range(4)),
+    )
     e_hist = np.zeros((n, _HISTORY + months), np.float64)  # e of months -_HISTORY..months-1
     comp_hist = np.zeros((4, n, months), np.float32)
     for b in range(_HISTORY):
@@ -401,7 +487,11 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
         # Ground truth at as_of = ms from the state lived last month (s_{k-1}).
         active = (status == 2) & (paid_start <= ms)
         idx = np.flatnonzero(active)
-        gt_parts.append(_ground_truth_month(cfg, cal, k, idx, state, e_hist, annual, term_end, acc["bias"], rng_gt))
+        gt_parts.append(
+            _ground_truth_month(
+                cfg, cal, k, idx, state, e_hist, annual, term_end, acc["bias"], rng_gt
+            )
+        )
 
         # Decisions this month from s_{k-1}.
         terms = _churn_terms(state, e_hist[:, _HISTORY + k - 3])
@@ -442,7 +532,10 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
             term_end[r] = new_end
 
         # Upsell and contraction: close the row and open a new one with other seats.
-        for mask, factor in ((up, rng_dyn.uniform(1.1, 1.6, n)), (down, rng_dyn.uniform(0.6, 0.9, n))):
+        for mask, factor in (
+            (up, rng_dyn.uniform(1.1, 1.6, n)),
+            (down, rng_dyn.uniform(0.6, 0.9, n)),
+        ):
             if not mask.any():
                 continue
             c = np.flatnonzero(mask)
@@ -459,16 +552,35 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
             if a_.size:
                 share = (term_end[a_] - when[ann]) / 365.0
                 extra_arr = new_arr[ann] - arr[a_]
-                subs.add(a_, when[ann], term_end[a_], new_seats[ann] - seats[a_], extra_arr,
-                         np.ones(a_.size, bool), share)
+                subs.add(
+                    a_,
+                    when[ann],
+                    term_end[a_],
+                    new_seats[ann] - seats[a_],
+                    extra_arr,
+                    np.ones(a_.size, bool),
+                    share,
+                )
                 invoices.append(_invoice_rows(a_, when[ann], extra_arr * share))
             seats[c], arr[c] = new_seats, new_arr
 
         # New accounts: paid signups and trials.
         new = acc["signup_month"] == k
         if new.any():
-            _signups(cfg, cal, acc, np.flatnonzero(new), e_prev, subs, invoices, status, paid_start,
-                     usage_end, term_end, rng_dyn)
+            _signups(
+                cfg,
+                cal,
+                acc,
+                np.flatnonzero(new),
+                e_prev,
+                subs,
+                invoices,
+                status,
+                paid_start,
+                usage_end,
+                term_end,
+                rng_dyn,
+            )
         # Trials whose paid start has come become paid.
         status[(status == 1) & (paid_start <= cal.start(k + 1))] = 2
 
@@ -491,7 +603,9 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
     # Lost trials stop using the product at the end of the trial.
     usage_end = np.where(status == 4, acc["created_day"] + cfg.trial_days, usage_end)
     usage_start = np.maximum(usage_start, cal.begin)
-    usage, active_users = _usage(cfg, cal, acc, usage_start, usage_end, comp_hist[0], seats_hist, rng_use, report)
+    usage, active_users = _usage(
+        cfg, cal, acc, usage_start, usage_end, comp_hist[0], seats_hist, rng_use, report
+    )
     report("tickets", 0.0)
     tickets = _tickets(cal, usage_start, usage_end, comp_hist, seats_hist, rng_tix)
     surveys = _surveys(cal, acc, usage_start, usage_end, comp_hist, active_users, rng_srv)
@@ -520,13 +634,17 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
 # --- accounts -----------------------------------------------------------------------------
 
 
-def _accounts(cfg: GeneratorConfig, cal: _Calendar, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _accounts(
+    cfg: GeneratorConfig, cal: _Calendar, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     n, months = cfg.accounts, cfg.months
     seg = rng.choice(3, size=n, p=[0.68, 0.24, 0.08])
     existing = rng.random(n) < cfg.existing_share
     # New signups spread over the period with mild growth; existing ones up to 5 years back.
     weights = np.linspace(1.0, 1.5, months)
-    signup_month = np.where(existing, -1 - rng.integers(0, 60, n), rng.choice(months, size=n, p=weights / weights.sum()))
+    signup_month = np.where(
+        existing, -1 - rng.integers(0, 60, n), rng.choice(months, size=n, p=weights / weights.sum())
+    )
     created_day = cal.ms[signup_month + _PAST] + rng.integers(1, 28, n)
     seats_median = np.array([7.0, 35.0, 160.0])[seg]
     seats = np.maximum(np.round(seats_median * np.exp(rng.normal(0, 0.55, n))), 1).astype(np.int64)
@@ -537,12 +655,20 @@ def _accounts(cfg: GeneratorConfig, cal: _Calendar, rng: np.random.Generator) ->
     trial = ~existing & (seg < 2) & (rng.random(n) < cfg.trial_share)
     past_trial = existing & (seg < 2) & (rng.random(n) < 0.3)
     return {
-        "seg": seg, "existing": existing, "signup_month": signup_month, "created_day": created_day,
-        "seats": seats, "arr": arr, "annual": annual, "trial": trial, "past_trial": past_trial,
+        "seg": seg,
+        "existing": existing,
+        "signup_month": signup_month,
+        "created_day": created_day,
+        "seats": seats,
+        "arr": arr,
+        "annual": annual,
+        "trial": trial,
+        "past_trial": past_trial,
         "bill_day": rng.integers(0, 28, n),
         "bias": rng.normal(0.0, 0.8, n),  # feature-adoption propensity
         "order": np.argsort(rng.random((n, len(EVENT_TYPES) - 1)), axis=1).astype(np.int8) + 1,
-        "q0": rng.random(n), "g0": rng.random(n),  # user propensity offsets
+        "q0": rng.random(n),
+        "g0": rng.random(n),  # user propensity offsets
         "respond": np.where(rng.random(n) < 0.2, 0.0, rng.beta(3, 3, n)),  # survey responsiveness
         "nps_phase": rng.integers(0, 3, n),
         "industry": rng.integers(0, len(INDUSTRIES), n),
@@ -558,8 +684,15 @@ def _add_year(day: np.ndarray, cal: _Calendar) -> np.ndarray:
     return cal.start(k + 12) + (day - cal.start(k))
 
 
-def _existing_subscriptions(acc: dict[str, np.ndarray], cal: _Calendar, subs: _Subs, status: np.ndarray,
-                            paid_start: np.ndarray, term_end: np.ndarray, rng: np.random.Generator) -> None:
+def _existing_subscriptions(
+    acc: dict[str, np.ndarray],
+    cal: _Calendar,
+    subs: _Subs,
+    status: np.ndarray,
+    paid_start: np.ndarray,
+    term_end: np.ndarray,
+    rng: np.random.Generator,
+) -> None:
     """Accounts that are customers at the start: their history of terms up to the period."""
     ex = np.flatnonzero(acc["existing"])
     if ex.size == 0:
@@ -571,7 +704,14 @@ def _existing_subscriptions(acc: dict[str, np.ndarray], cal: _Calendar, subs: _S
     status[ex] = 2
     ann = acc["annual"][ex]
     monthly = ex[~ann]
-    subs.add(monthly, paid_start[monthly], _OPEN, acc["seats"][monthly], acc["arr"][monthly], np.zeros(monthly.size, bool))
+    subs.add(
+        monthly,
+        paid_start[monthly],
+        _OPEN,
+        acc["seats"][monthly],
+        acc["arr"][monthly],
+        np.zeros(monthly.size, bool),
+    )
     a = ex[ann]
     start = paid_start[a].copy()
     while a.size:
@@ -582,9 +722,20 @@ def _existing_subscriptions(acc: dict[str, np.ndarray], cal: _Calendar, subs: _S
         a, start = a[more], end[more]
 
 
-def _signups(cfg: GeneratorConfig, cal: _Calendar, acc: dict[str, np.ndarray], idx: np.ndarray, e: np.ndarray,
-             subs: _Subs, invoices: list[dict[str, np.ndarray]], status: np.ndarray, paid_start: np.ndarray,
-             usage_end: np.ndarray, term_end: np.ndarray, rng: np.random.Generator) -> None:
+def _signups(
+    cfg: GeneratorConfig,
+    cal: _Calendar,
+    acc: dict[str, np.ndarray],
+    idx: np.ndarray,
+    e: np.ndarray,
+    subs: _Subs,
+    invoices: list[dict[str, np.ndarray]],
+    status: np.ndarray,
+    paid_start: np.ndarray,
+    usage_end: np.ndarray,
+    term_end: np.ndarray,
+    rng: np.random.Generator,
+) -> None:
     trial = acc["trial"][idx]
     convert = rng.random(idx.size) < _sigmoid(0.2 + 1.6 * e[idx])
     created = acc["created_day"][idx]
@@ -604,8 +755,11 @@ def _signups(cfg: GeneratorConfig, cal: _Calendar, acc: dict[str, np.ndarray], i
 
 
 def _invoice_rows(acct: np.ndarray, day: np.ndarray, amount: np.ndarray) -> dict[str, np.ndarray]:
-    return {"acct": np.asarray(acct, np.int64), "day": np.asarray(day, np.int64),
-            "amount": np.round(np.asarray(amount, np.float64), 2)}
+    return {
+        "acct": np.asarray(acct, np.int64),
+        "day": np.asarray(day, np.int64),
+        "amount": np.round(np.asarray(amount, np.float64), 2),
+    }
 
 
 # --- ground truth -----------------------------------------------------------------------------
@@ -620,9 +774,18 @@ def _window_share(cal: _Calendar, k: int, horizon: int) -> np.ndarray:
     return x / (days - 1)
 
 
-def _ground_truth_month(cfg: GeneratorConfig, cal: _Calendar, k: int, idx: np.ndarray, state: _State,
-                        e_hist: np.ndarray, annual: np.ndarray, term_end: np.ndarray, bias: np.ndarray,
-                        rng: np.random.Generator) -> pd.DataFrame:
+def _ground_truth_month(
+    cfg: GeneratorConfig,
+    cal: _Calendar,
+    k: int,
+    idx: np.ndarray,
+    state: _State,
+    e_hist: np.ndarray,
+    annual: np.ndarray,
+    term_end: np.ndarray,
+    bias: np.ndarray,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     """Churn and upsell probabilities in [as_of, as_of + horizon) for accounts ``idx``.
 
     The decision of month j depends on the state of month j-1: month k's on the known
@@ -642,7 +805,9 @@ def _ground_truth_month(cfg: GeneratorConfig, cal: _Calendar, k: int, idx: np.nd
     terms0 = _churn_terms(sub, e_hist[idx, _HISTORY + k - 3])
     e_k = [None, None, None, None]
     states = [sub.tile(kp)]
-    e_known = [e_hist[idx, _HISTORY + k - 3 + j][:, None] for j in range(3)]  # e_{k-3}, e_{k-2}, e_{k-1}
+    e_known = [
+        e_hist[idx, _HISTORY + k - 3 + j][:, None] for j in range(3)
+    ]  # e_{k-3}, e_{k-2}, e_{k-1}
     s = states[0]
     for _ in range(3):
         s = _step(s, rng, cfg.downturn_rate)
@@ -672,11 +837,15 @@ def _ground_truth_month(cfg: GeneratorConfig, cal: _Calendar, k: int, idx: np.nd
     p_churn = np.where(ann, churn_a.mean(axis=1), 1 - surv_m.mean(axis=1))
     p_up = 1 - no_up.mean(axis=1)
     top = np.argmax(terms0, axis=0)
-    return pd.DataFrame({
-        "acct": idx, "k": k,
-        "churn_probability": p_churn, "upsell_probability": p_up,
-        "top_driver": np.where(terms0.max(axis=0) > 0.05, top, -1),
-    })
+    return pd.DataFrame(
+        {
+            "acct": idx,
+            "k": k,
+            "churn_probability": p_churn,
+            "upsell_probability": p_up,
+            "top_driver": np.where(terms0.max(axis=0) > 0.05, top, -1),
+        }
+    )
 
 
 def _merged_intervals(intervals: pd.DataFrame, grace: int) -> pd.DataFrame:
@@ -690,7 +859,9 @@ def _merged_intervals(intervals: pd.DataFrame, grace: int) -> pd.DataFrame:
         new_block[1:] = (acct[1:] != acct[:-1]) | (start[1:] - prev_end[1:] >= grace)
     block = np.cumsum(new_block)
     out = pd.DataFrame({"acct": acct, "start": start, "end": run_end, "block": block})
-    return out.groupby("block").agg(acct=("acct", "first"), start=("start", "min"), end=("end", "max"))
+    return out.groupby("block").agg(
+        acct=("acct", "first"), start=("start", "min"), end=("end", "max")
+    )
 
 
 def _covered(iv: pd.DataFrame, acct: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -704,8 +875,13 @@ def _covered(iv: pd.DataFrame, acct: np.ndarray, day: np.ndarray) -> np.ndarray:
     return ok & (iv["acct"].to_numpy()[pos] == acct) & (day < iv["end"].to_numpy()[pos])
 
 
-def _finish_ground_truth(cfg: GeneratorConfig, cal: _Calendar, gt: pd.DataFrame, intervals: pd.DataFrame,
-                         acc: dict[str, np.ndarray]) -> pd.DataFrame:
+def _finish_ground_truth(
+    cfg: GeneratorConfig,
+    cal: _Calendar,
+    gt: pd.DataFrame,
+    intervals: pd.DataFrame,
+    acc: dict[str, np.ndarray],
+) -> pd.DataFrame:
     acct = gt["acct"].to_numpy()
     as_of = cal.start(gt["k"].to_numpy())
     active = _covered(intervals, acct, as_of)
@@ -716,14 +892,16 @@ def _finish_ground_truth(cfg: GeneratorConfig, cal: _Calendar, gt: pd.DataFrame,
     churned = pd.array(np.where(known, ~later, False), dtype="boolean")
     churned[~known] = pd.NA
     drivers = np.asarray(("none", *CHURN_DRIVERS), dtype=object)[gt["top_driver"].to_numpy() + 1]
-    out = pd.DataFrame({
-        "account_id": _ids("A", acct, 6),
-        "as_of": _ts(as_of * _US_PER_DAY),
-        "churn_probability": gt["churn_probability"].to_numpy(np.float64),
-        "upsell_probability": gt["upsell_probability"].to_numpy(np.float64),
-        "top_driver": _strings(drivers),
-        "churned": churned,
-    })
+    out = pd.DataFrame(
+        {
+            "account_id": _ids("A", acct, 6),
+            "as_of": _ts(as_of * _US_PER_DAY),
+            "churn_probability": gt["churn_probability"].to_numpy(np.float64),
+            "upsell_probability": gt["upsell_probability"].to_numpy(np.float64),
+            "top_driver": _strings(drivers),
+            "churned": churned,
+        }
+    )
     return out[active].sort_values(["account_id", "as_of"], kind="stable").reset_index(drop=True)
 
 
@@ -740,7 +918,9 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
 # --- observable tables ----------------------------------------------------------------------
 
 
-def _month_windows(cal: _Calendar, start: np.ndarray, end: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _month_windows(
+    cal: _Calendar, start: np.ndarray, end: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Accounts with activity in month k and their [lo, hi) day offsets inside it."""
     ms, days = int(cal.start(k)), int(cal.days(k))
     lo = np.clip(start - ms, 0, days)
@@ -749,9 +929,17 @@ def _month_windows(cal: _Calendar, start: np.ndarray, end: np.ndarray, k: int) -
     return idx, lo[idx], hi[idx]
 
 
-def _usage(cfg: GeneratorConfig, cal: _Calendar, acc: dict[str, np.ndarray], start: np.ndarray, end: np.ndarray,
-           eng: np.ndarray, seats_hist: np.ndarray, rng: np.random.Generator,
-           report: Progress) -> tuple[pd.DataFrame, np.ndarray]:
+def _usage(
+    cfg: GeneratorConfig,
+    cal: _Calendar,
+    acc: dict[str, np.ndarray],
+    start: np.ndarray,
+    end: np.ndarray,
+    eng: np.ndarray,
+    seats_hist: np.ndarray,
+    rng: np.random.Generator,
+    report: Progress,
+) -> tuple[pd.DataFrame, np.ndarray]:
     n, months = cfg.accounts, cfg.months
     max_seats = np.maximum(seats_hist.max(axis=1), acc["seats"])
     user_base = np.concatenate([[0], np.cumsum(max_seats)[:-1]])
@@ -767,7 +955,9 @@ def _usage(cfg: GeneratorConfig, cal: _Calendar, acc: dict[str, np.ndarray], sta
         e = eng[idx, k].astype(np.float64)
         st = seats_hist[idx, k]
         st = np.where(st > 0, st, acc["seats"][idx])
-        util = np.clip(_utilisation(e) * (1 + 0.08 * noise * rng.standard_normal(idx.size)), 0.0, 1.0)
+        util = np.clip(
+            _utilisation(e) * (1 + 0.08 * noise * rng.standard_normal(idx.size)), 0.0, 1.0
+        )
         frac = (hi - lo) / cal.days(k)
         # Expand to seats: user u is active when its fixed propensity is below utilisation.
         row = np.repeat(np.arange(idx.size), st)
@@ -776,7 +966,9 @@ def _usage(cfg: GeneratorConfig, cal: _Calendar, acc: dict[str, np.ndarray], sta
         g = (acc["g0"][idx][row] + u * 0.7548776662) % 1.0
         on = q < util[row]
         row, u, g = row[on], u[on], g[on]
-        rate = cfg.events_per_user * (0.3 + 1.4 * g) * np.exp(0.6 * e[row]) * frac[row] * weekend_boost
+        rate = (
+            cfg.events_per_user * (0.3 + 1.4 * g) * np.exp(0.6 * e[row]) * frac[row] * weekend_boost
+        )
         cnt = rng.poisson(rate)
         ev_row = np.repeat(row, cnt)
         ev_user = np.repeat(u, cnt)
@@ -794,7 +986,12 @@ def _usage(cfg: GeneratorConfig, cal: _Calendar, acc: dict[str, np.ndarray], sta
         absday = int(cal.start(k)) + day
         weekend = ((absday + 3) % 7) >= 5
         keep = ~weekend | (rng.random(absday.size) < WEEKEND_KEEP)
-        ev_row, ev_user, absday, is_burst = ev_row[keep], ev_user[keep], absday[keep], is_burst[keep]
+        ev_row, ev_user, absday, is_burst = (
+            ev_row[keep],
+            ev_user[keep],
+            absday[keep],
+            is_burst[keep],
+        )
         m = ev_row.size
         if m == 0:
             continue
@@ -826,24 +1023,38 @@ def _usage(cfg: GeneratorConfig, cal: _Calendar, acc: dict[str, np.ndarray], sta
     dup = np.flatnonzero(rng.random(a.size) < cfg.duplicate_rate)
     if dup.size:
         take = np.sort(np.concatenate([np.arange(a.size), dup]), kind="stable")
-        a, user, ts, code, event_no, quantity = a[take], user[take], ts[take], code[take], event_no[take], quantity[take]
+        a, user, ts, code, event_no, quantity = (
+            a[take],
+            user[take],
+            ts[take],
+            code[take],
+            event_no[take],
+            quantity[take],
+        )
     # Account and user IDs through Arrow dictionaries: one string per distinct value.
     acct_ids = pa.array(_ids("A", np.arange(n), 6).astype(object).to_numpy())
     owner = np.repeat(np.arange(n), max_seats)
     seat_no = np.arange(owner.size) - user_base[owner]
     user_ids = pc.binary_join_element_wise(
         acct_ids.take(pa.array(owner)),
-        pc.utf8_lpad(pc.cast(pa.array(seat_no + 1), pa.string()), 4, "0"), "-U")
+        pc.utf8_lpad(pc.cast(pa.array(seat_no + 1), pa.string()), 4, "0"),
+        "-U",
+    )
     events = pa.array(list(EVENT_TYPES))
-    frame = pd.DataFrame({
-        "account_id": _arrow_strings(acct_ids.take(pa.array(a))),
-        "user_id": _arrow_strings(user_ids.take(pa.array(user))),
-        "timestamp": _ts(ts),
-        "event": _arrow_strings(events.take(pa.array(code.astype(np.int64)))),
-        "quantity": quantity,
-        "event_id": _arrow_strings(pc.binary_join_element_wise(
-            "E", pc.utf8_lpad(pc.cast(pa.array(event_no), pa.string()), 9, "0"), "")),
-    })
+    frame = pd.DataFrame(
+        {
+            "account_id": _arrow_strings(acct_ids.take(pa.array(a))),
+            "user_id": _arrow_strings(user_ids.take(pa.array(user))),
+            "timestamp": _ts(ts),
+            "event": _arrow_strings(events.take(pa.array(code.astype(np.int64)))),
+            "quantity": quantity,
+            "event_id": _arrow_strings(
+                pc.binary_join_element_wise(
+                    "E", pc.utf8_lpad(pc.cast(pa.array(event_no), pa.string()), 9, "0"), ""
+                )
+            ),
+        }
+    )
     return frame, active_users
 
 
@@ -852,8 +1063,14 @@ def _arrow_strings(arr: pa.Array) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr.cast(pa.large_string())])))
 
 
-def _tickets(cal: _Calendar, start: np.ndarray, end: np.ndarray, comp: np.ndarray, seats_hist: np.ndarray,
-             rng: np.random.Generator) -> pd.DataFrame:
+def _tickets(
+    cal: _Calendar,
+    start: np.ndarray,
+    end: np.ndarray,
+    comp: np.ndarray,
+    seats_hist: np.ndarray,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     acct_l, open_l, fr_l, sat_l = [], [], [], []
     for k in range(cal.months):
         idx, lo, hi = _month_windows(cal, start, end, k)
@@ -878,7 +1095,9 @@ def _tickets(cal: _Calendar, start: np.ndarray, end: np.ndarray, comp: np.ndarra
     z = 0.8 * fr + rng.normal(0, 0.7, m)
     prio = np.digitize(z, [-0.9, 0.5, 1.5])
     hour = 3_600_000_000
-    first = opened + (rng.lognormal(np.log(np.array([10.0, 5.0, 2.0, 0.7])[prio]), 0.8) * hour).astype(np.int64)
+    first = opened + (
+        rng.lognormal(np.log(np.array([10.0, 5.0, 2.0, 0.7])[prio]), 0.8) * hour
+    ).astype(np.int64)
     res_days = rng.lognormal(np.log(1.2) + 0.45 * fr + 0.3 * (prio >= 2), 0.9)
     resolved = opened + (res_days * 24 * hour).astype(np.int64)
     stuck = rng.random(m) < _sigmoid(-3.6 + 1.2 * fr + 0.6 * (prio >= 2))
@@ -888,20 +1107,29 @@ def _tickets(cal: _Calendar, start: np.ndarray, end: np.ndarray, comp: np.ndarra
     contacts = 1 + rng.poisson(0.4 + 0.6 * np.sqrt(res_days))
     csat = np.clip(np.round(3.9 + 0.7 * sat - 0.3 * fr + rng.normal(0, 0.8, m)), 1, 5)
     csat_answered = (resolved >= 0) & (rng.random(m) < 0.45)
-    return pd.DataFrame({
-        "ticket_id": _ids("T", np.arange(1, m + 1), 7),
-        "account_id": _ids("A", acct, 6),
-        "opened_at": _ts(opened),
-        "first_response_at": _ts(first),
-        "resolved_at": _ts(resolved),
-        "priority": _strings(np.asarray(PRIORITIES, dtype=object)[prio]),
-        "contacts": pd.Series(pd.array(contacts, dtype="Int64")).where(resolved >= 0),
-        "csat": pd.Series(np.where(csat_answered, csat, np.nan), dtype="float64"),
-    })
+    return pd.DataFrame(
+        {
+            "ticket_id": _ids("T", np.arange(1, m + 1), 7),
+            "account_id": _ids("A", acct, 6),
+            "opened_at": _ts(opened),
+            "first_response_at": _ts(first),
+            "resolved_at": _ts(resolved),
+            "priority": _strings(np.asarray(PRIORITIES, dtype=object)[prio]),
+            "contacts": pd.Series(pd.array(contacts, dtype="Int64")).where(resolved >= 0),
+            "csat": pd.Series(np.where(csat_answered, csat, np.nan), dtype="float64"),
+        }
+    )
 
 
-def _surveys(cal: _Calendar, acc: dict[str, np.ndarray], start: np.ndarray, end: np.ndarray, comp: np.ndarray,
-             active_users: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+def _surveys(
+    cal: _Calendar,
+    acc: dict[str, np.ndarray],
+    start: np.ndarray,
+    end: np.ndarray,
+    comp: np.ndarray,
+    active_users: np.ndarray,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     parts = []
     for k in range(cal.months):
         idx, lo, hi = _month_windows(cal, start, end, k)
@@ -918,39 +1146,72 @@ def _surveys(cal: _Calendar, acc: dict[str, np.ndarray], start: np.ndarray, end:
             day = lo[r] + rng.random(r.size) * (hi - lo)[r]
             ts = ((int(cal.start(k)) + day) * _US_PER_DAY).astype(np.int64)
             user = rng.integers(0, au[r])
-            parts.append((idx[r], ts, np.full(r.size, kind), comp[2, idx[r], k].astype(np.float64),
-                          comp[1, idx[r], k].astype(np.float64), user))
+            parts.append(
+                (
+                    idx[r],
+                    ts,
+                    np.full(r.size, kind),
+                    comp[2, idx[r], k].astype(np.float64),
+                    comp[1, idx[r], k].astype(np.float64),
+                    user,
+                )
+            )
     a, ts, kind, sat, fr, user = (np.concatenate(x) for x in zip(*parts, strict=True))
     order = np.lexsort((ts, a))
-    a, ts, kind, sat, fr, user = a[order], ts[order], kind[order], sat[order], fr[order], user[order]
+    a, ts, kind, sat, fr, user = (
+        a[order],
+        ts[order],
+        kind[order],
+        sat[order],
+        fr[order],
+        user[order],
+    )
     m = a.size
     noise = rng.standard_normal(m)
     score = np.select(
         [kind == 0, kind == 1],
-        [np.clip(np.round(7.3 + 1.9 * sat + 0.9 * noise), 0, 10),
-         np.clip(np.round(3.9 + 0.8 * sat + 0.7 * noise), 1, 5)],
+        [
+            np.clip(np.round(7.3 + 1.9 * sat + 0.9 * noise), 0, 10),
+            np.clip(np.round(3.9 + 0.8 * sat + 0.7 * noise), 1, 5),
+        ],
         np.clip(np.round(3.2 - 0.9 * sat + 0.4 * fr + 0.9 * noise), 1, 7),
     )
     low = np.select([kind == 0, kind == 1], [score <= 6, score <= 2], score >= 5)
     high = np.select([kind == 0, kind == 1], [score >= 9, score >= 5], score <= 2)
     has_comment = rng.random(m) < 0.15
     pick = rng.integers(0, 4, m)
-    comment = np.where(low, np.asarray(_COMMENTS["low"], dtype=object)[pick],
-                       np.where(high, np.asarray(_COMMENTS["high"], dtype=object)[pick], None))
+    comment = np.where(
+        low,
+        np.asarray(_COMMENTS["low"], dtype=object)[pick],
+        np.where(high, np.asarray(_COMMENTS["high"], dtype=object)[pick], None),
+    )
     comment = np.where(has_comment, comment, None)
-    user_ids = pd.Series(_ids("A", a, 6).astype(object).to_numpy() + "-U" + pd.Series(user + 1).astype(str).str.zfill(4).to_numpy(), dtype="string")
-    return pd.DataFrame({
-        "account_id": _ids("A", a, 6),
-        "answered_at": _ts(ts),
-        "kind": _strings(np.asarray(("nps", "csat", "ces"), dtype=object)[kind]),
-        "score": score.astype(np.float64),
-        "user_id": user_ids,
-        "comment": _strings(comment),
-    })
+    user_ids = pd.Series(
+        _ids("A", a, 6).astype(object).to_numpy()
+        + "-U"
+        + pd.Series(user + 1).astype(str).str.zfill(4).to_numpy(),
+        dtype="string",
+    )
+    return pd.DataFrame(
+        {
+            "account_id": _ids("A", a, 6),
+            "answered_at": _ts(ts),
+            "kind": _strings(np.asarray(("nps", "csat", "ces"), dtype=object)[kind]),
+            "score": score.astype(np.float64),
+            "user_id": user_ids,
+            "comment": _strings(comment),
+        }
+    )
 
 
-def _invoices(cal: _Calendar, parts: list[dict[str, np.ndarray]], comp: np.ndarray, status: np.ndarray,
-              churn_day: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+def _invoices(
+    cal: _Calendar,
+    parts: list[dict[str, np.ndarray]],
+    comp: np.ndarray,
+    status: np.ndarray,
+    churn_day: np.ndarray,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     acct = np.concatenate([p["acct"] for p in parts]) if parts else np.zeros(0, np.int64)
     day = np.concatenate([p["day"] for p in parts]) if parts else np.zeros(0, np.int64)
     amount = np.concatenate([p["amount"] for p in parts]) if parts else np.zeros(0)
@@ -967,18 +1228,26 @@ def _invoices(cal: _Calendar, parts: list[dict[str, np.ndarray]], comp: np.ndarr
     delay = np.where(late, 31 + rng.exponential(25, m), rng.uniform(2, 28, m))
     paid = issued + (delay * _US_PER_DAY).astype(np.int64)
     paid = np.where(never | (paid >= cal.end * _US_PER_DAY), -1, paid)
-    return pd.DataFrame({
-        "invoice_id": _ids("INV", np.arange(1, m + 1), 7),
-        "account_id": _ids("A", acct, 6),
-        "issued_at": _ts(issued),
-        "due_at": _ts(issued + 30 * _US_PER_DAY),
-        "amount": amount.astype(np.float64),
-        "paid_at": _ts(paid),
-    })
+    return pd.DataFrame(
+        {
+            "invoice_id": _ids("INV", np.arange(1, m + 1), 7),
+            "account_id": _ids("A", acct, 6),
+            "issued_at": _ts(issued),
+            "due_at": _ts(issued + 30 * _US_PER_DAY),
+            "amount": amount.astype(np.float64),
+            "paid_at": _ts(paid),
+        }
+    )
 
 
-def _csm(cal: _Calendar, acc: dict[str, np.ndarray], paid_start: np.ndarray, churn_day: np.ndarray,
-         comp: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+def _csm(
+    cal: _Calendar,
+    acc: dict[str, np.ndarray],
+    paid_start: np.ndarray,
+    churn_day: np.ndarray,
+    comp: np.ndarray,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     parts = []
     touch = np.array([0.1, 0.4, 0.8])[acc["seg"]]
     for k in range(cal.months):
@@ -997,16 +1266,19 @@ def _csm(cal: _Calendar, acc: dict[str, np.ndarray], paid_start: np.ndarray, chu
     notes = np.array([_CSM_NOTES[s] for s in SENTIMENTS], dtype=object)
     note = notes[sentiment, rng.integers(0, 3, a.size)]
     note = np.where(rng.random(a.size) < 0.6, note, None)
-    return pd.DataFrame({
-        "account_id": _ids("A", a, 6),
-        "recorded_at": _ts(ts),
-        "sentiment": _strings(np.asarray(SENTIMENTS, dtype=object)[sentiment]),
-        "note": _strings(note),
-    })
+    return pd.DataFrame(
+        {
+            "account_id": _ids("A", a, 6),
+            "recorded_at": _ts(ts),
+            "sentiment": _strings(np.asarray(SENTIMENTS, dtype=object)[sentiment]),
+            "note": _strings(note),
+        }
+    )
 
 
-def _subscriptions_table(cal: _Calendar, acc: dict[str, np.ndarray], subs: _Subs,
-                         churn_day: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _subscriptions_table(
+    cal: _Calendar, acc: dict[str, np.ndarray], subs: _Subs, churn_day: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     f = subs.frame()
     order = np.lexsort((f["start"], f["acct"]))
     f = {c: v[order] for c, v in f.items()}
@@ -1025,32 +1297,43 @@ def _subscriptions_table(cal: _Calendar, acc: dict[str, np.ndarray], subs: _Subs
     shown_end = np.where(end >= _OPEN, -1, end * _US_PER_DAY)
     tier = np.asarray([PLAN_TIERS[s] for s in SEGMENTS], dtype=object)[acc["seg"][acct]]
     plan = np.where(f["annual"], "annual", "monthly").astype(object) + "-" + tier
-    table = pd.DataFrame({
-        "account_id": _ids("A", acct, 6),
-        "start_date": _ts(start * _US_PER_DAY),
-        "end_date": _ts(shown_end),
-        "arr": f["arr"].astype(np.float64),
-        "seats": pd.array(f["seats"], dtype="Int64"),
-        "plan": _strings(plan),
-    })
+    table = pd.DataFrame(
+        {
+            "account_id": _ids("A", acct, 6),
+            "start_date": _ts(start * _US_PER_DAY),
+            "end_date": _ts(shown_end),
+            "arr": f["arr"].astype(np.float64),
+            "seats": pd.array(f["seats"], dtype="Int64"),
+            "plan": _strings(plan),
+        }
+    )
     return table[written].reset_index(drop=True), intervals
 
 
-def _accounts_table(acc: dict[str, np.ndarray], paid_start: np.ndarray, status: np.ndarray) -> pd.DataFrame:
+def _accounts_table(
+    acc: dict[str, np.ndarray], paid_start: np.ndarray, status: np.ndarray
+) -> pd.DataFrame:
     n = acc["seg"].size
-    name = (np.asarray(_NAME_A, dtype=object)[acc["name"][:, 0]] + " " + np.asarray(_NAME_B, dtype=object)[acc["name"][:, 1]]
-            + " " + np.asarray(_NAME_C, dtype=object)[acc["name"][:, 2]])
+    name = (
+        np.asarray(_NAME_A, dtype=object)[acc["name"][:, 0]]
+        + " "
+        + np.asarray(_NAME_B, dtype=object)[acc["name"][:, 1]]
+        + " "
+        + np.asarray(_NAME_C, dtype=object)[acc["name"][:, 2]]
+    )
     converted = (acc["trial"] | acc["past_trial"]) & (paid_start < _OPEN)
-    return pd.DataFrame({
-        "account_id": _ids("A", np.arange(n), 6),
-        "created_at": _ts(acc["created_day"] * _US_PER_DAY + 10 * 3_600_000_000),
-        "name": _strings(name),
-        "segment": _strings(np.asarray(SEGMENTS, dtype=object)[acc["seg"]]),
-        "industry": _strings(np.asarray(INDUSTRIES, dtype=object)[acc["industry"]]),
-        "region": _strings(np.asarray(REGIONS, dtype=object)[acc["region"]]),
-        "csm_owner": _strings(np.asarray(CSM_NAMES, dtype=object)[acc["csm"]]),
-        "trial_converted_at": _ts(np.where(converted, paid_start * _US_PER_DAY, -1)),
-    })
+    return pd.DataFrame(
+        {
+            "account_id": _ids("A", np.arange(n), 6),
+            "created_at": _ts(acc["created_day"] * _US_PER_DAY + 10 * 3_600_000_000),
+            "name": _strings(name),
+            "segment": _strings(np.asarray(SEGMENTS, dtype=object)[acc["seg"]]),
+            "industry": _strings(np.asarray(INDUSTRIES, dtype=object)[acc["industry"]]),
+            "region": _strings(np.asarray(REGIONS, dtype=object)[acc["region"]]),
+            "csm_owner": _strings(np.asarray(CSM_NAMES, dtype=object)[acc["csm"]]),
+            "trial_converted_at": _ts(np.where(converted, paid_start * _US_PER_DAY, -1)),
+        }
+    )
 
 
 def _drop_future(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -1069,8 +1352,15 @@ def _drop_future(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return out
 
 
-def _summary(cfg: GeneratorConfig, cal: _Calendar, tables: dict[str, pd.DataFrame], gt: pd.DataFrame,
-             acc: dict[str, np.ndarray], status: np.ndarray, seconds: float) -> WorldSummary:
+def _summary(
+    cfg: GeneratorConfig,
+    cal: _Calendar,
+    tables: dict[str, pd.DataFrame],
+    gt: pd.DataFrame,
+    acc: dict[str, np.ndarray],
+    status: np.ndarray,
+    seconds: float,
+) -> WorldSummary:
     labelled = gt[gt["churned"].notna()]
     y = labelled["churned"].to_numpy(bool)
     auc = roc_auc(y, labelled["churn_probability"].to_numpy())
@@ -1078,15 +1368,23 @@ def _summary(cfg: GeneratorConfig, cal: _Calendar, tables: dict[str, pd.DataFram
     converted = int((acc["trial"] & (status != 4)).sum())
     day = lambda d: str(np.datetime64(int(d), "D"))  # noqa: E731
     return WorldSummary(
-        accounts=cfg.accounts, months=cfg.months, start=day(cal.begin), end=day(cal.end),
+        accounts=cfg.accounts,
+        months=cfg.months,
+        start=day(cal.begin),
+        end=day(cal.end),
         rows={name: int(len(frame)) for name, frame in tables.items()},
-        trials=trials, trials_converted=converted,
+        trials=trials,
+        trials_converted=converted,
         accounts_churned=int((status == 3).sum()),
-        snapshots=int(len(gt)), labelled_snapshots=int(len(labelled)),
+        snapshots=int(len(gt)),
+        labelled_snapshots=int(len(labelled)),
         churn_rate=float(y.mean()) if y.size else float("nan"),
-        mean_churn_probability=float(labelled["churn_probability"].mean()) if y.size else float("nan"),
+        mean_churn_probability=float(labelled["churn_probability"].mean())
+        if y.size
+        else float("nan"),
         upsell_rate=float(gt["upsell_probability"].mean()) if len(gt) else float("nan"),
-        ground_truth_auc=auc, seconds=round(seconds, 3),
+        ground_truth_auc=auc,
+        seconds=round(seconds, 3),
         config={k: (str(v) if isinstance(v, date) else v) for k, v in asdict(cfg).items()},
     )
 

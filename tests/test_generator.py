@@ -11,7 +11,14 @@ import pandas as pd
 import pytest
 
 from features.contract import TABLE_SPECS, Kind
-from features.generator import CHURN_DRIVERS, GeneratorConfig, World, generate_world, roc_auc, write_world
+from features.generator import (
+    CHURN_DRIVERS,
+    GeneratorConfig,
+    World,
+    generate_world,
+    roc_auc,
+    write_world,
+)
 from features.loader import load_dataset
 from features.validation import validate_dataset
 
@@ -26,12 +33,14 @@ def small() -> World:
 
 @pytest.fixture(scope="module")
 def medium() -> World:
-    """Big enough for stable rates and AUC (about 15,000 labelled snapshots), still a few seconds."""
+    """Big enough for stable rates and AUC (about 15,000 labelled snapshots), still fast."""
     return generate_world(GeneratorConfig(accounts=1500, months=24, seed=3))
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.parquet"))}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.parquet"))
+    }
 
 
 def test_same_seed_gives_byte_identical_files(tmp_path: Path, small: World) -> None:
@@ -69,8 +78,13 @@ def test_tables_are_typed_as_the_loader_types_them(tmp_path: Path, small: World)
         assert set(spec.required_columns) <= set(frame.columns)
         for col in frame.columns:
             kind = spec.column(col).kind
-            expected = {Kind.ID: "string", Kind.TEXT: "string", Kind.TIMESTAMP: "datetime64[us, UTC]",
-                        Kind.FLOAT: "float64", Kind.INT: "Int64"}[kind]
+            expected = {
+                Kind.ID: "string",
+                Kind.TEXT: "string",
+                Kind.TIMESTAMP: "datetime64[us, UTC]",
+                Kind.FLOAT: "float64",
+                Kind.INT: "Int64",
+            }[kind]
             assert frame[col].dtype == expected, (name, col, frame[col].dtype)
             assert loaded.tables[name][col].dtype == expected
         pd.testing.assert_frame_equal(
@@ -88,7 +102,7 @@ def test_ids_are_strings(small: World) -> None:
 
 
 def test_world_has_the_expected_texture(small: World) -> None:
-    """It has trials, both plan kinds, every segment, open tickets, unpaid invoices and duplicate events."""
+    """It has trials, both plans, all segments, open tickets, unpaid invoices and duplicates."""
     t = small.tables
     assert t["accounts"]["trial_converted_at"].notna().any()
     assert {"SMB", "mid-market", "enterprise"} <= set(t["accounts"]["segment"])
@@ -108,7 +122,7 @@ def test_world_has_the_expected_texture(small: World) -> None:
 
 
 def test_ground_truth_covers_every_active_account_month(small: World) -> None:
-    """It gives one ground-truth row for every account with an active subscription at each month start."""
+    """It gives one ground-truth row per account with an active subscription at a month start."""
     subs = small.tables["subscriptions"]
     start = pd.Timestamp(SMALL.start, tz="UTC")
     months = pd.date_range(start, periods=SMALL.months, freq="MS").astype("datetime64[us, UTC]")
@@ -119,7 +133,9 @@ def test_ground_truth_covers_every_active_account_month(small: World) -> None:
     gt = small.ground_truth
     assert set(zip(gt["account_id"], gt["as_of"], strict=True)) == expected
     assert not gt.duplicated(["account_id", "as_of"]).any()
-    assert gt["churn_probability"].between(0, 1).all() and gt["upsell_probability"].between(0, 1).all()
+    assert (
+        gt["churn_probability"].between(0, 1).all() and gt["upsell_probability"].between(0, 1).all()
+    )
     assert set(gt["top_driver"]) <= {"none", *CHURN_DRIVERS}
     # Outcomes are unknown where the 90-day window passes the end of the data.
     horizon_end = gt["as_of"] + pd.Timedelta(days=SMALL.horizon_days)
@@ -129,7 +145,7 @@ def test_ground_truth_covers_every_active_account_month(small: World) -> None:
 
 
 def test_churn_rate_and_ground_truth_auc_are_realistic(medium: World) -> None:
-    """Its 90-day churn rate is 5-12% and the ground truth ranks churners with an AUC of 0.80-0.92."""
+    """Its 90-day churn rate is 5-12% and the ground truth's churn AUC is 0.80-0.92."""
     gt = medium.ground_truth.dropna(subset=["churned"])
     y = gt["churned"].to_numpy(bool)
     assert 0.05 <= y.mean() <= 0.12
@@ -148,16 +164,24 @@ def _snapshot_signals(world: World) -> pd.DataFrame:
     parts = []
     for as_of, snap in gt.groupby("as_of"):
         recent = usage[(usage["timestamp"] >= as_of - 30 * DAY) & (usage["timestamp"] < as_of)]
-        earlier = usage[(usage["timestamp"] >= as_of - 90 * DAY) & (usage["timestamp"] < as_of - 60 * DAY)]
+        earlier = usage[
+            (usage["timestamp"] >= as_of - 90 * DAY) & (usage["timestamp"] < as_of - 60 * DAY)
+        ]
         f = snap.set_index("account_id")[["churned", "upsell_probability"]]
         f["users_now"] = recent.groupby("account_id")["user_id"].nunique()
         f["users_before"] = earlier.groupby("account_id")["user_id"].nunique()
         tickets = t["support_tickets"]
-        open_high = tickets[(tickets["opened_at"] < as_of) & ~(tickets["resolved_at"] < as_of)
-                            & tickets["priority"].isin(["high", "urgent"])]
+        open_high = tickets[
+            (tickets["opened_at"] < as_of)
+            & ~(tickets["resolved_at"] < as_of)
+            & tickets["priority"].isin(["high", "urgent"])
+        ]
         f["open_high"] = open_high.groupby("account_id").size()
-        nps = t["surveys"][(t["surveys"]["kind"] == "nps") & (t["surveys"]["answered_at"] < as_of)
-                           & (t["surveys"]["answered_at"] >= as_of - 180 * DAY)]
+        nps = t["surveys"][
+            (t["surveys"]["kind"] == "nps")
+            & (t["surveys"]["answered_at"] < as_of)
+            & (t["surveys"]["answered_at"] >= as_of - 180 * DAY)
+        ]
         # Latest NPS answer in the last 180 days: 1 detractor, 0 passive or promoter, NaN none.
         last = nps.sort_values("answered_at").groupby("account_id")["score"].last()
         f["detractor"] = (last <= 6).astype(float)
@@ -167,7 +191,9 @@ def _snapshot_signals(world: World) -> pd.DataFrame:
         subs = t["subscriptions"]
         live = subs[(subs["start_date"] < as_of) & ~(subs["end_date"] <= as_of)]
         f["seats"] = live.groupby("account_id")["seats"].sum().astype(float)
-        later = subs[(subs["start_date"] < as_of + 90 * DAY) & ~(subs["end_date"] <= as_of + 89 * DAY)]
+        later = subs[
+            (subs["start_date"] < as_of + 90 * DAY) & ~(subs["end_date"] <= as_of + 89 * DAY)
+        ]
         f["seats_later"] = later.groupby("account_id")["seats"].sum().astype(float)
         parts.append(f)
     out = pd.concat(parts)
@@ -187,7 +213,7 @@ def _rate(frame: pd.DataFrame, mask: pd.Series, column: str = "churned") -> floa
 
 
 def test_falling_active_users_come_before_churn(signals: pd.DataFrame) -> None:
-    """Churned accounts' active users fall in the months before churn far more often than retained ones'."""
+    """Churned accounts' active users fall before churn far more often than retained ones'."""
     falling = signals["users_now"] < 0.75 * signals["users_before"]
     churned = signals["churned"]
     assert falling[churned].mean() > 2 * falling[~churned].mean()
@@ -195,7 +221,7 @@ def test_falling_active_users_come_before_churn(signals: pd.DataFrame) -> None:
 
 @pytest.mark.parametrize("driver", ["open_high", "detractor", "overdue"])
 def test_planted_drivers_raise_churn(signals: pd.DataFrame, driver: str) -> None:
-    """Accounts with unresolved high-priority tickets, detractor NPS or overdue invoices churn more."""
+    """Accounts with open high-priority tickets, detractor NPS or overdue invoices churn more."""
     known = signals[signals[driver].notna()]  # accounts that never answer NPS are left out
     flagged = known[driver].astype(float) > 0
     assert flagged.sum() > 100
@@ -209,7 +235,10 @@ def test_high_utilisation_accounts_upsell_more(signals: pd.DataFrame) -> None:
     high = util >= 0.8
     assert high.sum() > 100
     assert grew[high].mean() > 2 * grew[util < 0.5].mean()
-    assert signals.loc[high, "upsell_probability"].mean() > 2 * signals.loc[util < 0.5, "upsell_probability"].mean()
+    assert (
+        signals.loc[high, "upsell_probability"].mean()
+        > 2 * signals.loc[util < 0.5, "upsell_probability"].mean()
+    )
 
 
 def test_annual_plans_churn_only_at_renewal(medium: World) -> None:
@@ -239,13 +268,15 @@ def test_usage_stops_after_churn(medium: World) -> None:
 
 
 def test_trials_that_do_not_convert_have_no_subscription(medium: World) -> None:
-    """A trial that does not convert has no subscription, and its usage stops when the trial ends."""
+    """A trial that does not convert has no subscription; its usage stops with the trial."""
     t = medium.tables
     accounts = t["accounts"]
     subscribed = set(t["subscriptions"]["account_id"])
     never = accounts[~accounts["account_id"].isin(subscribed)]
     assert len(never) > 10
-    last_event = t["usage_events"].groupby("account_id")["timestamp"].max().reindex(never["account_id"])
+    last_event = (
+        t["usage_events"].groupby("account_id")["timestamp"].max().reindex(never["account_id"])
+    )
     used = (last_event.to_numpy() - never["created_at"].to_numpy()) / np.timedelta64(1, "D")
     assert np.nanmax(used) <= 15
 
@@ -253,7 +284,9 @@ def test_trials_that_do_not_convert_have_no_subscription(medium: World) -> None:
 def test_progress_is_reported_and_bad_config_is_refused() -> None:
     """It reports progress from 0 to 1 and refuses a nonsensical config."""
     seen: list[tuple[str, float]] = []
-    generate_world(GeneratorConfig(accounts=30, months=6, seed=1), progress=lambda s, f: seen.append((s, f)))
+    generate_world(
+        GeneratorConfig(accounts=30, months=6, seed=1), progress=lambda s, f: seen.append((s, f))
+    )
     assert seen[-1] == ("done", 1.0)
     assert all(0.0 <= f <= 1.0 for _, f in seen)
     with pytest.raises(ValueError, match="accounts"):
