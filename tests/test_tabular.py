@@ -238,6 +238,14 @@ def test_too_few_of_a_class() -> None:
         train_table(frame, "account", "churned")
 
 
+def test_too_few_of_the_negative_class() -> None:
+    """It names the negative value when that is the rare one."""
+    frame = table(60).assign(churned="Yes")
+    frame.loc[:1, "churned"] = "No"
+    with pytest.raises(ValueError, match=r"only 2 rows of class 'No'; 3-fold CV"):
+        train_table(frame, "account", "churned", config=FAST)
+
+
 def test_duplicate_ids() -> None:
     """It refuses a table with more than one row per account."""
     frame = table(50)

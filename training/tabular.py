@@ -402,7 +402,8 @@ def train_table(
     y, positive_value = _labels(typed[label], label, positive)
     counts = np.bincount(y, minlength=2)
     if not time_column and counts.min() < config.folds:
-        rare = positive_value if counts[1] < counts[0] else f"not {positive_value}"
+        values = typed[label].map(_canonical)
+        rare = positive_value if counts[1] < counts[0] else values[y == 0].iloc[0]
         raise ValueError(
             f"label {label!r} has only {counts.min()} rows of class {rare!r}; "
             f"{config.folds}-fold CV needs at least {config.folds} per class"
