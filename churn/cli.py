@@ -184,7 +184,7 @@ def features(
         dataset = load_dataset(data)
         require_valid(dataset)
         with progress_bar("features") as update:
-            result = build_features(dataset, dates, engine=engine, progress=update)
+            result = build_features(dataset, dates, engine=engine, progress=lambda message: update(message, 0.5))
         write_frame(result.frame, out)
     for skipped in result.skipped:
         console.print(f"[yellow]skipped[/] {skipped.name}: {skipped.reason}")

@@ -106,14 +106,17 @@ TABLES: tuple[TableSpec, ...] = (
         (
             _id("account_id"),
             _ts("start_date"),
-            _ts("end_date", nullable=True, description="term end; null while open-ended"),
+            # The term end as agreed when the term started (monthly plans: one row per month).
+            # A cancellation is the absence of a next term; writing a cancellation date into
+            # end_date leaks the future into every feature that looks at the term end.
+            _ts("end_date", nullable=True, description="term end, known at start_date; null while open-ended"),
             ColumnSpec("arr", Kind.FLOAT, min_value=0, description="annual recurring revenue"),
             _opt("seats", Kind.INT, min_value=0),
             _opt("plan", Kind.TEXT),
         ),
         time_column="start_date",
         ordered_pairs=(("start_date", "end_date"),),
-        description="one row per contract term or price change",
+        description="one row per contract term (or add-on), its end known when it starts",
     ),
     TableSpec(
         "usage_events",

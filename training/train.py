@@ -108,7 +108,7 @@ def split_dates(dates: Sequence[pd.Timestamp], config: TrainConfig) -> dict[str,
 
 
 def build_training_frame(
-    dataset: Dataset, dates: Sequence[pd.Timestamp], config: TrainConfig, progress: Progress | None = None
+    dataset: Dataset, dates: Sequence[pd.Timestamp], config: TrainConfig, progress: Callable[[str], None] | None = None
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Features for every (account, as_of) joined with the outcome labels and ARR."""
     from features.builders import build_features
@@ -166,9 +166,7 @@ def train(dataset: Dataset, config: TrainConfig = TrainConfig(), progress: Progr
     report = progress or (lambda step, fraction: None)
     dates = snapshot_dates(dataset, config)
     folds = split_dates(dates, config)
-    frame, skipped = build_training_frame(
-        dataset, dates, config, lambda step, f: report(f"features: {step}", 0.5 * f)
-    )
+    frame, skipped = build_training_frame(dataset, dates, config, lambda message: report(f"features: {message}", 0.2))
     spec = infer_spec(frame, exclude=(ARR, *config.outcomes))
     models = {}
     for i, name in enumerate(config.outcomes):
