@@ -318,7 +318,8 @@ def train_table_command(
 ) -> None:
     if not id_column or not label:
         fail("--table needs --id and --label", 2)
-    from training.tabular import TabularConfig, load_table, train_table, write_tabular_folder
+    from training.artifact import write_tabular_folder
+    from training.tabular import TabularConfig, load_table, train_table
 
     with user_errors():
         frame = load_table(table)

@@ -151,6 +151,50 @@ def write_model_folder(
     return out
 
 
+def write_tabular_folder(result: Any, out: Path, *, source: str) -> Path:
+    """Model folder for a model trained on the user's own table (``training.tabular``)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        name = "churn"
+        (tmp / f"{name}.lgbm.txt").write_text(result.booster.model_to_string())
+        (tmp / f"{name}.calibrator.json").write_text(json.dumps(result.calibrator.to_dict(), indent=1))
+        features = {"spec": result.spec.to_dict(), "outcomes": [name], "id_column": result.id_column,
+                    "label": result.label, "positive": result.positive, "dropped": dict(result.dropped),
+                    "notes": list(result.notes)}
+        (tmp / "features.json").write_text(json.dumps(_jsonable(features), indent=1))
+        metrics = {"validation": result.validation, "outcomes": {name: result.metrics}}
+        (tmp / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=1, allow_nan=False))
+        model = result.metrics.get("model", {})
+        card = (
+            f"# Model card: {result.label} == {result.positive!r} from `{source}`\n\n"
+            f"Validation: {result.validation}.\n\n"
+            f"ROC-AUC {model.get('roc_auc', float('nan')):.3f} (std {model.get('roc_auc_std', float('nan')):.3f}), "
+            f"PR-AUC {model.get('pr_auc', float('nan')):.3f}, Brier {model.get('brier', float('nan')):.3f}, "
+            f"ECE {model.get('ece', float('nan')):.3f}; logistic baseline ROC-AUC "
+            f"{result.metrics.get('logistic', {}).get('roc_auc', float('nan')):.3f}.\n\n"
+            f"Features: {len(result.spec.names)}; dropped: "
+            + (", ".join(f"{k} ({v})" for k, v in result.dropped.items()) or "none") + ".\n"
+        )
+        (tmp / "model_card.md").write_text(card)
+        manifest = {
+            "model_version": sha256_file(tmp / f"{name}.lgbm.txt")[:12],
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "data_source": source,
+            "data_fingerprint": data_fingerprint(Path(source)),
+            "git_commit": git_commit(),
+            "outcomes": [name],
+        }
+        manifest["files"] = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
 def _swap_into_place(new: Path, target: Path) -> None:
     """Replace ``target`` by ``new`` with renames; the old folder survives until the new one is in place."""
     if not target.exists():
