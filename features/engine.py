@@ -30,6 +30,7 @@ from features.loader import Dataset
 
 ENGINES = ("duckdb", "spark")
 MICROS_PER_DAY = 86_400_000_000
+FREE_TEXT = ("name", "note", "comment")
 
 
 def connect(engine: str = "duckdb") -> BaseBackend:
@@ -74,30 +75,33 @@ def _spark_session():  # type: ignore[no-untyped-def]
 
 def to_micros(values: pd.Series) -> pa.Array:
     """UTC timestamps as int64 microseconds since the epoch (nulls stay null)."""
-    stamps = pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
-    array = pa.array(stamps, type=pa.timestamp("us", tz="UTC"), from_pandas=True)
-    return array.cast(pa.int64())
+    if not isinstance(values.dtype, pd.DatetimeTZDtype) or values.dtype.unit != "us":
+        values = pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
+    return pa.Array.from_pandas(values).cast(pa.int64())
+
+
+def _arrow(values: pd.Series, kind: Kind) -> pa.Array:
+    if kind is Kind.TIMESTAMP:
+        return to_micros(values)
+    target = {Kind.ID: pa.string(), Kind.TEXT: pa.string(), Kind.INT: pa.int64()}.get(kind, pa.float64())
+    array = pa.Array.from_pandas(values)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array if array.type == target else array.cast(target)
 
 
 def engine_table(name: str, frame: pd.DataFrame) -> pa.Table:
-    """One dataset table as the builders see it: contract columns, times as int64 micros."""
+    """One dataset table as the builders see it: contract columns, times as int64 micros.
+
+    Free-text columns (names, notes, comments) are left out: no signal reads them.
+    """
     spec = TABLE_SPECS[name]
-    arrays: dict[str, pa.Array] = {}
-    for col in spec.columns:
-        if col.name not in frame.columns or col.kind is Kind.TEXT and col.name in ("name", "note", "comment"):
-            continue
-        values = frame[col.name]
-        if col.kind is Kind.TIMESTAMP:
-            arrays[col.name] = to_micros(values)
-        elif col.kind in (Kind.ID, Kind.TEXT):
-            arrays[col.name] = pa.array(values.astype("string"), type=pa.string(), from_pandas=True)
-        elif col.kind is Kind.INT:
-            arrays[col.name] = pa.array(values.astype("Int64"), type=pa.int64(), from_pandas=True)
-        else:
-            arrays[col.name] = pa.array(values.astype("float64"), type=pa.float64(), from_pandas=True)
-    if not arrays:
-        return pa.table({})
-    return pa.table(arrays)
+    arrays = {
+        col.name: _arrow(frame[col.name], col.kind)
+        for col in spec.columns
+        if col.name in frame.columns and col.name not in FREE_TEXT
+    }
+    return pa.table(arrays) if arrays else pa.table({})
 
 
 def register_tables(con: BaseBackend, dataset: Dataset, *, prefix: str = "pit_") -> dict[str, ibis.Table]:

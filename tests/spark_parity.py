@@ -1,0 +1,42 @@
+"""Run by tests/test_features_spark.py in a fresh process whose TZ is not UTC.
+
+Builds features for a generated world on DuckDB and on Spark and exits non-zero with a
+message when they differ (floats within 1e-9, counts exactly).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from pit_worlds import assert_frames_match
+
+from features.builders import build_features, monthly_as_of
+from features.generator import GeneratorConfig, generate_world
+from features.loader import Dataset
+
+
+def main() -> int:
+    assert time.tzname[0] != "UTC", f"expected a non-UTC host time zone, got {time.tzname}"
+    world = generate_world(GeneratorConfig(accounts=60, months=8, seed=7, gt_paths=4))
+    data = Dataset(world.tables, "generated")
+    dates = monthly_as_of("2024-02-01", "2024-08-01")
+    duck = build_features(data, dates, engine="duckdb")
+    # A plain local session with Spark's defaults: its session time zone is the host's.
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+               .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    default_tz = session.conf.get("spark.sql.session.timeZone")
+    assert default_tz != "UTC", default_tz
+    spark = build_features(data, dates, engine="spark")  # reuses the active session
+    assert duck.skipped == spark.skipped
+    assert len(duck.frame) > 100, len(duck.frame)
+    assert_frames_match(spark.frame, duck.frame)
+    print(f"parity ok: {len(duck.frame)} rows x {len(duck.signals)} signals, host tz={time.tzname}, Spark default {default_tz}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
