@@ -15,9 +15,17 @@ Churn, renewal, upsell and contraction are drawn from hazards of the state the a
 lived in the month before (so a month of observed behaviour says much about the next
 decision). The planted churn drivers, each contributing a non-negative term to the churn
 log-odds, are :data:`CHURN_DRIVERS`. Annual plans can churn only at renewal; monthly plans
-any month. The ground truth holds, for every active account at every month start, the
-probability of 90-day contract churn and of upsell, integrated over the future evolution
-of the state by Monte Carlo with its own random stream (never the realised draws).
+at any monthly anniversary (the day of the month of their first paid day).
+
+Subscriptions follow the input contract: a row's ``end_date`` is the end of the term as
+agreed when the term started. Annual plans get one row per 12-month term (plus add-on rows
+for mid-term expansions, ending with the term); monthly plans one row per billing month,
+from one anniversary to the next. A cancellation is the absence of a next row, and a seat
+change on a monthly plan takes effect at an anniversary, in the next row.
+
+The ground truth holds, for every active account at every month start, the probability
+of 90-day contract churn and of upsell, integrated over the future evolution of the state
+by Monte Carlo with its own random stream (never the realised draws).
 
 Everything is vectorised over accounts (one Python loop over months) and deterministic:
 the same :class:`GeneratorConfig` gives byte-identical files.
@@ -392,7 +400,7 @@ class _Subs:
 
     acct: list[np.ndarray] = field(default_factory=list)
     start: list[np.ndarray] = field(default_factory=list)  # day numbers
-    end: list[np.ndarray] = field(default_factory=list)  # planned end (annual term end) or huge
+    end: list[np.ndarray] = field(default_factory=list)  # annual term end; monthly: _OPEN
     seats: list[np.ndarray] = field(default_factory=list)
     arr: list[np.ndarray] = field(default_factory=list)
     annual: list[np.ndarray] = field(default_factory=list)
@@ -484,12 +492,15 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
     for k in range(months):
         report("simulate", k / months)
         ms, days = int(cal.start(k)), int(cal.days(k))
+        # Monthly plans renew on the anniversary of their first paid day (day 1..28).
+        anchor = _anchor(cal, paid_start)
+        ann_day = ms + anchor
         # Ground truth at as_of = ms from the state lived last month (s_{k-1}).
         active = (status == 2) & (paid_start <= ms)
         idx = np.flatnonzero(active)
         gt_parts.append(
             _ground_truth_month(
-                cfg, cal, k, idx, state, e_hist, annual, term_end, acc["bias"], rng_gt
+                cfg, cal, k, idx, state, e_hist, annual, term_end, anchor, acc["bias"], rng_gt
             )
         )
 
@@ -504,17 +515,20 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
         day_draw = rng_dyn.integers(1, days, n)  # event day within the month (1..days-1)
 
         renewing_month = annual & (cal.month_of(term_end) == k)
-        churn_m = active & ~annual & (u[0] < p_monthly)
+        # A monthly plan decides at this month's anniversary whether to take another month
+        # (a plan whose first paid day is that anniversary has nothing to decide yet).
+        mature = annual | (paid_start < ann_day)
+        churn_m = active & mature & ~annual & (u[0] < p_monthly)
         churn_a = active & renewing_month & (u[0] < p_annual)
         renew = active & renewing_month & ~churn_a
-        can_change = active & ~churn_m & ~renewing_month
+        can_change = active & mature & ~churn_m & ~renewing_month
         up = can_change & (u[1] < p_up)
         p_down = _sigmoid(-5.5 + 1.5 * np.maximum(-e_prev, 0) + cfg.churn_shift)
         down = can_change & ~annual & ~up & (u[2] < p_down) & (seats > 1)
 
-        # Monthly cancellations: the row ends on the cancellation day.
-        cd = ms + day_draw
-        churn_day[churn_m] = cd[churn_m]
+        # Monthly cancellations: no next month is taken; coverage ends at the anniversary.
+        cd = ms + day_draw  # mid-term expansion day of annual plans
+        churn_day[churn_m] = ann_day[churn_m]
         churn_day[churn_a] = term_end[churn_a]
         gone = churn_m | churn_a
         straggle = np.where(rng_dyn.random(n) < 0.3, rng_dyn.integers(1, 4, n), 0)
@@ -531,7 +545,8 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
             invoices.append(_invoice_rows(r, start_r, arr[r]))
             term_end[r] = new_end
 
-        # Upsell and contraction: close the row and open a new one with other seats.
+        # Upsell and contraction: monthly plans take the new seats from this month's
+        # anniversary on; annual plans buy co-terminous add-on seats mid-term.
         for mask, factor in (
             (up, rng_dyn.uniform(1.1, 1.6, n)),
             (down, rng_dyn.uniform(0.6, 0.9, n)),
@@ -542,10 +557,10 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
             new_seats = np.maximum(np.round(seats[c] * factor[c]).astype(np.int64), 1)
             new_seats = np.where(mask[c] & up[c], np.maximum(new_seats, seats[c] + 1), new_seats)
             new_arr = np.round(arr[c] * new_seats / seats[c], 2)
-            when = cd[c]
             ann = annual[c]
-            # Monthly plans: close the row and open one with the new seats. Annual plans: an
-            # add-on row for the extra seats until the term ends (co-terminous expansion).
+            when = np.where(ann, cd[c], ann_day[c])
+            # Monthly plans: a new segment of monthly terms with the new seats. Annual plans:
+            # an add-on row for the extra seats until the term ends (co-terminous expansion).
             m_ = c[~ann]
             subs.add(m_, when[~ann], _OPEN, new_seats[~ann], new_arr[~ann], np.zeros(m_.size, bool))
             a_ = c[ann]
@@ -584,8 +599,9 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
         # Trials whose paid start has come become paid.
         status[(status == 1) & (paid_start <= cal.start(k + 1))] = 2
 
-        # Monthly invoices for monthly plans, on the billing day.
-        bill = ms + acc["bill_day"]
+        # Monthly invoices for monthly plans, at the start of each monthly term.
+        anchor = _anchor(cal, paid_start)  # signups of this month included
+        bill = ms + anchor
         billed = ~annual & (paid_start <= bill) & (churn_day > bill)
         if billed.any():
             b = np.flatnonzero(billed)
@@ -611,7 +627,7 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
     surveys = _surveys(cal, acc, usage_start, usage_end, comp_hist, active_users, rng_srv)
     inv = _invoices(cal, invoices, comp_hist, status, churn_day, rng_inv)
     csm = _csm(cal, acc, paid_start, churn_day, comp_hist, rng_csm)
-    subs_table, intervals = _subscriptions_table(cal, acc, subs, churn_day)
+    subs_table, intervals = _subscriptions_table(cal, acc, subs, churn_day, paid_start)
     accounts_table = _accounts_table(acc, paid_start, status)
 
     tables = {
@@ -676,6 +692,13 @@ def _accounts(
         "csm": rng.integers(0, len(CSM_NAMES), n),
         "name": rng.integers(0, [len(_NAME_A), len(_NAME_B), len(_NAME_C)], (n, 3)),
     }
+
+
+def _anchor(cal: _Calendar, paid_start: np.ndarray) -> np.ndarray:
+    """Day offset (0..27) of each account's monthly anniversary within a month; 0 if unpaid."""
+    paid = paid_start < _OPEN
+    k = cal.month_of(np.where(paid, paid_start, cal.begin))
+    return np.where(paid, paid_start - cal.start(k), 0).astype(np.int64)
 
 
 def _add_year(day: np.ndarray, cal: _Calendar) -> np.ndarray:
@@ -783,6 +806,7 @@ def _ground_truth_month(
     e_hist: np.ndarray,
     annual: np.ndarray,
     term_end: np.ndarray,
+    anchor: np.ndarray,
     bias: np.ndarray,
     rng: np.random.Generator,
 ) -> pd.DataFrame:
@@ -790,6 +814,8 @@ def _ground_truth_month(
 
     The decision of month j depends on the state of month j-1: month k's on the known
     s_{k-1}; later months' on states simulated forward from it (``gt_paths`` paths).
+    Monthly plans decide at their anniversaries; one that falls on as_of itself is already
+    decided for an account active at as_of (it took the month), so it does not count.
     """
     kp = cfg.gt_paths
     sub = _State(*(a[idx] for a in asdict_arrays(state)))
@@ -799,7 +825,11 @@ def _ground_truth_month(
     ann = annual[idx]
     te = term_end[idx]
     te_month = cal.month_of(te) - k  # 0..3 when the term ends in the window
-    ends_in_window = ann & (te < limit) & (te >= as_of)
+    # A term ending on as_of itself has been renewed by an account active at as_of.
+    ends_in_window = ann & (te < limit) & (te > as_of)
+    # Monthly anniversaries of months k..k+3 strictly after as_of and before as_of + horizon.
+    ann_days = cal.start(np.arange(k, k + 4))[None, :] + anchor[idx][:, None]
+    w_month = ((ann_days > as_of) & (ann_days < limit)).astype(np.float64)
 
     # Month k: deterministic from s_{k-1}.
     terms0 = _churn_terms(sub, e_hist[idx, _HISTORY + k - 3])
@@ -825,14 +855,15 @@ def _ground_truth_month(
         e_now = _components(states[j])[0]
         q = _sigmoid(_upsell_logit(e_now, bias[idx][:, None], cfg.upsell_shift))
         w = share[j]
+        wm = w_month[:, j : j + 1]
         renew_here = (te_month == j)[:, None]
         # Annual: churn only at the term end, if it falls in the window.
         churn_a = np.where(ends_in_window[:, None] & renew_here, pa_, churn_a)
         alive_a = np.where(ends_in_window[:, None] & (te_month < j)[:, None], 1 - churn_a, 1.0)
-        up_m = surv_m * (1 - pm) * q * w
+        up_m = surv_m * (1 - pm) * q * wm
         up_a = alive_a * np.where(renew_here, 0.0, q) * w
         no_up *= 1 - np.where(ann[:, None], up_a, up_m)
-        surv_m *= 1 - pm * w
+        surv_m *= 1 - pm * wm
         e_k[j] = e_now
     p_churn = np.where(ann, churn_a.mean(axis=1), 1 - surv_m.mean(axis=1))
     p_up = 1 - no_up.mean(axis=1)
@@ -1277,33 +1308,55 @@ def _csm(
 
 
 def _subscriptions_table(
-    cal: _Calendar, acc: dict[str, np.ndarray], subs: _Subs, churn_day: np.ndarray
+    cal: _Calendar,
+    acc: dict[str, np.ndarray],
+    subs: _Subs,
+    churn_day: np.ndarray,
+    paid_start: np.ndarray,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The subscriptions table: one row per annual term (or add-on) and per monthly term.
+
+    Monthly plans are simulated as segments of constant seats that start at an anniversary
+    and end at the anniversary of the next seat change or of the cancellation (or run on).
+    Each segment is written as one row per billing month, so every row's end_date is the
+    next anniversary, known when the row starts: a cancellation is the absence of a next row.
+    """
     f = subs.frame()
     order = np.lexsort((f["start"], f["acct"]))
     f = {c: v[order] for c, v in f.items()}
     acct, start, end = f["acct"], f["start"], f["end"].copy()
-    # A row ends where the next row of the same account starts (price or seat change).
+    annual = f["annual"].astype(bool)
+    # A monthly segment ends where the next segment of the same account starts (seat change).
     same_next = np.zeros(acct.size, bool)
     same_next[:-1] = acct[1:] == acct[:-1]
     next_start = np.where(same_next, np.concatenate([start[1:], [0]]), _OPEN)
-    end = np.where(f["annual"], end, np.minimum(end, next_start))
-    # The last row of a cancelled monthly plan ends on the cancellation day.
-    last = ~same_next
-    end = np.where(last & ~f["annual"], np.minimum(end, churn_day[acct]), end)
+    end = np.where(annual, end, np.minimum(end, next_start))
+    # The last segment of a cancelled monthly plan ends at the anniversary it was not renewed.
+    end = np.where(~same_next & ~annual, np.minimum(end, churn_day[acct]), end)
+    # Expand monthly segments to one row per month, up to the first anniversary past the data.
+    anchor = _anchor(cal, paid_start)[acct]
+    seg_end = np.where(annual, end, np.minimum(end, cal.end + anchor))
+    ks = cal.month_of(start)
+    count = np.where(annual, 1, cal.month_of(seg_end) - ks)
+    row = np.repeat(np.arange(acct.size), count)
+    j = np.arange(row.size) - np.repeat(np.cumsum(count) - count, count)
+    monthly = ~annual[row]
+    k0 = ks[row] + j
+    r_start = np.where(monthly, cal.start(k0) + anchor[row], start[row])
+    r_end = np.where(monthly, cal.start(k0 + 1) + anchor[row], end[row])
+    acct, start, end = acct[row], r_start, r_end
     intervals = pd.DataFrame({"acct": acct, "start": start, "end": end})
     written = start < cal.end
-    # Cancellations are only known once they happen; annual term ends are contract dates.
     shown_end = np.where(end >= _OPEN, -1, end * _US_PER_DAY)
     tier = np.asarray([PLAN_TIERS[s] for s in SEGMENTS], dtype=object)[acc["seg"][acct]]
-    plan = np.where(f["annual"], "annual", "monthly").astype(object) + "-" + tier
+    plan = np.where(annual[row], "annual", "monthly").astype(object) + "-" + tier
     table = pd.DataFrame(
         {
             "account_id": _ids("A", acct, 6),
             "start_date": _ts(start * _US_PER_DAY),
             "end_date": _ts(shown_end),
-            "arr": f["arr"].astype(np.float64),
-            "seats": pd.array(f["seats"], dtype="Int64"),
+            "arr": f["arr"][row].astype(np.float64),
+            "seats": pd.array(f["seats"][row], dtype="Int64"),
             "plan": _strings(plan),
         }
     )

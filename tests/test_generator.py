@@ -108,7 +108,7 @@ def test_world_has_the_expected_texture(small: World) -> None:
     assert {"SMB", "mid-market", "enterprise"} <= set(t["accounts"]["segment"])
     plans = t["subscriptions"]["plan"].str.split("-").str[0]
     assert {"monthly", "annual"} <= set(plans)
-    assert t["subscriptions"]["end_date"].isna().any()
+    assert t["subscriptions"]["end_date"].notna().all()  # every term's end is agreed at its start
     assert t["support_tickets"]["resolved_at"].isna().any()
     assert set(t["support_tickets"]["priority"]) == {"low", "normal", "high", "urgent"}
     assert t["invoices"]["paid_at"].isna().any()
@@ -254,12 +254,61 @@ def test_annual_plans_churn_only_at_renewal(medium: World) -> None:
     assert all((a, e) in term_ends for a, e in ended.items())
 
 
+def test_monthly_terms_are_single_months_that_never_hide_a_cancellation(medium: World) -> None:
+    """Monthly plans get one row per billing month whose end is the next anniversary.
+
+    No row spans more than a month, so no end_date was decided after its start_date (a
+    cancellation is the absence of a next row), and rows of one plan line tile time without
+    overlaps: a row never covers a month that the account did not take.
+    """
+    subs = medium.tables["subscriptions"]
+    monthly = subs[subs["plan"].str.startswith("monthly")].sort_values(["account_id", "start_date"])
+    assert len(monthly) > 1000
+    days = (monthly["end_date"] - monthly["start_date"]).dt.days
+    assert days.between(28, 31).all()
+    # Start and end fall on the same day of the month (the anniversary), fixed per account.
+    assert (monthly["start_date"].dt.day == monthly["end_date"].dt.day).all()
+    assert monthly.groupby("account_id")["start_date"].agg(lambda d: d.dt.day.nunique()).eq(1).all()
+    # Consecutive rows of an account: the next starts exactly where the previous ends (no
+    # overlap, no gap), and each account has a single unbroken run of monthly terms.
+    nxt = monthly.groupby("account_id")["start_date"].shift(-1)
+    has_next = nxt.notna()
+    assert (nxt[has_next] == monthly.loc[has_next, "end_date"]).all()
+    # Cancelled plans exist: their last row ends before the data ends and nothing follows it.
+    last_end = monthly.groupby("account_id")["end_date"].max()
+    assert (last_end < pd.Timestamp(date(2026, 1, 1), tz="UTC")).sum() > 20
+    # Seat changes take effect at an anniversary: a new row with other seats and ARR.
+    prev_seats = monthly.groupby("account_id")["seats"].shift()
+    changed = prev_seats.notna() & (monthly["seats"] != prev_seats)
+    assert changed.sum() > 20
+    assert (
+        monthly.loc[changed, "arr"] != monthly.groupby("account_id")["arr"].shift()[changed]
+    ).all()
+
+
+def test_no_row_end_is_decided_after_its_start(medium: World) -> None:
+    """Every row's end is a term end known at its start: a 12-month term, an add-on to the
+    term end, or a monthly term; so the term end never tells the future."""
+    subs = medium.tables["subscriptions"]
+    assert subs["end_date"].notna().all()
+    annual = subs[subs["plan"].str.startswith("annual")]
+    base = annual[(annual["end_date"] - annual["start_date"]).dt.days.between(364, 367)]
+    # Add-on rows (shorter) end exactly on a 12-month term end of the same account.
+    addons = annual.drop(base.index)
+    term_ends = set(zip(base["account_id"], base["end_date"], strict=True))
+    assert len(addons) > 0
+    assert all(
+        pair in term_ends for pair in zip(addons["account_id"], addons["end_date"], strict=True)
+    )
+
+
 def test_usage_stops_after_churn(medium: World) -> None:
     """After a monthly plan is cancelled, usage stops (a few straggling days at most)."""
     subs = medium.tables["subscriptions"]
     monthly = subs[subs["plan"].str.startswith("monthly")]
     last = monthly.sort_values("start_date").groupby("account_id").tail(1)
-    cancelled = last[last["end_date"].notna()].set_index("account_id")["end_date"]
+    data_end = pd.Timestamp(date(2026, 1, 1), tz="UTC")
+    cancelled = last[last["end_date"] < data_end].set_index("account_id")["end_date"]
     assert len(cancelled) > 20
     usage = medium.tables["usage_events"]
     last_event = usage.groupby("account_id")["timestamp"].max()
