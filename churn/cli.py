@@ -347,15 +347,17 @@ def train_table_command(
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for every demo output.")] = DEMO_DIR,
     accounts: Annotated[int, typer.Option(min=50)] = 1500,
-    months: Annotated[int, typer.Option(min=6)] = 24,
+    months: Annotated[int, typer.Option(min=12)] = 24,
     seed: Annotated[int, typer.Option()] = 7,
 ) -> None:
     """Run the whole job on a generated world and print where each output is."""
+    from features.builders import build_features
     from features.generator import GeneratorConfig, generate_world, write_world
-    from features.loader import load_dataset
-    from features.validation import validate_dataset
+    from features.loader import load_dataset, write_frame
+    from features.validation import data_end, validate_dataset
+    from training.train import TrainConfig
 
-    world_dir = out / "world"
+    world_dir, model_dir, features_file = out / "world", out / "model", out / "features.parquet"
     console.rule("1. generate a synthetic SaaS world")
     with user_errors(), progress_bar("generating") as update:
         world = generate_world(GeneratorConfig(accounts=accounts, months=months, seed=seed), progress=update)
@@ -363,13 +365,30 @@ def demo(
     print_world_summary(world.summary, world_dir)
 
     console.rule("2. validate it against the input contract")
-    report = validate_dataset(load_dataset(world_dir))
+    dataset = load_dataset(world_dir)
+    report = validate_dataset(dataset)
     print_report(report)
     if not report.ok:
         fail("the generated world does not pass validation", 1)
 
+    console.rule("3. build point-in-time features for the latest snapshot")
+    end = data_end(dataset)
+    assert end is not None
+    as_of = end.normalize()
+    with progress_bar("features") as update:
+        feature_set = build_features(dataset, [as_of], progress=lambda message: update(message, 0.5))
+    write_frame(feature_set.frame, features_file)
+    console.print(f"{len(feature_set.frame):,} accounts x {len(feature_set.signals)} signals at {as_of:%Y-%m-%d}")
+
+    console.rule("4. train churn, renewal and upsell models (time-based validation, MLflow)")
+    uri = _default_uri(model_dir)
+    run_training(dataset, world_dir, TrainConfig(), model_dir, uri)
+
     console.rule("outputs")
     console.print(f"world (Parquet tables + ground_truth.parquet): {world_dir.resolve()}")
+    console.print(f"features at {as_of:%Y-%m-%d}: {features_file.resolve()}")
+    console.print(f"model folder (models, metrics.json, model_card.md): {model_dir.resolve()}")
+    console.print(f"MLflow store: {uri}  (browse: mlflow ui --backend-store-uri {uri})")
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m churn`

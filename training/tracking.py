@@ -8,6 +8,8 @@ The default store is local (a SQLite file beside the model folder, no server);
 from __future__ import annotations
 
 import json
+import logging
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,10 @@ from mlflow.tracking import MlflowClient
 from training import plots
 from training.matrix import to_matrix
 from training.train import TrainingResult
+
+# A batch job's log should hold our lines, not MLflow's download bars and table migrations.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 PYFUNC_CODE = Path(__file__).with_name("mlflow_pyfunc.py")
 TRAINING_PACKAGE = Path(__file__).parent
