@@ -23,13 +23,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TypeAlias
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from features.builders_crm import financial_parts, relationship_parts, sentiment_parts, support_parts
+from features.builders_crm import (
+    financial_parts,
+    relationship_parts,
+    sentiment_parts,
+    support_parts,
+)
 from features.builders_usage import usage_parts
 from features.config import FeatureConfig
 from features.engine import MICROS_PER_DAY, connect, register_frame, register_tables
@@ -37,7 +43,7 @@ from features.loader import TIMESTAMP_DTYPE, Dataset
 from features.signals import Signal, SkippedSignal, split_available
 from features.windows import DAY, Part, attach_parts, periods_table
 
-AsOf = date | datetime | pd.Timestamp | str
+AsOf: TypeAlias = date | datetime | pd.Timestamp | str
 Progress = Callable[[str], None]
 
 
@@ -102,7 +108,9 @@ def build_features(
     """
     say = progress or (lambda _msg: None)
     if not dataset.has("accounts", "account_id") or not dataset.has("accounts", "created_at"):
-        raise ValueError("accounts table with account_id and created_at is required to build features")
+        raise ValueError(
+            "accounts table with account_id and created_at is required to build features"
+        )
     stamps = to_timestamps(as_of)
     if not stamps:
         raise ValueError("as_of must hold at least one snapshot date")
@@ -113,7 +121,11 @@ def build_features(
     tables = register_tables(con, dataset)
     micros = _micros(stamps)
     dates = register_frame(con, "pit_dates", {"as_of": pd.Series(micros, dtype="int64")})
-    periods = register_frame(con, "pit_periods", {k: pd.Series(v, dtype="int64") for k, v in periods_table(micros).items()})
+    periods = register_frame(
+        con,
+        "pit_periods",
+        {k: pd.Series(v, dtype="int64") for k, v in periods_table(micros).items()},
+    )
     day_grain = all(m % MICROS_PER_DAY == 0 for m in micros)
     say(f"computing {len(signals)} signals for {len(stamps)} snapshot dates")
     sql = _compiled(con, {**tables, "dates": dates, "periods": periods}, signals, config, day_grain)
@@ -127,7 +139,11 @@ _SQL_CACHE_SIZE = 256
 
 
 def _compiled(
-    con: BaseBackend, tables: dict[str, ir.Table], signals: Sequence[Signal], config: FeatureConfig, day_grain: bool
+    con: BaseBackend,
+    tables: dict[str, ir.Table],
+    signals: Sequence[Signal],
+    config: FeatureConfig,
+    day_grain: bool,
 ) -> str:
     """The query's SQL, compiled once per dialect, table schemas, signals and config.
 
@@ -138,7 +154,9 @@ def _compiled(
     key = (con.name, shapes, tuple(s.name for s in signals), config, day_grain)
     if key not in _SQL_CACHE:
         data = {n: t for n, t in tables.items() if n not in ("dates", "periods")}
-        expr = features_expr(data, tables["dates"], tables["periods"], signals, config, day_grain=day_grain)
+        expr = features_expr(
+            data, tables["dates"], tables["periods"], signals, config, day_grain=day_grain
+        )
         if len(_SQL_CACHE) >= _SQL_CACHE_SIZE:
             _SQL_CACHE.clear()
         _SQL_CACHE[key] = str(con.compile(expr))
@@ -163,14 +181,18 @@ def features_expr(
 ) -> ir.Table:
     """The whole computation as one ibis expression: spine, raw parts, derived signals."""
     accounts = tables["accounts"]
-    first_seen = accounts.filter(accounts.created_at.notnull()).group_by("account_id").agg(
-        created_at=accounts.created_at.min()
+    first_seen = (
+        accounts.filter(accounts.created_at.notnull())
+        .group_by("account_id")
+        .agg(created_at=accounts.created_at.min())
     )
     spine = first_seen.join(dates, first_seen.created_at < dates.as_of)
     names = {s.name for s in signals}
     parts = _parts(tables, dates, periods, names, config, day_grain)
     derived = derive(attach_parts(spine, parts), names, config)
-    return derived.select("account_id", "as_of", *[derived[s.name].cast("float64") for s in signals])
+    return derived.select(
+        "account_id", "as_of", *[derived[s.name].cast("float64") for s in signals]
+    )
 
 
 def _parts(
@@ -285,7 +307,9 @@ def _finish_frame(frame: pd.DataFrame, signals: Sequence[Signal]) -> pd.DataFram
     out = pd.DataFrame(
         {
             "account_id": frame["account_id"].astype("string"),
-            "as_of": pd.to_datetime(frame["as_of"].astype("int64"), unit="us", utc=True).astype(TIMESTAMP_DTYPE),
+            "as_of": pd.to_datetime(frame["as_of"].astype("int64"), unit="us", utc=True).astype(
+                TIMESTAMP_DTYPE
+            ),
         }
     )
     for s in signals:

@@ -86,7 +86,10 @@ def financial_parts(
     if subs is not None:
         active = subs.join(
             dates,
-            [subs.start_date < dates.as_of, subs.end_date.isnull() | (subs.end_date >= dates.as_of)],
+            [
+                subs.start_date < dates.as_of,
+                subs.end_date.isnull() | (subs.end_date >= dates.as_of),
+            ],
         )
         now = {"_arr": active.arr.sum(), "_renewal_end": active.end_date.max()}
         if "seats" in active.columns:
@@ -98,7 +101,9 @@ def financial_parts(
         first = subs.group_by("account_id").agg(first_start=subs.start_date.min())
         later = subs.join(first, "account_id").filter(lambda r: r.start_date > r.first_start)
         renewals = join_dates(later.select("account_id", "start_date"), dates, "start_date")
-        parts.append(Part(renewals.group_by(list(KEYS)).agg(_last_renewal=renewals.start_date.max())))
+        parts.append(
+            Part(renewals.group_by(list(KEYS)).agg(_last_renewal=renewals.start_date.max()))
+        )
 
         if "plan" in subs.columns:
             planned = subs.filter(subs.plan.notnull())
@@ -107,9 +112,17 @@ def financial_parts(
             marked = planned.mutate(previous=previous)
             changes = marked.filter(marked.previous.notnull() & (marked.plan != marked.previous))
             window = join_dates(
-                changes.select("account_id", "start_date"), dates, "start_date", config.plan_change_window_days
+                changes.select("account_id", "start_date"),
+                dates,
+                "start_date",
+                config.plan_change_window_days,
             )
-            parts.append(Part(window.group_by(list(KEYS)).agg(_plan_changes=window.count()), ("_plan_changes",)))
+            parts.append(
+                Part(
+                    window.group_by(list(KEYS)).agg(_plan_changes=window.count()),
+                    ("_plan_changes",),
+                )
+            )
     if invoices is not None and "paid_at" in invoices.columns:
         j = join_dates(invoices, dates, "due_at")
         unpaid = j.filter(j.paid_at.isnull() | (j.paid_at >= j.as_of))

@@ -76,7 +76,11 @@ class FeatureConfig:
     def __post_init__(self) -> None:
         if not self.key_events:
             raise ValueError("FeatureConfig.key_events must name at least one event")
-        for days in (self.support_window_days, self.survey_window_days, self.plan_change_window_days):
+        for days in (
+            self.support_window_days,
+            self.survey_window_days,
+            self.plan_change_window_days,
+        ):
             if days <= 0:
                 raise ValueError(f"FeatureConfig windows must be positive days, got {days}")
         if any(a.weight < 0 for a in self.engagement_activities):

@@ -18,7 +18,10 @@ In every case ``spark.sql.session.timeZone`` is set to ``UTC``.
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 
 import ibis
 import pandas as pd
@@ -31,6 +34,14 @@ from features.loader import Dataset
 ENGINES = ("duckdb", "spark")
 MICROS_PER_DAY = 86_400_000_000
 FREE_TEXT = ("name", "note", "comment")
+DUCKDB_MEMORY_LIMIT = "2GB"  # override with the CHURN_DUCKDB_MEMORY_LIMIT environment variable
+
+
+def _memory_setting(value: str) -> str:
+    """A DuckDB memory size such as ``2GB`` or ``1500MB``; anything else is refused."""
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value.strip()):
+        raise ValueError(f"CHURN_DUCKDB_MEMORY_LIMIT must look like 2GB or 1500MB, not {value!r}")
+    return value.strip()
 
 
 def connect(engine: str = "duckdb") -> BaseBackend:
@@ -42,6 +53,12 @@ def connect(engine: str = "duckdb") -> BaseBackend:
     if engine == "duckdb":
         con = ibis.duckdb.connect()
         con.raw_sql("SET TimeZone = 'UTC'")
+        # A memory cap makes DuckDB stream and spill big aggregations instead of holding
+        # them; it was both faster and smaller on the 10k-account benchmark.
+        limit = os.environ.get("CHURN_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT)
+        con.raw_sql(f"SET memory_limit = '{_memory_setting(limit)}'")
+        spill = Path(tempfile.gettempdir()) / "churn-duckdb-spill"
+        con.raw_sql(f"SET temp_directory = '{spill.as_posix()}'")
         return con
     if engine == "spark":
         return ibis.pyspark.connect(_spark_session())
@@ -52,7 +69,9 @@ def _spark_session():  # type: ignore[no-untyped-def]
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise RuntimeError("the spark engine needs PySpark: pip install 'churn-health[spark]'") from exc
+        raise RuntimeError(
+            "the spark engine needs PySpark: pip install 'churn-health[spark]'"
+        ) from exc
     active = SparkSession.getActiveSession()
     if active is not None:
         session = active
@@ -83,7 +102,9 @@ def to_micros(values: pd.Series) -> pa.Array:
 def _arrow(values: pd.Series, kind: Kind) -> pa.Array:
     if kind is Kind.TIMESTAMP:
         return to_micros(values)
-    target = {Kind.ID: pa.string(), Kind.TEXT: pa.string(), Kind.INT: pa.int64()}.get(kind, pa.float64())
+    target = {Kind.ID: pa.string(), Kind.TEXT: pa.string(), Kind.INT: pa.int64()}.get(
+        kind, pa.float64()
+    )
     array = pa.Array.from_pandas(values)
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
@@ -104,10 +125,12 @@ def engine_table(name: str, frame: pd.DataFrame) -> pa.Table:
     return pa.table(arrays) if arrays else pa.table({})
 
 
-def register_tables(con: BaseBackend, dataset: Dataset, *, prefix: str = "pit_") -> dict[str, ibis.Table]:
+def register_tables(
+    con: BaseBackend, dataset: Dataset, *, prefix: str = "pit_"
+) -> dict[str, ibis.Table]:
     """Put the dataset's tables into ``con`` and return them as ibis tables by name.
 
-    DuckDB gets temporary tables, Spark temporary views, named ``prefix + table``;
+    DuckDB gets views over Arrow tables, Spark temporary views, named ``prefix + table``;
     re-registering replaces them, so one connection can serve many datasets in turn.
     """
     tables: dict[str, ibis.Table] = {}
@@ -121,11 +144,16 @@ def register_tables(con: BaseBackend, dataset: Dataset, *, prefix: str = "pit_")
 
 def _register(con: BaseBackend, name: str, arrow: pa.Table) -> ibis.Table:
     if con.name == "duckdb":
-        return con.create_table(name, arrow, temp=True, overwrite=True)
+        # A zero-copy view over the Arrow table (DuckDB keeps a reference to it): no second
+        # copy of the events in memory.
+        con.con.register(name, arrow)
+        return con.table(name)
     return con.create_view(name, ibis.memtable(arrow), overwrite=True)
 
 
-def register_frame(con: BaseBackend, name: str, frame: pd.DataFrame | Mapping[str, object]) -> ibis.Table:
+def register_frame(
+    con: BaseBackend, name: str, frame: pd.DataFrame | Mapping[str, object]
+) -> ibis.Table:
     """Register a small helper frame (snapshot dates) under ``name``."""
     arrow = pa.Table.from_pandas(pd.DataFrame(frame), preserve_index=False)
     return _register(con, name, arrow)

@@ -46,7 +46,9 @@ def days(n: float) -> int:
     return int(n * DAY)
 
 
-def join_dates(table: ir.Table, dates: ir.Table, time: str, lookback_days: float | None = None) -> ir.Table:
+def join_dates(
+    table: ir.Table, dates: ir.Table, time: str, lookback_days: float | None = None
+) -> ir.Table:
     """Pair each row with every snapshot date after it (within ``lookback_days`` if given)."""
     before = table[time] < dates.as_of
     if lookback_days is None:
@@ -54,13 +56,17 @@ def join_dates(table: ir.Table, dates: ir.Table, time: str, lookback_days: float
     return table.join(dates, [before, table[time] >= dates.as_of - days(lookback_days)])
 
 
-def between(time: ir.IntegerValue, as_of: ir.IntegerValue, start_days: float, end_days: float = 0) -> ir.BooleanValue:
+def between(
+    time: ir.IntegerValue, as_of: ir.IntegerValue, start_days: float, end_days: float = 0
+) -> ir.BooleanValue:
     """``time`` in ``[as_of - start_days, as_of - end_days)``."""
     upper = time < as_of if end_days == 0 else time < as_of - days(end_days)
     return (time >= as_of - days(start_days)) & upper
 
 
-def latest_before(table: ir.Table, time: str, periods: ir.Table, dates: ir.Table, name: str) -> ir.Table:
+def latest_before(
+    table: ir.Table, time: str, periods: ir.Table, dates: ir.Table, name: str
+) -> ir.Table:
     """Per (account_id, as_of): the latest ``time`` strictly before as_of, as ``name``.
 
     Rows are first reduced to their latest time per account and period, then each
@@ -100,4 +106,3 @@ def attach_parts(spine: ir.Table, parts: list[Part]) -> ir.Table:
 def periods_table(dates_values: list[int]) -> dict[str, list[int]]:
     """The periods ``[previous as_of, as_of)`` for sorted snapshot dates (as micros)."""
     return {"lo": [EARLIEST, *dates_values[:-1]], "as_of": list(dates_values)}
-

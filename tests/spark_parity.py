@@ -25,8 +25,12 @@ def main() -> int:
     # A plain local session with Spark's defaults: its session time zone is the host's.
     from pyspark.sql import SparkSession
 
-    session = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+    session = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
     session.sparkContext.setLogLevel("ERROR")
     default_tz = session.conf.get("spark.sql.session.timeZone")
     assert default_tz != "UTC", default_tz
@@ -34,7 +38,10 @@ def main() -> int:
     assert duck.skipped == spark.skipped
     assert len(duck.frame) > 100, len(duck.frame)
     assert_frames_match(spark.frame, duck.frame)
-    print(f"parity ok: {len(duck.frame)} rows x {len(duck.signals)} signals, host tz={time.tzname}, Spark default {default_tz}")
+    print(
+        f"parity ok: {len(duck.frame)} rows x {len(duck.signals)} signals, "
+        f"host tz={time.tzname}, Spark default {default_tz}"
+    )
     return 0
 
 

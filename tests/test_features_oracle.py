@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pit_worlds import DAY_US, assert_frames_match, dataset, ts
 
 from features.builders import build_features
 from features.contract import PRIORITIES, SENTIMENTS
 from features.engine import connect
 from features.reference import reference_features
-from pit_worlds import DAY_US, assert_frames_match, dataset, ts
 
 ACCOUNT_IDS = ("00123", "123", "acme", "🙂-co", "שלום", "ÇĞİÖŞÜ")
 USER_IDS = ("u1", "u2", "00123", "🙂", "ユーザー")
@@ -19,6 +21,8 @@ EVENTS = ("login", "report_create", "integration_sync", "export", "api_call")
 AS_OF_DAYS = (200, 230, 260, 400)
 # Offsets that sit on or next to a window edge: exactly at as_of, 1 microsecond before it,
 # and on both sides of 7, 30, 60, 90, 180 and 360 days before it.
+# About 0.2 s per case; raise it (e.g. PIT_ORACLE_EXAMPLES=600) for a deeper nightly run.
+ORACLE_EXAMPLES = int(os.environ.get("PIT_ORACLE_EXAMPLES", "120"))
 EDGE_DAYS = (0, 7, 30, 60, 90, 180, 360)
 
 
@@ -52,8 +56,13 @@ def histories(draw: st.DrawFn) -> tuple[object, list[object]]:
     n = st.integers(0, 8)
     if draw(st.integers(0, 4)) > 0:
         tables["usage_events"] = [
-            {"account_id": draw(acct), "user_id": draw(st.sampled_from(USER_IDS)), "timestamp": draw(at),
-             "event": draw(st.sampled_from(EVENTS)), "event_id": _maybe(draw, st.sampled_from(("e1", "e2", "e3")))}
+            {
+                "account_id": draw(acct),
+                "user_id": draw(st.sampled_from(USER_IDS)),
+                "timestamp": draw(at),
+                "event": draw(st.sampled_from(EVENTS)),
+                "event_id": _maybe(draw, st.sampled_from(("e1", "e2", "e3"))),
+            }
             for _ in range(draw(st.integers(0, 12)))
         ]
     if draw(st.booleans()):
@@ -61,42 +70,71 @@ def histories(draw: st.DrawFn) -> tuple[object, list[object]]:
         for k in range(draw(n)):
             opened = draw(at)
             resolved = _maybe(draw, st.sampled_from((0, 1, 3_600_000_000, 40 * DAY_US)))
-            rows.append({"ticket_id": f"t{k}", "account_id": draw(acct), "opened_at": opened,
-                         "resolved_at": None if resolved is None else opened + resolved,
-                         "priority": _maybe(draw, st.sampled_from(PRIORITIES)),
-                         "contacts": _maybe(draw, st.integers(0, 3)), "csat": _maybe(draw, st.integers(1, 5))})
+            rows.append(
+                {
+                    "ticket_id": f"t{k}",
+                    "account_id": draw(acct),
+                    "opened_at": opened,
+                    "resolved_at": None if resolved is None else opened + resolved,
+                    "priority": _maybe(draw, st.sampled_from(PRIORITIES)),
+                    "contacts": _maybe(draw, st.integers(0, 3)),
+                    "csat": _maybe(draw, st.integers(1, 5)),
+                }
+            )
         tables["support_tickets"] = rows
     if draw(st.booleans()):
         rows = []
         for _ in range(draw(n)):
             kind = draw(st.sampled_from(("nps", "csat", "ces")))
             top = {"nps": 10, "csat": 5, "ces": 7}[kind]
-            rows.append({"account_id": draw(acct), "answered_at": draw(at), "kind": kind,
-                         "score": draw(st.integers(0 if kind == "nps" else 1, top))})
+            rows.append(
+                {
+                    "account_id": draw(acct),
+                    "answered_at": draw(at),
+                    "kind": kind,
+                    "score": draw(st.integers(0 if kind == "nps" else 1, top)),
+                }
+            )
         tables["surveys"] = rows
     if draw(st.booleans()):
         rows = []
         for _ in range(draw(n)):
             start = draw(at)
             length = _maybe(draw, st.sampled_from((30 * DAY_US, 90 * DAY_US, 365 * DAY_US)))
-            rows.append({"account_id": draw(acct), "start_date": start,
-                         "end_date": None if length is None else start + length,
-                         "arr": draw(st.sampled_from((0.0, 1200.0, 5000.5))),
-                         "seats": _maybe(draw, st.integers(0, 10)),
-                         "plan": _maybe(draw, st.sampled_from(("starter", "growth")))})
+            rows.append(
+                {
+                    "account_id": draw(acct),
+                    "start_date": start,
+                    "end_date": None if length is None else start + length,
+                    "arr": draw(st.sampled_from((0.0, 1200.0, 5000.5))),
+                    "seats": _maybe(draw, st.integers(0, 10)),
+                    "plan": _maybe(draw, st.sampled_from(("starter", "growth"))),
+                }
+            )
         tables["subscriptions"] = rows
     if draw(st.booleans()):
         rows = []
         for k in range(draw(n)):
             due = draw(at)
             paid = _maybe(draw, st.sampled_from((-DAY_US, 0, 1, 20 * DAY_US)))
-            rows.append({"invoice_id": f"i{k}", "account_id": draw(acct), "issued_at": due - 30 * DAY_US,
-                         "due_at": due, "amount": draw(st.sampled_from((10.0, 99.9))),
-                         "paid_at": None if paid is None else due + paid})
+            rows.append(
+                {
+                    "invoice_id": f"i{k}",
+                    "account_id": draw(acct),
+                    "issued_at": due - 30 * DAY_US,
+                    "due_at": due,
+                    "amount": draw(st.sampled_from((10.0, 99.9))),
+                    "paid_at": None if paid is None else due + paid,
+                }
+            )
         tables["invoices"] = rows
     if draw(st.booleans()):
         tables["csm_inputs"] = [
-            {"account_id": draw(acct), "recorded_at": draw(at), "sentiment": draw(st.sampled_from(SENTIMENTS))}
+            {
+                "account_id": draw(acct),
+                "recorded_at": draw(at),
+                "sentiment": draw(st.sampled_from(SENTIMENTS)),
+            }
             for _ in range(draw(n))
         ]
     return dataset(tables), as_of
@@ -107,7 +145,11 @@ def duck():
     return connect("duckdb")
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=ORACLE_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(case=histories())
 def test_builders_match_the_pandas_oracle(duck, case) -> None:
     """It computes exactly what the pandas oracle computes, on histories with edge timestamps."""
@@ -117,4 +159,3 @@ def test_builders_match_the_pandas_oracle(duck, case) -> None:
     assert got.signal_names == want.signal_names
     assert got.skipped == want.skipped
     assert_frames_match(got.frame, want.frame)
-

@@ -31,27 +31,69 @@ def _future_rows(draw: st.DrawFn, a: int, ids: list[str]) -> dict[str, list[dict
     n = st.integers(1, 4)
     return {
         "accounts": [{"account_id": f"new{k}", "created_at": draw(at)} for k in range(draw(n))],
-        "usage_events": [{"account_id": draw(acct), "user_id": draw(st.sampled_from(("u1", "u9"))),
-                          "timestamp": draw(at), "event": draw(st.sampled_from(("login", "report_create"))),
-                          "event_id": draw(st.sampled_from((None, "e1", "e2", "e9")))} for _ in range(draw(n))],
-        "support_tickets": [{"ticket_id": f"late{k}", "account_id": draw(acct), "opened_at": draw(at),
-                             "resolved_at": None, "priority": "urgent", "contacts": 1, "csat": 1}
-                            for k in range(draw(n))],
-        "surveys": [{"account_id": draw(acct), "answered_at": draw(at), "kind": "nps", "score": 0}
-                    for _ in range(draw(n))],
-        "subscriptions": [{"account_id": draw(acct), "start_date": draw(at), "end_date": None,
-                           "arr": 99999.0, "seats": 1, "plan": "other"} for _ in range(draw(n))],
-        "invoices": [{"invoice_id": f"late{k}", "account_id": draw(acct), "issued_at": draw(at),
-                      "due_at": draw(at), "amount": 5.0, "paid_at": None} for k in range(draw(n))],
-        "csm_inputs": [{"account_id": draw(acct), "recorded_at": draw(at), "sentiment": "red"}
-                       for _ in range(draw(n))],
+        "usage_events": [
+            {
+                "account_id": draw(acct),
+                "user_id": draw(st.sampled_from(("u1", "u9"))),
+                "timestamp": draw(at),
+                "event": draw(st.sampled_from(("login", "report_create"))),
+                "event_id": draw(st.sampled_from((None, "e1", "e2", "e9"))),
+            }
+            for _ in range(draw(n))
+        ],
+        "support_tickets": [
+            {
+                "ticket_id": f"late{k}",
+                "account_id": draw(acct),
+                "opened_at": draw(at),
+                "resolved_at": None,
+                "priority": "urgent",
+                "contacts": 1,
+                "csat": 1,
+            }
+            for k in range(draw(n))
+        ],
+        "surveys": [
+            {"account_id": draw(acct), "answered_at": draw(at), "kind": "nps", "score": 0}
+            for _ in range(draw(n))
+        ],
+        "subscriptions": [
+            {
+                "account_id": draw(acct),
+                "start_date": draw(at),
+                "end_date": None,
+                "arr": 99999.0,
+                "seats": 1,
+                "plan": "other",
+            }
+            for _ in range(draw(n))
+        ],
+        "invoices": [
+            {
+                "invoice_id": f"late{k}",
+                "account_id": draw(acct),
+                "issued_at": draw(at),
+                "due_at": draw(at),
+                "amount": 5.0,
+                "paid_at": None,
+            }
+            for k in range(draw(n))
+        ],
+        "csm_inputs": [
+            {"account_id": draw(acct), "recorded_at": draw(at), "sentiment": "red"}
+            for _ in range(draw(n))
+        ],
     }
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(case=histories(), data=st.data())
 def test_rows_on_or_after_as_of_change_nothing(duck, case, data) -> None:
-    """Appending rows dated exactly at or after as_of to every table leaves features bitwise unchanged."""
+    """It leaves features bitwise unchanged when rows dated at or after as_of are appended."""
     before, dates = case
     a = dates[0]
     a_us = int((a - ts(0)) / pd.Timedelta(microseconds=1))
@@ -59,7 +101,9 @@ def test_rows_on_or_after_as_of_change_nothing(duck, case, data) -> None:
     extra = _future_rows(data.draw, a_us, ids)
     tables = {}
     for name, frame in before.tables.items():
-        tables[name] = pd.concat([frame, typed(name, extra[name], frame.columns)], ignore_index=True)
+        tables[name] = pd.concat(
+            [frame, typed(name, extra[name], frame.columns)], ignore_index=True
+        )
     after = dataset(tables)
     want = build_features(before, [a], con=duck).frame
     got = build_features(after, [a], con=duck).frame
@@ -69,8 +113,10 @@ def test_rows_on_or_after_as_of_change_nothing(duck, case, data) -> None:
 def test_a_row_exactly_at_as_of_is_excluded(duck) -> None:
     """It excludes a row dated exactly at as_of and includes one a microsecond earlier."""
     a = 200 * DAY_US
-    rows = {"accounts": [{"account_id": "a", "created_at": 0}],
-            "usage_events": [{"account_id": "a", "user_id": "u1", "timestamp": a, "event": "login"}]}
+    rows = {
+        "accounts": [{"account_id": "a", "created_at": 0}],
+        "usage_events": [{"account_id": "a", "user_id": "u1", "timestamp": a, "event": "login"}],
+    }
     out = build_features(dataset(rows), [ts(a)], con=duck).frame
     assert out["active_users_30d"].tolist() == [0.0]
     assert np.isnan(out["days_since_last_activity"][0])
@@ -81,34 +127,64 @@ def test_a_row_exactly_at_as_of_is_excluded(duck) -> None:
 
 
 def test_window_edges_follow_the_convention(duck) -> None:
-    """It counts a row exactly 30 days before as_of in the 30-day window and not one a microsecond older."""
+    """It counts a row exactly 30 days before as_of in the 30-day window, not one 1 µs older."""
     a = 200 * DAY_US
-    events = [{"account_id": "a", "user_id": "in", "timestamp": a - 30 * DAY_US, "event": "login"},
-              {"account_id": "a", "user_id": "out", "timestamp": a - 30 * DAY_US - 1, "event": "login"}]
-    out = build_features(dataset({"accounts": [{"account_id": "a", "created_at": 0}], "usage_events": events}),
-                         [ts(a)], con=duck).frame
+    events = [
+        {"account_id": "a", "user_id": "in", "timestamp": a - 30 * DAY_US, "event": "login"},
+        {"account_id": "a", "user_id": "out", "timestamp": a - 30 * DAY_US - 1, "event": "login"},
+    ]
+    out = build_features(
+        dataset({"accounts": [{"account_id": "a", "created_at": 0}], "usage_events": events}),
+        [ts(a)],
+        con=duck,
+    ).frame
     assert out["active_users_30d"].tolist() == [1.0]
     assert out["active_users_90d"].tolist() == [2.0]
 
 
 def test_empty_optional_tables_give_zero_counts_and_null_values(duck) -> None:
-    """It returns one row per account with zero counts and null values when every optional table is empty."""
-    tables = {n: [] for n in ("usage_events", "support_tickets", "surveys", "subscriptions", "invoices", "csm_inputs")}
-    tables["accounts"] = [{"account_id": "a", "created_at": 0}, {"account_id": "b", "created_at": DAY_US}]
+    """It returns a row per account, zero counts and null values when optional tables are empty."""
+    tables = {
+        n: []
+        for n in (
+            "usage_events",
+            "support_tickets",
+            "surveys",
+            "subscriptions",
+            "invoices",
+            "csm_inputs",
+        )
+    }
+    tables["accounts"] = [
+        {"account_id": "a", "created_at": 0},
+        {"account_id": "b", "created_at": DAY_US},
+    ]
     result = build_features(dataset(tables), [AS_OF], con=duck)
     frame = result.frame
     assert result.skipped == ()
     assert list(frame.columns[2:]) == list(SIGNAL_NAMES)
     assert len(frame) == 2
-    assert (frame[["active_users_30d", "tickets_90d", "open_tickets", "arr", "overdue_amount"]] == 0).all().all()
-    assert frame[["nps", "nps_latest", "days_since_last_activity", "csm_sentiment", "days_to_renewal"]].isna().all().all()
+    assert (
+        (frame[["active_users_30d", "tickets_90d", "open_tickets", "arr", "overdue_amount"]] == 0)
+        .all()
+        .all()
+    )
+    assert (
+        frame[["nps", "nps_latest", "days_since_last_activity", "csm_sentiment", "days_to_renewal"]]
+        .isna()
+        .all()
+        .all()
+    )
     assert_frames_match(frame, reference_features(dataset(tables), [AS_OF]).frame)
 
 
 def test_missing_tables_and_columns_skip_signals_and_say_why(duck) -> None:
     """It skips the signals whose table or column is absent and reports the reason for each."""
-    tickets = typed("support_tickets", [{"ticket_id": "t", "account_id": "a", "opened_at": DAY_US}],
-                    ["ticket_id", "account_id", "opened_at", "resolved_at"])
+    tickets = typed(
+        "support_tickets",
+        [{"ticket_id": "t", "account_id": "a", "opened_at": DAY_US}],
+        ["ticket_id", "account_id", "opened_at", "resolved_at"],
+    )
     data = dataset({"accounts": [{"account_id": "a", "created_at": 0}], "support_tickets": tickets})
     result = build_features(data, [AS_OF], con=duck)
     skipped = {s.name: s.reason for s in result.skipped}
@@ -121,12 +197,29 @@ def test_missing_tables_and_columns_skip_signals_and_say_why(duck) -> None:
 
 
 def test_accounts_without_events_and_with_a_single_event(duck) -> None:
-    """It gives an account with no events zeros and nulls, and one with a single event its values."""
-    rows = {"accounts": [{"account_id": "quiet", "created_at": 0}, {"account_id": "once", "created_at": 0}],
-            "usage_events": [{"account_id": "once", "user_id": "u", "timestamp": 199 * DAY_US, "event": "report_create"}]}
+    """It gives an account with no events zeros and nulls, and one with one event its values."""
+    rows = {
+        "accounts": [
+            {"account_id": "quiet", "created_at": 0},
+            {"account_id": "once", "created_at": 0},
+        ],
+        "usage_events": [
+            {
+                "account_id": "once",
+                "user_id": "u",
+                "timestamp": 199 * DAY_US,
+                "event": "report_create",
+            }
+        ],
+    }
     frame = build_features(dataset(rows), [AS_OF], con=duck).frame.set_index("account_id")
-    assert frame.loc["quiet", "active_users_7d"] == 0 and np.isnan(frame.loc["quiet", "days_since_last_activity"])
-    assert frame.loc["once", "active_users_7d"] == 1 and frame.loc["once", "days_since_last_activity"] == 1.0
+    assert frame.loc["quiet", "active_users_7d"] == 0 and np.isnan(
+        frame.loc["quiet", "days_since_last_activity"]
+    )
+    assert (
+        frame.loc["once", "active_users_7d"] == 1
+        and frame.loc["once", "days_since_last_activity"] == 1.0
+    )
     assert frame.loc["once", "time_to_value_days"] == 199.0
     assert frame.loc["once", "key_feature_adoption"] == 0.5
 
@@ -146,9 +239,13 @@ def test_duplicate_event_ids_count_once(duck) -> None:
 def test_unicode_and_zero_padded_ids_survive(duck) -> None:
     """It keeps emoji, right-to-left and zero-padded account IDs as the same strings."""
     ids = ["00123", "123", "🙂-co", "שלום"]
-    rows = {"accounts": [{"account_id": i, "created_at": 0} for i in ids],
-            "usage_events": [{"account_id": i, "user_id": i, "timestamp": 150 * DAY_US + k, "event": "login"}
-                             for k, i in enumerate(ids)]}
+    rows = {
+        "accounts": [{"account_id": i, "created_at": 0} for i in ids],
+        "usage_events": [
+            {"account_id": i, "user_id": i, "timestamp": 150 * DAY_US + k, "event": "login"}
+            for k, i in enumerate(ids)
+        ],
+    }
     frame = build_features(dataset(rows), [AS_OF], con=duck).frame
     assert str(frame["account_id"].dtype) == "string"
     assert sorted(frame["account_id"]) == sorted(ids)
@@ -156,9 +253,11 @@ def test_unicode_and_zero_padded_ids_survive(duck) -> None:
 
 
 def test_output_types_and_order(duck) -> None:
-    """It returns account_id strings, UTC microsecond as_of and float64 signals in registry order."""
+    """It returns string account_id, UTC microsecond as_of and float64 signals in order."""
     rows = {"accounts": [{"account_id": "a", "created_at": 0}]}
-    frame = build_features(dataset(rows), ["2024-08-01", "2024-07-01T00:00:00+02:00"], con=duck).frame
+    frame = build_features(
+        dataset(rows), ["2024-08-01", "2024-07-01T00:00:00+02:00"], con=duck
+    ).frame
     assert str(frame["as_of"].dtype) == "datetime64[us, UTC]"
     assert frame["as_of"].tolist() == to_timestamps(["2024-06-30T22:00:00Z", "2024-08-01"])
     assert all(str(frame[c].dtype) == "float64" for c in frame.columns[2:])
@@ -168,4 +267,7 @@ def test_monthly_as_of_gives_month_starts() -> None:
     """It lists the first day of each month at midnight UTC between two dates."""
     months = monthly_as_of("2024-01-15", "2024-04-01")
     assert [m.isoformat() for m in months] == [
-        "2024-02-01T00:00:00+00:00", "2024-03-01T00:00:00+00:00", "2024-04-01T00:00:00+00:00"]
+        "2024-02-01T00:00:00+00:00",
+        "2024-03-01T00:00:00+00:00",
+        "2024-04-01T00:00:00+00:00",
+    ]

@@ -24,19 +24,78 @@ def test_spark_equals_duckdb_on_edge_cases(spark) -> None:
     rows = {
         "accounts": [{"account_id": i, "created_at": 0} for i in ("00123", "🙂", "שלום", "quiet")],
         "usage_events": [
-            {"account_id": "00123", "user_id": "u1", "timestamp": a - 30 * DAY_US, "event": "report_create", "event_id": "e1"},
-            {"account_id": "00123", "user_id": "u2", "timestamp": a - 1, "event": "login", "event_id": "e1"},
-            {"account_id": "🙂", "user_id": "ユ", "timestamp": a, "event": "login", "event_id": None},
-            {"account_id": "שלום", "user_id": "u", "timestamp": a - 61 * DAY_US, "event": "export", "event_id": None},
+            {
+                "account_id": "00123",
+                "user_id": "u1",
+                "timestamp": a - 30 * DAY_US,
+                "event": "report_create",
+                "event_id": "e1",
+            },
+            {
+                "account_id": "00123",
+                "user_id": "u2",
+                "timestamp": a - 1,
+                "event": "login",
+                "event_id": "e1",
+            },
+            {
+                "account_id": "🙂",
+                "user_id": "ユ",
+                "timestamp": a,
+                "event": "login",
+                "event_id": None,
+            },
+            {
+                "account_id": "שלום",
+                "user_id": "u",
+                "timestamp": a - 61 * DAY_US,
+                "event": "export",
+                "event_id": None,
+            },
         ],
-        "support_tickets": [{"ticket_id": "t", "account_id": "🙂", "opened_at": a - DAY_US, "resolved_at": None,
-                             "priority": "urgent", "contacts": None, "csat": None}],
-        "surveys": [{"account_id": "שלום", "answered_at": a - 5, "kind": "nps", "score": 3},
-                    {"account_id": "שלום", "answered_at": a - 5, "kind": "nps", "score": 10}],
-        "subscriptions": [{"account_id": "00123", "start_date": 0, "end_date": a, "arr": 1200.0, "seats": 4, "plan": "x"},
-                          {"account_id": "00123", "start_date": a, "end_date": None, "arr": 5.0, "seats": 1, "plan": "y"}],
-        "invoices": [{"invoice_id": "i", "account_id": "quiet", "issued_at": 0, "due_at": a - DAY_US,
-                      "amount": 10.0, "paid_at": a}],
+        "support_tickets": [
+            {
+                "ticket_id": "t",
+                "account_id": "🙂",
+                "opened_at": a - DAY_US,
+                "resolved_at": None,
+                "priority": "urgent",
+                "contacts": None,
+                "csat": None,
+            }
+        ],
+        "surveys": [
+            {"account_id": "שלום", "answered_at": a - 5, "kind": "nps", "score": 3},
+            {"account_id": "שלום", "answered_at": a - 5, "kind": "nps", "score": 10},
+        ],
+        "subscriptions": [
+            {
+                "account_id": "00123",
+                "start_date": 0,
+                "end_date": a,
+                "arr": 1200.0,
+                "seats": 4,
+                "plan": "x",
+            },
+            {
+                "account_id": "00123",
+                "start_date": a,
+                "end_date": None,
+                "arr": 5.0,
+                "seats": 1,
+                "plan": "y",
+            },
+        ],
+        "invoices": [
+            {
+                "invoice_id": "i",
+                "account_id": "quiet",
+                "issued_at": 0,
+                "due_at": a - DAY_US,
+                "amount": 10.0,
+                "paid_at": a,
+            }
+        ],
         "csm_inputs": [{"account_id": "quiet", "recorded_at": a - 2, "sentiment": "yellow"}],
     }
     data = dataset(rows)
@@ -48,10 +107,18 @@ def test_spark_equals_duckdb_on_edge_cases(spark) -> None:
 
 @pytest.mark.slow
 def test_spark_and_duckdb_agree_with_the_host_in_tokyo() -> None:
-    """It gives equal features on Spark and DuckDB for a generated world when the host time zone is Asia/Tokyo."""
-    env = {**os.environ, "TZ": "Asia/Tokyo", "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent)])}
+    """It gives equal features on Spark and DuckDB for a generated world with TZ=Asia/Tokyo."""
+    env = {
+        **os.environ,
+        "TZ": "Asia/Tokyo",
+        "PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent)]),
+    }
     done = subprocess.run(
-        [sys.executable, str(TESTS / "spark_parity.py")], env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, str(TESTS / "spark_parity.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     assert "parity ok" in done.stdout

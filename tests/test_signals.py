@@ -9,7 +9,7 @@ from features.signals import GROUPS, SIGNALS, SIGNALS_BY_NAME, registry, split_a
 
 
 def test_every_signal_is_fully_declared() -> None:
-    """It declares group, unit, direction, templates in both languages and actions for actionable signals."""
+    """It declares group, unit, direction, both languages and an action when actionable."""
     assert len(SIGNALS_BY_NAME) == len(SIGNALS)
     for s in SIGNALS:
         assert s.group in GROUPS and s.direction in (-1, 0, 1) and s.description
@@ -57,5 +57,11 @@ def test_split_available_reports_missing_columns() -> None:
 def test_engagement_bands_follow_the_seed() -> None:
     """It bands engagement 0-40 disengaged, 41-75 somewhat and 76-100 highly engaged."""
     assert [engagement_band(x) for x in (0, 40, 41, 75, 76, 100)] == [
-        "disengaged", "disengaged", "somewhat engaged", "somewhat engaged", "highly engaged", "highly engaged"]
+        "disengaged",
+        "disengaged",
+        "somewhat engaged",
+        "somewhat engaged",
+        "highly engaged",
+        "highly engaged",
+    ]
     assert engagement_band(None) is None
