@@ -152,8 +152,11 @@ class GeneratorConfig:
         churn_shift: added to every churn log-odds (positive -> more churn).
         upsell_shift: added to every upsell log-odds.
         downturn_rate: monthly chance that a healthy account enters a downturn episode.
-        events_per_user: mean usage events per active user per month at average health.
-        signal_noise: scales the noise of observed signals around the latent state.
+        events_per_user: mean usage events per active user per month at average health
+            (more events make usage a sharper view of engagement).
+        signal_noise: scales the observation noise around the latent state (seat
+            utilisation, ticket priority, survey scores, CSM readings); 0 leaves only the
+            sampling noise of the event counts.
         duplicate_rate: share of usage events written twice with the same event_id.
         horizon_days: churn/upsell window of the ground truth (DESIGN section 4).
         grace_days: renewal gaps shorter than this are not churn.
@@ -171,8 +174,8 @@ class GeneratorConfig:
     churn_shift: float = 0.0
     upsell_shift: float = 0.0
     downturn_rate: float = 0.04
-    events_per_user: float = 2.5
-    signal_noise: float = 1.0
+    events_per_user: float = 4.0
+    signal_noise: float = 0.7
     duplicate_rate: float = 0.001
     horizon_days: int = 90
     grace_days: int = 30
@@ -623,10 +626,11 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
         cfg, cal, acc, usage_start, usage_end, comp_hist[0], seats_hist, rng_use, report
     )
     report("tickets", 0.0)
-    tickets = _tickets(cal, usage_start, usage_end, comp_hist, seats_hist, rng_tix)
-    surveys = _surveys(cal, acc, usage_start, usage_end, comp_hist, active_users, rng_srv)
+    noise = cfg.signal_noise
+    tickets = _tickets(cal, usage_start, usage_end, comp_hist, seats_hist, rng_tix, noise)
+    surveys = _surveys(cal, acc, usage_start, usage_end, comp_hist, active_users, rng_srv, noise)
     inv = _invoices(cal, invoices, comp_hist, status, churn_day, rng_inv)
-    csm = _csm(cal, acc, paid_start, churn_day, comp_hist, rng_csm)
+    csm = _csm(cal, acc, paid_start, churn_day, comp_hist, rng_csm, noise)
     subs_table, intervals = _subscriptions_table(cal, acc, subs, churn_day, paid_start)
     accounts_table = _accounts_table(acc, paid_start, status)
 
@@ -1101,6 +1105,7 @@ def _tickets(
     comp: np.ndarray,
     seats_hist: np.ndarray,
     rng: np.random.Generator,
+    noise: float = 1.0,
 ) -> pd.DataFrame:
     acct_l, open_l, fr_l, sat_l = [], [], [], []
     for k in range(cal.months):
@@ -1123,7 +1128,7 @@ def _tickets(
     order = np.lexsort((opened, acct))
     acct, opened, fr, sat = acct[order], opened[order], fr[order], sat[order]
     # Priority: friction shifts tickets towards high and urgent.
-    z = 0.8 * fr + rng.normal(0, 0.7, m)
+    z = 0.8 * fr + noise * rng.normal(0, 0.7, m)
     prio = np.digitize(z, [-0.9, 0.5, 1.5])
     hour = 3_600_000_000
     first = opened + (
@@ -1160,6 +1165,7 @@ def _surveys(
     comp: np.ndarray,
     active_users: np.ndarray,
     rng: np.random.Generator,
+    noise: float = 1.0,
 ) -> pd.DataFrame:
     parts = []
     for k in range(cal.months):
@@ -1198,7 +1204,7 @@ def _surveys(
         user[order],
     )
     m = a.size
-    noise = rng.standard_normal(m)
+    noise = noise * rng.standard_normal(m)
     score = np.select(
         [kind == 0, kind == 1],
         [
@@ -1278,6 +1284,7 @@ def _csm(
     churn_day: np.ndarray,
     comp: np.ndarray,
     rng: np.random.Generator,
+    noise: float = 1.0,
 ) -> pd.DataFrame:
     parts = []
     touch = np.array([0.1, 0.4, 0.8])[acc["seg"]]
@@ -1292,7 +1299,7 @@ def _csm(
     a, ts, h = (np.concatenate(x) for x in zip(*parts, strict=True))
     order = np.lexsort((ts, a))
     a, ts, h = a[order], ts[order], h[order]
-    reading = h + rng.normal(0, 0.5, a.size)
+    reading = h + noise * rng.normal(0, 0.5, a.size)
     sentiment = np.digitize(reading, [-0.3, 0.4])
     notes = np.array([_CSM_NOTES[s] for s in SENTIMENTS], dtype=object)
     note = notes[sentiment, rng.integers(0, 3, a.size)]
