@@ -1,0 +1,36 @@
+"""The churn model on a generated world: near the ground-truth ceiling, calibrated, better than baselines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from features.generator import GeneratorConfig, generate_world, write_world
+from features.loader import load_dataset
+from training.train import TrainConfig, train
+
+
+@pytest.mark.slow
+def test_churn_model_reaches_the_ceiling(tmp_path: Path) -> None:
+    """It reaches at least 0.95 of the ground-truth AUC on the test snapshots, with ECE <= 0.03,
+    and beats the logistic and equal-weight baselines."""
+    world = generate_world(GeneratorConfig(accounts=3000, months=24, seed=11))
+    write_world(world, tmp_path)
+    result = train(load_dataset(tmp_path), TrainConfig(outcomes=("churn",)))
+    model = result.models["churn"]
+    joined = model.test_predictions.merge(world.ground_truth, on=["account_id", "as_of"], how="inner")
+    assert len(joined) == len(model.test_predictions)
+    model_auc = roc_auc_score(joined["y"], joined["p"])
+    ceiling = roc_auc_score(joined["y"], joined["churn_probability"])
+    metrics = model.metrics
+    print(f"\nchurn test AUC {model_auc:.4f}, ground truth {ceiling:.4f}, ratio {model_auc / ceiling:.3f}, "
+          f"ECE {metrics['model']['ece']:.4f}, logistic {metrics['logistic']['roc_auc']:.4f}, "
+          f"equal-weight {metrics['equal_weight']['roc_auc']:.4f}")
+    assert model_auc >= 0.95 * ceiling
+    assert model_auc <= ceiling + 0.02, "a model far above the ceiling means leakage"
+    assert metrics["model"]["ece"] <= 0.03
+    assert metrics["model"]["roc_auc"] > metrics["logistic"]["roc_auc"]
+    assert metrics["model"]["roc_auc"] > metrics["equal_weight"]["roc_auc"]
+    assert metrics["model"]["log_loss"] < min(metrics["logistic"]["log_loss"], metrics["equal_weight"]["log_loss"])
