@@ -18,6 +18,7 @@ In every case ``spark.sql.session.timeZone`` is set to ``UTC``.
 from __future__ import annotations
 
 import os
+import sys
 import re
 import tempfile
 from collections.abc import Mapping
@@ -78,6 +79,8 @@ def _spark_session():  # type: ignore[no-untyped-def]
     elif os.environ.get("SPARK_REMOTE"):
         session = SparkSession.builder.remote(os.environ["SPARK_REMOTE"]).getOrCreate()
     else:
+        # Local Python workers must run this interpreter, which has the project's packages.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         session = (
             SparkSession.builder.master("local[*]")
             .appName("churn-features")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 
 
@@ -9,6 +12,8 @@ import pytest
 def spark():
     """A small local SparkSession (UI off, few partitions) pinned to UTC; stopped at the end."""
     pyspark = pytest.importorskip("pyspark.sql")
+    # Python workers (UDFs, pyfunc spark_udf) must run this interpreter, with its packages.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (
         pyspark.SparkSession.builder.master("local[2]")
         .appName("churn-tests")

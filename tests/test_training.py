@@ -154,3 +154,18 @@ def test_activity_churn_needs_only_accounts_and_usage(tmp_path: Path, world_dir:
     result = train(only, cfg)
     assert 0.5 < result.models["churn"].metrics["model"]["roc_auc"] <= 1.0
     assert all(s in result.skipped_signals for s in ("arr", "nps"))
+
+
+@pytest.mark.spark
+def test_pyfunc_scores_in_spark_udf(tmp_path: Path, trained, world_dir: Path, spark) -> None:
+    """It scores through mlflow.pyfunc.spark_udf with the same probabilities as in pandas."""
+    folder = write_model_folder(trained, tmp_path / "model", data_source=str(world_dir), fingerprint="x")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    run_id = log_training_run(trained, folder, tracking_uri=uri, register_as=None)
+    model_uri = f"runs:/{run_id}/churn_model"
+    sample = trained.frame[trained.spec.names].head(40).reset_index(drop=True)
+    udf = mlflow.pyfunc.spark_udf(spark, model_uri, result_type="double", env_manager="local")
+    frame = spark.createDataFrame(sample)
+    scored = frame.withColumn("p", udf(*[frame[c] for c in trained.spec.names])).toPandas()
+    expected = mlflow.pyfunc.load_model(model_uri).predict(sample)
+    np.testing.assert_allclose(scored["p"].to_numpy(), np.asarray(expected), rtol=0, atol=1e-12)
