@@ -18,8 +18,8 @@ In every case ``spark.sql.session.timeZone`` is set to ``UTC``.
 from __future__ import annotations
 
 import os
-import sys
 import re
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -70,9 +70,7 @@ def _spark_session():  # type: ignore[no-untyped-def]
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise RuntimeError(
-            "the spark engine needs PySpark: pip install 'churn-health[spark]'"
-        ) from exc
+        raise RuntimeError("the spark engine needs PySpark: pip install 'churn-health[spark]'") from exc
     active = SparkSession.getActiveSession()
     if active is not None:
         session = active
@@ -105,9 +103,7 @@ def to_micros(values: pd.Series) -> pa.Array:
 def _arrow(values: pd.Series, kind: Kind) -> pa.Array:
     if kind is Kind.TIMESTAMP:
         return to_micros(values)
-    target = {Kind.ID: pa.string(), Kind.TEXT: pa.string(), Kind.INT: pa.int64()}.get(
-        kind, pa.float64()
-    )
+    target = {Kind.ID: pa.string(), Kind.TEXT: pa.string(), Kind.INT: pa.int64()}.get(kind, pa.float64())
     array = pa.Array.from_pandas(values)
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
@@ -128,9 +124,7 @@ def engine_table(name: str, frame: pd.DataFrame) -> pa.Table:
     return pa.table(arrays) if arrays else pa.table({})
 
 
-def register_tables(
-    con: BaseBackend, dataset: Dataset, *, prefix: str = "pit_"
-) -> dict[str, ibis.Table]:
+def register_tables(con: BaseBackend, dataset: Dataset, *, prefix: str = "pit_") -> dict[str, ibis.Table]:
     """Put the dataset's tables into ``con`` and return them as ibis tables by name.
 
     DuckDB gets views over Arrow tables, Spark temporary views, named ``prefix + table``;
@@ -154,9 +148,7 @@ def _register(con: BaseBackend, name: str, arrow: pa.Table) -> ibis.Table:
     return con.create_view(name, ibis.memtable(arrow), overwrite=True)
 
 
-def register_frame(
-    con: BaseBackend, name: str, frame: pd.DataFrame | Mapping[str, object]
-) -> ibis.Table:
+def register_frame(con: BaseBackend, name: str, frame: pd.DataFrame | Mapping[str, object]) -> ibis.Table:
     """Register a small helper frame (snapshot dates) under ``name``."""
     arrow = pa.Table.from_pandas(pd.DataFrame(frame), preserve_index=False)
     return _register(con, name, arrow)

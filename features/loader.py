@@ -169,7 +169,7 @@ def _to_number(values: pa.ChunkedArray, was_null: np.ndarray) -> tuple[pd.Series
         series = pd.to_numeric(text, errors="coerce").astype("float64")
     arr = series.to_numpy()
     # NaN that was not a null in the source, and +-inf, break the contract.
-    bad = (~was_null & ~np.isfinite(arr))
+    bad = ~was_null & ~np.isfinite(arr)
     return series.where(np.isfinite(arr)), bad
 
 

@@ -80,6 +80,7 @@ def require_valid(dataset: Dataset) -> ValidationReport:
 
 # --- column and row rules, as pandera schemas -------------------------------------------
 
+
 def build_schema(spec: TableSpec, present: set[str]) -> pa.DataFrameSchema:
     """A pandera schema for the columns of ``spec`` that are present."""
     columns = {}
@@ -101,7 +102,7 @@ def build_schema(spec: TableSpec, present: set[str]) -> pa.DataFrameSchema:
             nullable=col.nullable, unique=col.name == spec.unique_key, checks=checks, required=False
         )
     frame_checks = [
-        _row_check(f"{later} before {earlier}", lambda df, e=earlier, l=later: ~(df[l] < df[e]).fillna(False))
+        _row_check(f"{later} before {earlier}", lambda df, e=earlier, late=later: ~(df[late] < df[e]).fillna(False))
         for earlier, later in spec.ordered_pairs
         if {earlier, later} <= present
     ]
@@ -178,6 +179,7 @@ def _problems_from_failures(
 
 # --- cross-table rules and warnings --------------------------------------------------------
 
+
 def _unknown_accounts(dataset: Dataset) -> list[Problem]:
     accounts = dataset.get("accounts")
     if accounts is None or "account_id" not in accounts:
@@ -191,8 +193,13 @@ def _unknown_accounts(dataset: Dataset) -> list[Problem]:
         if orphan.any():
             positions = np.flatnonzero(orphan.to_numpy())
             problems.append(
-                Problem(name, "account_id", "account_id not found in accounts", int(positions.size),
-                        example_rows(TABLE_SPECS[name], frame, positions))
+                Problem(
+                    name,
+                    "account_id",
+                    "account_id not found in accounts",
+                    int(positions.size),
+                    example_rows(TABLE_SPECS[name], frame, positions),
+                )
             )
     return problems
 
@@ -205,7 +212,9 @@ def data_end(dataset: Dataset) -> pd.Timestamp | None:
     ends = [
         frame[spec.time_column].max()
         for spec in TABLE_SPECS.values()
-        if (frame := dataset.get(spec.name)) is not None and spec.time_column in frame and frame[spec.time_column].notna().any()
+        if (frame := dataset.get(spec.name)) is not None
+        and spec.time_column in frame
+        and frame[spec.time_column].notna().any()
     ]
     return max(ends) if ends else None
 
@@ -221,16 +230,30 @@ def _warnings(dataset: Dataset, now: datetime) -> list[Problem]:
                 continue
             future = (frame[spec.time_column] > limit).fillna(False).to_numpy()
             if future.any():
-                warnings.append(Problem(
-                    spec.name, spec.time_column, f"rows dated after the newest usage event ({end:%Y-%m-%d %H:%M})",
-                    int(future.sum()), example_rows(spec, frame, np.flatnonzero(future), spec.time_column), "warning"))
+                warnings.append(
+                    Problem(
+                        spec.name,
+                        spec.time_column,
+                        f"rows dated after the newest usage event ({end:%Y-%m-%d %H:%M})",
+                        int(future.sum()),
+                        example_rows(spec, frame, np.flatnonzero(future), spec.time_column),
+                        "warning",
+                    )
+                )
     accounts, usage = dataset.get("accounts"), dataset.get("usage_events")
     if accounts is not None and usage is not None and "account_id" in usage:
         silent = ~accounts["account_id"].isin(pd.Index(usage["account_id"].unique()))
         if silent.any():
-            warnings.append(Problem(
-                "accounts", "account_id", "accounts with no usage events", int(silent.sum()),
-                example_rows(TABLE_SPECS["accounts"], accounts, np.flatnonzero(silent.to_numpy())), "warning"))
+            warnings.append(
+                Problem(
+                    "accounts",
+                    "account_id",
+                    "accounts with no usage events",
+                    int(silent.sum()),
+                    example_rows(TABLE_SPECS["accounts"], accounts, np.flatnonzero(silent.to_numpy())),
+                    "warning",
+                )
+            )
     return warnings
 
 

@@ -23,8 +23,12 @@ def dataset(subs: list[tuple], events: list[tuple] | None = None, end: str = "20
     subscriptions["seats"] = subscriptions["seats"].astype("Int64")
     usage = pd.DataFrame(events or [], columns=["account_id", "timestamp"])
     usage = pd.concat([usage, pd.DataFrame({"account_id": [ids[0]], "timestamp": [end]})], ignore_index=True)
-    usage = usage.assign(account_id=usage["account_id"].astype("string"), timestamp=pd.to_datetime(usage["timestamp"], utc=True),
-                         user_id="u", event="login")
+    usage = usage.assign(
+        account_id=usage["account_id"].astype("string"),
+        timestamp=pd.to_datetime(usage["timestamp"], utc=True),
+        user_id="u",
+        event="login",
+    )
     return Dataset({"accounts": accounts, "subscriptions": subscriptions, "usage_events": usage})
 
 
@@ -92,7 +96,9 @@ def test_activity_churn() -> None:
     events = [("G", "2024-01-05"), ("G", "2024-02-10"), ("H", "2024-01-20"), ("H", "2024-06-01"), ("I", "2022-01-01")]
     ds = dataset([("G", "2024-01-01", None, 1, 1)], events, end="2025-01-01")
     snaps = spine(ds, [T("2024-02-01")])
-    out = build_labels(ds, snaps, ["churn"], OutcomeConfig(churn_definition="activity")).set_index("account_id")["churn"]
+    out = build_labels(ds, snaps, ["churn"], OutcomeConfig(churn_definition="activity")).set_index("account_id")[
+        "churn"
+    ]
     assert out["G"] == 0.0  # event on 2024-02-10 inside the window
     assert out["H"] == 1.0  # next event after the 90-day window
     assert np.isnan(out["I"])  # not active in the year before

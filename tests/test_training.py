@@ -10,7 +10,6 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from churn.cli import app
@@ -117,8 +116,12 @@ def test_mlflow_run_has_signature_metrics_plots_and_pyfunc(tmp_path: Path, train
     assert run.data.metrics["churn.roc_auc"] == pytest.approx(trained.models["churn"].metrics["model"]["roc_auc"])
     assert run.data.tags["data_fingerprint"] == "x" and "git_commit" in run.data.tags
     plots = {a.path for a in client.list_artifacts(run_id, "plots")}
-    assert {"plots/churn_calibration.png", "plots/churn_lift.png", "plots/churn_shap_summary.png",
-            "plots/churn_feature_importance.png"} <= plots
+    assert {
+        "plots/churn_calibration.png",
+        "plots/churn_lift.png",
+        "plots/churn_shap_summary.png",
+        "plots/churn_feature_importance.png",
+    } <= plots
     info = mlflow.models.get_model_info(f"runs:/{run_id}/churn_model")
     assert info.signature is not None
     assert [c.name for c in info.signature.inputs.inputs] == trained.spec.names
@@ -135,8 +138,23 @@ def test_mlflow_run_has_signature_metrics_plots_and_pyfunc(tmp_path: Path, train
 def test_cli_train_prints_metrics(tmp_path: Path, world_dir: Path) -> None:
     """`churn train` writes a model folder and prints a metrics table; bad flags exit 2."""
     runner = CliRunner()
-    result = runner.invoke(app, ["train", "--data", str(world_dir), "--out", str(tmp_path / "m"), "--outcomes", "churn",
-                                 "--no-mlflow", "--param", "num_boost_round=40", "--param", "early_stopping_rounds=10"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(world_dir),
+            "--out",
+            str(tmp_path / "m"),
+            "--outcomes",
+            "churn",
+            "--no-mlflow",
+            "--param",
+            "num_boost_round=40",
+            "--param",
+            "early_stopping_rounds=10",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "ROC-AUC" in result.output and (tmp_path / "m" / "churn.lgbm.txt").exists()
     bad = runner.invoke(app, ["train", "--data", str(world_dir), "--out", str(tmp_path / "m2"), "--param", "leaves=3"])
@@ -149,8 +167,13 @@ def test_activity_churn_needs_only_accounts_and_usage(tmp_path: Path, world_dir:
     only = type(dataset)({k: v for k, v in dataset.tables.items() if k in ("accounts", "usage_events")})
     from training.outcomes import OutcomeConfig
 
-    cfg = TrainConfig(outcomes=("churn",), outcome=OutcomeConfig(churn_definition="activity"), lgbm=FAST.lgbm,
-                      test_dates=2, calibration_dates=2)
+    cfg = TrainConfig(
+        outcomes=("churn",),
+        outcome=OutcomeConfig(churn_definition="activity"),
+        lgbm=FAST.lgbm,
+        test_dates=2,
+        calibration_dates=2,
+    )
     result = train(only, cfg)
     assert 0.5 < result.models["churn"].metrics["model"]["roc_auc"] <= 1.0
     assert all(s in result.skipped_signals for s in ("arr", "nps"))

@@ -65,7 +65,9 @@ def test_ids_survive_parquet_and_duckdb(tmp_path: Path) -> None:
     db = tmp_path / "data.duckdb"
     with duckdb.connect(str(db)) as con:
         con.execute("CREATE TABLE accounts AS SELECT * FROM frame")
-        con.execute("CREATE TABLE surveys AS SELECT 123 AS account_id, TIMESTAMP '2024-01-02' AS answered_at, 'nps' AS kind, 9 AS score")
+        con.execute(
+            "CREATE TABLE surveys AS SELECT 123 AS account_id, TIMESTAMP '2024-01-02' AS answered_at, 'nps' AS kind, 9 AS score"
+        )
     dataset = load_dataset(db)
     assert list(dataset.tables["accounts"]["account_id"]) == list(frame["account_id"])
     assert dataset.tables["surveys"]["account_id"].iloc[0] == "123"
@@ -82,34 +84,69 @@ def test_optional_tables_and_columns_may_be_absent(tmp_path: Path) -> None:
     ("tables", "expected"),
     [
         ({k: v for k, v in GOOD.items() if k != "accounts"}, "accounts: required table is missing"),
-        (with_change(surveys="account_id,answered_at,kind\n00123,2024-01-20,nps\n"), "surveys.score: required column is missing"),
+        (
+            with_change(surveys="account_id,answered_at,kind\n00123,2024-01-20,nps\n"),
+            "surveys.score: required column is missing",
+        ),
         (with_change(accounts="account_id,created_at\n"), "accounts: required table is empty"),
-        (with_change(usage_events="account_id,user_id,timestamp,event\n00123,u1,yesterday-ish,login\n"),
-         "usage_events.timestamp: unparseable timestamps (1 row); e.g. row 1 (account_id='00123', user_id='u1', timestamp='yesterday-ish')"),
-        (with_change(accounts="account_id,created_at\n00123,2024-01-01\n00123,2024-01-02\n00124,2024-01-01\n"),
-         "accounts.account_id: duplicate values in a unique key (2 rows); e.g. row 1 (account_id='00123'); row 2"),
-        (with_change(support_tickets="ticket_id,account_id,opened_at\nT1,00123,2024-01-10\nT1,00124,2024-01-11\n"),
-         "support_tickets.ticket_id: duplicate values in a unique key (2 rows)"),
-        (with_change(invoices="invoice_id,account_id,issued_at,due_at,amount\nI1,00123,2024-01-01,2024-01-31,1\nI1,00123,2024-02-01,2024-02-28,1\n"),
-         "invoices.invoice_id: duplicate values in a unique key (2 rows)"),
-        (with_change(csm_inputs="account_id,recorded_at,sentiment\n00999,2024-01-15,green\n"),
-         "csm_inputs.account_id: account_id not found in accounts (1 row); e.g. row 1 (account_id='00999')"),
-        (with_change(subscriptions="account_id,start_date,end_date,arr\n00123,2024-02-01,2024-01-01,10\n"),
-         "subscriptions.end_date: end_date before start_date (1 row); e.g. row 1 (account_id='00123', end_date=2024-01-01"),
-        (with_change(subscriptions="account_id,start_date,end_date,arr\n00123,2024-01-01,2024-02-01,-10\n"),
-         "subscriptions.arr: negative values (1 row); e.g. row 1 (account_id='00123', arr=-10.0)"),
-        (with_change(invoices="invoice_id,account_id,issued_at,due_at,amount\nI1,00123,2024-01-01,2024-01-31,-1\n"),
-         "invoices.amount: negative values (1 row)"),
-        (with_change(surveys="account_id,answered_at,kind,score\n00123,2024-01-20,nps,11\n"),
-         "surveys.score: score out of range for its kind (nps 0-10, csat 1-5, ces 1-7) (1 row); e.g. row 1 (account_id='00123', score=11.0, kind='nps')"),
-        (with_change(surveys="account_id,answered_at,kind,score\n00123,2024-01-20,csat,0\n"), "surveys.score: score out of range"),
-        (with_change(surveys="account_id,answered_at,kind,score\n00123,2024-01-20,ces,8\n"), "surveys.score: score out of range"),
-        (with_change(surveys="account_id,answered_at,kind,score\n00123,2024-01-20,nps,NaN\n"),
-         "surveys.score: NaN, infinite or non-numeric values (1 row); e.g. row 1 (account_id='00123', score='NaN')"),
-        (with_change(subscriptions="account_id,start_date,end_date,arr\n00123,2024-01-01,,inf\n"),
-         "subscriptions.arr: NaN, infinite or non-numeric values (1 row)"),
-        (with_change(csm_inputs="account_id,recorded_at,sentiment\n00123,2024-01-15,purple\n"),
-         "csm_inputs.sentiment: values not in {red, yellow, green} (1 row)"),
+        (
+            with_change(usage_events="account_id,user_id,timestamp,event\n00123,u1,yesterday-ish,login\n"),
+            "usage_events.timestamp: unparseable timestamps (1 row); e.g. row 1 (account_id='00123', user_id='u1', timestamp='yesterday-ish')",
+        ),
+        (
+            with_change(accounts="account_id,created_at\n00123,2024-01-01\n00123,2024-01-02\n00124,2024-01-01\n"),
+            "accounts.account_id: duplicate values in a unique key (2 rows); e.g. row 1 (account_id='00123'); row 2",
+        ),
+        (
+            with_change(support_tickets="ticket_id,account_id,opened_at\nT1,00123,2024-01-10\nT1,00124,2024-01-11\n"),
+            "support_tickets.ticket_id: duplicate values in a unique key (2 rows)",
+        ),
+        (
+            with_change(
+                invoices="invoice_id,account_id,issued_at,due_at,amount\nI1,00123,2024-01-01,2024-01-31,1\nI1,00123,2024-02-01,2024-02-28,1\n"
+            ),
+            "invoices.invoice_id: duplicate values in a unique key (2 rows)",
+        ),
+        (
+            with_change(csm_inputs="account_id,recorded_at,sentiment\n00999,2024-01-15,green\n"),
+            "csm_inputs.account_id: account_id not found in accounts (1 row); e.g. row 1 (account_id='00999')",
+        ),
+        (
+            with_change(subscriptions="account_id,start_date,end_date,arr\n00123,2024-02-01,2024-01-01,10\n"),
+            "subscriptions.end_date: end_date before start_date (1 row); e.g. row 1 (account_id='00123', end_date=2024-01-01",
+        ),
+        (
+            with_change(subscriptions="account_id,start_date,end_date,arr\n00123,2024-01-01,2024-02-01,-10\n"),
+            "subscriptions.arr: negative values (1 row); e.g. row 1 (account_id='00123', arr=-10.0)",
+        ),
+        (
+            with_change(invoices="invoice_id,account_id,issued_at,due_at,amount\nI1,00123,2024-01-01,2024-01-31,-1\n"),
+            "invoices.amount: negative values (1 row)",
+        ),
+        (
+            with_change(surveys="account_id,answered_at,kind,score\n00123,2024-01-20,nps,11\n"),
+            "surveys.score: score out of range for its kind (nps 0-10, csat 1-5, ces 1-7) (1 row); e.g. row 1 (account_id='00123', score=11.0, kind='nps')",
+        ),
+        (
+            with_change(surveys="account_id,answered_at,kind,score\n00123,2024-01-20,csat,0\n"),
+            "surveys.score: score out of range",
+        ),
+        (
+            with_change(surveys="account_id,answered_at,kind,score\n00123,2024-01-20,ces,8\n"),
+            "surveys.score: score out of range",
+        ),
+        (
+            with_change(surveys="account_id,answered_at,kind,score\n00123,2024-01-20,nps,NaN\n"),
+            "surveys.score: NaN, infinite or non-numeric values (1 row); e.g. row 1 (account_id='00123', score='NaN')",
+        ),
+        (
+            with_change(subscriptions="account_id,start_date,end_date,arr\n00123,2024-01-01,,inf\n"),
+            "subscriptions.arr: NaN, infinite or non-numeric values (1 row)",
+        ),
+        (
+            with_change(csm_inputs="account_id,recorded_at,sentiment\n00123,2024-01-15,purple\n"),
+            "csm_inputs.sentiment: values not in {red, yellow, green} (1 row)",
+        ),
     ],
 )
 def test_each_broken_rule_is_reported(tmp_path: Path, tables: dict[str, str], expected: str) -> None:
@@ -131,7 +168,9 @@ def test_all_problems_are_listed_at_once(tmp_path: Path) -> None:
 def test_examples_are_capped_at_five(tmp_path: Path) -> None:
     """It shows at most five offending rows but counts them all."""
     rows = "".join(f"00123,2024-01-20,nps,{11 + i}\n" for i in range(8))
-    report = validate_dataset(load_dataset(write(tmp_path, with_change(surveys="account_id,answered_at,kind,score\n" + rows))))
+    report = validate_dataset(
+        load_dataset(write(tmp_path, with_change(surveys="account_id,answered_at,kind,score\n" + rows)))
+    )
     (problem,) = report.errors
     assert problem.count == 8 and len(problem.rows) == 5
 
@@ -146,12 +185,17 @@ def test_warnings_do_not_fail(tmp_path: Path) -> None:
     assert report.ok
     messages = [str(w) for w in report.warnings]
     assert any(m.startswith("csm_inputs.recorded_at: rows dated after the newest usage event") for m in messages)
-    assert any(m.startswith("accounts.account_id: accounts with no usage events (1 row); e.g. row 3 (account_id='00125')") for m in messages)
+    assert any(
+        m.startswith("accounts.account_id: accounts with no usage events (1 row); e.g. row 3 (account_id='00125')")
+        for m in messages
+    )
 
 
 def test_require_valid_raises_one_line(tmp_path: Path) -> None:
     """It raises a one-line DataError naming the first problem."""
-    dataset = load_dataset(write(tmp_path, with_change(surveys="account_id,answered_at,kind,score\n00123,2024-01-20,nps,11\n")))
+    dataset = load_dataset(
+        write(tmp_path, with_change(surveys="account_id,answered_at,kind,score\n00123,2024-01-20,nps,11\n"))
+    )
     with pytest.raises(DataError, match=r"^surveys\.score: score out of range .*row 1") as info:
         require_valid(dataset)
     assert "\n" not in str(info.value)

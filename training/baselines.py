@@ -63,6 +63,10 @@ class EqualWeightScore:
 def fit_equal_weight(x_train: pd.DataFrame, directions: Mapping[str, int]) -> EqualWeightScore:
     used = {n: d for n, d in directions.items() if d != 0 and n in x_train.columns}
     grid = np.linspace(0, 1, 201)
-    quantiles = {n: np.unique(np.nanquantile(x_train[n].to_numpy(dtype=float), grid)) if x_train[n].notna().any()
-                 else np.array([0.0]) for n in used}
+    quantiles = {
+        n: np.unique(np.nanquantile(x_train[n].to_numpy(dtype=float), grid))
+        if x_train[n].notna().any()
+        else np.array([0.0])
+        for n in used
+    }
     return EqualWeightScore(used, quantiles)

@@ -44,8 +44,13 @@ class Calibrator:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Calibrator:
-        return cls(method=data["method"], x=tuple(data.get("x", ())), y=tuple(data.get("y", ())),  # type: ignore[arg-type]
-                   a=float(data.get("a", 1.0)), b=float(data.get("b", 0.0)))  # type: ignore[arg-type]
+        return cls(
+            method=data["method"],
+            x=tuple(data.get("x", ())),
+            y=tuple(data.get("y", ())),  # type: ignore[arg-type]
+            a=float(data.get("a", 1.0)),
+            b=float(data.get("b", 0.0)),
+        )  # type: ignore[arg-type]
 
 
 def fit_calibrator(raw: np.ndarray, y: np.ndarray, method: Method) -> Calibrator:

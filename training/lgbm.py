@@ -31,8 +31,14 @@ class LGBMParams:
 
     def booster_params(self, seed: int) -> dict[str, object]:
         params = {k: v for k, v in asdict(self).items() if k not in ("num_boost_round", "early_stopping_rounds")}
-        params.update(objective="binary", metric="binary_logloss", seed=seed, deterministic=True,
-                      force_col_wise=True, verbosity=-1)
+        params.update(
+            objective="binary",
+            metric="binary_logloss",
+            seed=seed,
+            deterministic=True,
+            force_col_wise=True,
+            verbosity=-1,
+        )
         return params
 
     def replace(self, **changes: object) -> LGBMParams:
@@ -45,14 +51,21 @@ class LGBMParams:
 
 
 def train_booster(
-    x_train: pd.DataFrame, y_train: np.ndarray, x_valid: pd.DataFrame, y_valid: np.ndarray,
-    params: LGBMParams, seed: int,
+    x_train: pd.DataFrame,
+    y_train: np.ndarray,
+    x_valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    params: LGBMParams,
+    seed: int,
 ) -> lgb.Booster:
     """Fit on the train fold, early-stopping on the validation fold."""
     train = lgb.Dataset(x_train, label=y_train, free_raw_data=False)
     valid = lgb.Dataset(x_valid, label=y_valid, reference=train, free_raw_data=False)
     return lgb.train(
-        params.booster_params(seed), train, num_boost_round=params.num_boost_round, valid_sets=[valid],
+        params.booster_params(seed),
+        train,
+        num_boost_round=params.num_boost_round,
+        valid_sets=[valid],
         callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
     )
 

@@ -34,7 +34,9 @@ def top_decile(y: np.ndarray, score: np.ndarray, weight: np.ndarray | None = Non
     }
     if weight is not None:
         at_risk = weight * y  # revenue of accounts that did churn
-        out["arr_captured_top_decile"] = float(at_risk[top].sum() / at_risk.sum()) if at_risk.sum() > 0 else float("nan")
+        out["arr_captured_top_decile"] = (
+            float(at_risk[top].sum() / at_risk.sum()) if at_risk.sum() > 0 else float("nan")
+        )
     return out
 
 

@@ -52,10 +52,16 @@ class Outcome:
 
 
 OUTCOMES: dict[str, Outcome] = {
-    "churn": Outcome("churn", "no subscription (or, in activity mode, no usage) by the end of the window",
-                     ("accounts", "subscriptions")),
-    "renewal": Outcome("renewal", "a term ending inside the window is followed by a new one within the grace period",
-                       ("accounts", "subscriptions")),
+    "churn": Outcome(
+        "churn",
+        "no subscription (or, in activity mode, no usage) by the end of the window",
+        ("accounts", "subscriptions"),
+    ),
+    "renewal": Outcome(
+        "renewal",
+        "a term ending inside the window is followed by a new one within the grace period",
+        ("accounts", "subscriptions"),
+    ),
     "upsell": Outcome("upsell", "ARR or seats rise inside the window", ("accounts", "subscriptions")),
 }
 
@@ -84,15 +90,22 @@ def build_labels(
     out["arr_at_as_of"] = arr_at(dataset, out) if dataset.has("subscriptions") else np.nan
     for name in outcomes:
         fn = _LABELLERS[(name, config.churn_definition if name == "churn" else "contract")]
-        needs = ("accounts", "usage_events") if (name, config.churn_definition) == ("churn", "activity") else OUTCOMES[name].needs
+        needs = (
+            ("accounts", "usage_events")
+            if (name, config.churn_definition) == ("churn", "activity")
+            else OUTCOMES[name].needs
+        )
         missing = [t for t in needs if not dataset.has(t)]
         if missing:
-            raise DataError([Problem(missing[0], None, f"outcome {name!r} needs table {missing[0]!r}, which is absent")])
+            raise DataError(
+                [Problem(missing[0], None, f"outcome {name!r} needs table {missing[0]!r}, which is absent")]
+            )
         out[name] = fn(dataset, out, config, end)
     return out
 
 
 # --- contract outcomes ---------------------------------------------------------------------
+
 
 def coverage_blocks(subscriptions: pd.DataFrame, grace: pd.Timedelta) -> pd.DataFrame:
     """Merge each account's subscription rows into blocks, bridging gaps shorter than ``grace``.
@@ -106,9 +119,11 @@ def coverage_blocks(subscriptions: pd.DataFrame, grace: pd.Timedelta) -> pd.Data
     previous_end = running_end.groupby(subs["account_id"]).shift()
     new_block = previous_end.isna() | (subs["start_date"] >= previous_end + grace)
     subs["block"] = new_block.cumsum()
-    return subs.groupby("block").agg(
-        account_id=("account_id", "first"), block_start=("start_date", "min"), block_end=("end_date", "max")
-    ).reset_index(drop=True)
+    return (
+        subs.groupby("block")
+        .agg(account_id=("account_id", "first"), block_start=("start_date", "min"), block_end=("end_date", "max"))
+        .reset_index(drop=True)
+    )
 
 
 def _active_rows(subscriptions: pd.DataFrame, snapshots: pd.DataFrame) -> pd.DataFrame:
@@ -138,7 +153,9 @@ def contract_churn(dataset: Dataset, snapshots: pd.DataFrame, config: OutcomeCon
     # An account is eligible when a real subscription row (not a bridged gap) is active at as_of.
     active = pd.Index(_active_rows(dataset.tables["subscriptions"], snapshots)["pos"].unique())
     pairs = snaps.merge(blocks, on="account_id")
-    pairs = pairs[(pairs["block_start"] <= pairs["as_of"]) & (pairs["as_of"] < pairs["block_end"]) & pairs["pos"].isin(active)]
+    pairs = pairs[
+        (pairs["block_start"] <= pairs["as_of"]) & (pairs["as_of"] < pairs["block_end"]) & pairs["pos"].isin(active)
+    ]
     label = pd.Series(np.nan, index=range(len(snapshots)))
     label[pairs["pos"].to_numpy()] = (pairs["block_end"] < pairs["as_of"] + config.horizon).astype(float).to_numpy()
     label[~_settled(snapshots, config, end, grace=True)] = np.nan
@@ -176,7 +193,9 @@ def upsell(dataset: Dataset, snapshots: pd.DataFrame, config: OutcomeConfig, end
     snaps = snapshots[["account_id", "as_of"]].reset_index(drop=True).rename_axis("pos").reset_index()
     base = _totals_at(subs, snaps.rename(columns={"as_of": "at"}))
     changes = snaps.merge(subs[["account_id", "start_date"]], on="account_id")
-    changes = changes[(changes["start_date"] > changes["as_of"]) & (changes["start_date"] < changes["as_of"] + config.horizon)]
+    changes = changes[
+        (changes["start_date"] > changes["as_of"]) & (changes["start_date"] < changes["as_of"] + config.horizon)
+    ]
     later = _totals_at(subs, changes.rename(columns={"start_date": "at"})).groupby("pos")[["arr", "seats"]].max()
     rise = base.set_index("pos").join(later, rsuffix="_later", how="inner")
     grew = (rise["arr_later"] > rise["arr"] + 1e-9) | (rise["seats_later"] > rise["seats"])
@@ -199,16 +218,31 @@ def _totals_at(subs: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
 
 # --- activity outcome ----------------------------------------------------------------------
 
+
 def activity_churn(dataset: Dataset, snapshots: pd.DataFrame, config: OutcomeConfig, end: pd.Timestamp) -> np.ndarray:
     """1 when an account active in the ``active_days`` before as_of has no usage event in the window."""
     events = dataset.tables["usage_events"][["account_id", "timestamp"]].dropna()
     events = events.astype({"timestamp": TIMESTAMP_DTYPE}).sort_values("timestamp", ignore_index=True)
     snaps = snapshots[["account_id", "as_of"]].reset_index(drop=True).rename_axis("pos").reset_index()
     snaps = snaps.astype({"as_of": TIMESTAMP_DTYPE}).sort_values("as_of", ignore_index=True)
-    before = pd.merge_asof(snaps, events.rename(columns={"timestamp": "last"}), left_on="as_of", right_on="last",
-                           by="account_id", direction="backward", allow_exact_matches=False)
-    after = pd.merge_asof(snaps, events.rename(columns={"timestamp": "next"}), left_on="as_of", right_on="next",
-                          by="account_id", direction="forward", allow_exact_matches=True)
+    before = pd.merge_asof(
+        snaps,
+        events.rename(columns={"timestamp": "last"}),
+        left_on="as_of",
+        right_on="last",
+        by="account_id",
+        direction="backward",
+        allow_exact_matches=False,
+    )
+    after = pd.merge_asof(
+        snaps,
+        events.rename(columns={"timestamp": "next"}),
+        left_on="as_of",
+        right_on="next",
+        by="account_id",
+        direction="forward",
+        allow_exact_matches=True,
+    )
     eligible = (before["last"] >= before["as_of"] - pd.Timedelta(days=config.active_days)).to_numpy()
     churned = (after["next"].isna() | (after["next"] >= after["as_of"] + config.horizon)).to_numpy()
     label = pd.Series(np.where(eligible, churned.astype(float), np.nan), index=snaps["pos"]).sort_index()

@@ -38,8 +38,13 @@ def default_tracking_uri(base: Path) -> str:
 
 
 def log_training_run(
-    result: TrainingResult, folder: Path, *, tracking_uri: str, experiment: str = EXPERIMENT,
-    register_as: str | None = "account-health", sample_rows: int = 200,
+    result: TrainingResult,
+    folder: Path,
+    *,
+    tracking_uri: str,
+    experiment: str = EXPERIMENT,
+    register_as: str | None = "account-health",
+    sample_rows: int = 200,
 ) -> str:
     """Log the run and return its run id."""
     mlflow.set_tracking_uri(tracking_uri)
@@ -51,8 +56,14 @@ def log_training_run(
     manifest = json.loads((folder / "manifest.json").read_text())
     with mlflow.start_run(run_name=f"train-{manifest['model_version']}") as run:
         mlflow.log_params(_flat_params(result))
-        mlflow.set_tags({"data_fingerprint": manifest["data_fingerprint"], "git_commit": manifest["git_commit"],
-                         "model_version": manifest["model_version"], "data_source": manifest["data_source"]})
+        mlflow.set_tags(
+            {
+                "data_fingerprint": manifest["data_fingerprint"],
+                "git_commit": manifest["git_commit"],
+                "model_version": manifest["model_version"],
+                "data_source": manifest["data_source"],
+            }
+        )
         sample = to_matrix(result.frame.head(sample_rows), result.spec)
         for name, model in result.models.items():
             for family, values in model.metrics.items():
@@ -63,9 +74,11 @@ def log_training_run(
             info = mlflow.pyfunc.log_model(
                 name=f"{name}_model",
                 python_model=str(PYFUNC_CODE),
-                artifacts={"booster": str(folder / f"{name}.lgbm.txt"),
-                           "calibrator": str(folder / f"{name}.calibrator.json"),
-                           "spec": str(folder / "features.json")},
+                artifacts={
+                    "booster": str(folder / f"{name}.lgbm.txt"),
+                    "calibrator": str(folder / f"{name}.calibrator.json"),
+                    "spec": str(folder / "features.json"),
+                },
                 code_paths=[str(TRAINING_PACKAGE)],
                 signature=signature,
                 input_example=sample.head(3),
