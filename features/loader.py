@@ -22,6 +22,7 @@ from features.contract import TABLE_SPECS, ColumnSpec, Kind, TableSpec
 from features.errors import MAX_EXAMPLES, DataError, Problem
 
 TIMESTAMP_DTYPE = "datetime64[us, UTC]"
+STRING_DTYPE = pd.StringDtype("pyarrow")
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
 
 
@@ -148,7 +149,8 @@ def _coerce_column(col: ColumnSpec, values: pa.ChunkedArray) -> tuple[pd.Series,
             # Whole-number floats (IDs stored as 12.0) become "12", not "12.0".
             as_int = pc.cast(values, pa.int64(), safe=False)
             values = pc.if_else(pc.equal(pc.cast(as_int, values.type), values), as_int, values)
-        series = pd.Series(pc.cast(values, pa.string()).to_pandas(), dtype="string")
+        # Arrow-backed strings: no Python object per value, so 10M+ event rows stay compact.
+        series = pd.Series(pd.arrays.ArrowStringArray(pc.cast(values, pa.large_string())), dtype=STRING_DTYPE)
         return series, None
     if col.kind is Kind.TIMESTAMP:
         return _to_utc(values, was_null)
