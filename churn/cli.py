@@ -287,6 +287,7 @@ def run_training(dataset: object, data: Path, config: object, out: Path, trackin
         result = train_models(dataset, config, progress=update)  # type: ignore[arg-type]
     write_model_folder(result, out, data_source=str(data), fingerprint=data_fingerprint(Path(data)))
     print_metrics(result)
+    print_scorecard(result)
     console.print(f"model folder: {out.resolve()}")
     if tracking_uri:
         from training.tracking import log_training_run
@@ -310,6 +311,33 @@ def print_metrics(result: object) -> None:
             values = [model.metrics.get(f, {}).get(key) for f in ("model", "logistic", "equal_weight")]
             table.add_row(label, *["n/a" if v is None or v != v else f"{v:.3f}" for v in values])
         console.print(table)
+
+
+def print_scorecard(result: object) -> None:
+    """The health scorecard's components and weights, and its backtest beside the model."""
+    scorecard = getattr(result, "scorecard", None)
+    if scorecard is None:
+        return
+    table = Table(title="health scorecard (scorecard.yaml): weights learned from the churn model")
+    for column in ("component", "weight", "measures (weight within the component)"):
+        table.add_column(column, justify="right" if column == "weight" else "left")
+    for c in scorecard.main.components:
+        table.add_row(c.name, f"{c.weight:g}", ", ".join(f"{m.signal} {m.weight:g}" for m in c.measures))
+    console.print(table)
+    bt = scorecard.info.get("backtest")
+    if not bt:
+        return
+    table = Table(title=f"health score backtest ({bt['n']:,} test snapshots, risk = 100 - score)")
+    table.add_column("metric")
+    for family in ("health scorecard", "LightGBM", "equal-weight"):
+        table.add_column(family, justify="right")
+    for key, label in (("roc_auc", "churn ROC-AUC"), ("lift_top_decile", "lift, top decile")):
+        values = [bt.get(f, {}).get(key) for f in ("scorecard", "model", "equal_weight")]
+        table.add_row(label, *["n/a" if v is None or v != v else f"{v:.3f}" for v in values])
+    console.print(table)
+    bands = ", ".join(f"{name} {b['churn_rate']:.1%} of {b['n']:,}" if b["n"] else f"{name} none"
+                      for name, b in bt["bands"].items())
+    console.print(f"churn rate per band: {bands}; onboarding card: {scorecard.onboarding.note or 'learned on young accounts'}")
 
 
 def train_table_command(
@@ -387,7 +415,7 @@ def demo(
     console.rule("outputs")
     console.print(f"world (Parquet tables + ground_truth.parquet): {world_dir.resolve()}")
     console.print(f"features at {as_of:%Y-%m-%d}: {features_file.resolve()}")
-    console.print(f"model folder (models, metrics.json, model_card.md): {model_dir.resolve()}")
+    console.print(f"model folder (models, metrics.json, scorecard.yaml, model_card.md): {model_dir.resolve()}")
     console.print(f"MLflow store: {uri}  (browse: mlflow ui --backend-store-uri {uri})")
 
 

@@ -7,10 +7,15 @@ What training saves is exactly what scoring and explaining load::
     features.json               feature spec (names, order, categories), config, skipped signals
     metrics.json                test metrics of every model and baseline
     model_card.md               data window, metrics, intended use, limits
+    scorecard.yaml              the health scorecard (when churn is an outcome), for people to edit
     manifest.json               model version, data fingerprint, git commit, SHA-256 of every file
 
 The folder is written to a temporary sibling and renamed into place, so a failed run
-leaves the previous model intact. Loading verifies every checksum before parsing a file.
+leaves the previous model intact. Loading verifies every checksum before parsing a file,
+except for the files meant to be edited (``scorecard.yaml``): the manifest records their
+original SHA-256 under ``editable``, and loading validates their content instead (an
+invalid edit is refused with a one-line reason; ``ModelBundle.scorecard_edited`` says
+whether the file differs from what training wrote).
 """
 
 from __future__ import annotations
@@ -33,9 +38,12 @@ from training.calibration import Calibrator
 from training.lgbm import raw_score
 from training.matrix import FeatureSpec
 from training.model_card import render_model_card
+from training.scorecard import Scorecard, ScorecardError, dump_scorecard, load_scorecard
 from training.train import TrainingResult
 
 MANIFEST = "manifest.json"
+SCORECARD = "scorecard.yaml"
+EDITABLE = (SCORECARD,)  # checked by content, not by checksum
 
 
 class ModelFolderError(ValueError):
@@ -61,6 +69,8 @@ class ModelBundle:
     manifest: dict[str, Any]
     metrics: dict[str, Any]
     features: dict[str, Any]
+    scorecard: Scorecard | None = None
+    scorecard_edited: bool = False
 
     @property
     def version(self) -> str:
@@ -105,6 +115,9 @@ def metrics_document(result: TrainingResult) -> dict[str, Any]:
             "calibration": {"method": model.calibrator.method, "cross_fit_log_loss": model.calibration_choice},
             "rows": model.rows,
         }
+    scorecard = getattr(result, "scorecard", None)
+    if scorecard is not None and "backtest" in scorecard.info:
+        doc["health_score"] = scorecard.info["backtest"]
     return doc
 
 
@@ -130,6 +143,8 @@ def write_model_folder(
         (tmp / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=1, allow_nan=False))
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text)
+        if result.scorecard is not None:
+            (tmp / SCORECARD).write_text(dump_scorecard(result.scorecard))
         model_hash = hashlib.sha256(
             "".join(sha256_file(tmp / f"{n}.lgbm.txt") for n in sorted(result.models)).encode()
         ).hexdigest()
@@ -142,7 +157,9 @@ def write_model_folder(
             "outcomes": list(result.models),
         }
         (tmp / "model_card.md").write_text(render_model_card(result, metrics, manifest))
-        manifest["files"] = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        manifest["files"] = {k: v for k, v in files.items() if k not in EDITABLE}
+        manifest["editable"] = {k: v for k, v in files.items() if k in EDITABLE}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
         _swap_into_place(tmp, out)
     except BaseException:
@@ -249,4 +266,15 @@ def load_model_folder(path: Path) -> ModelBundle:
         calibrator = Calibrator.from_dict(json.loads((path / f"{name}.calibrator.json").read_text()))
         outcomes[name] = LoadedOutcome(booster, calibrator)
     metrics = json.loads((path / "metrics.json").read_text())
-    return ModelBundle(path, FeatureSpec.from_dict(features["spec"]), outcomes, manifest, metrics, features)
+    scorecard, edited = None, False
+    if SCORECARD in manifest.get("editable", {}):
+        file = path / SCORECARD
+        if not file.is_file():
+            raise ModelFolderError(f"{path}: {SCORECARD} is missing")
+        try:
+            scorecard = load_scorecard(file.read_text())
+        except ScorecardError as exc:
+            raise ModelFolderError(f"{file}: {exc}") from exc
+        edited = sha256_file(file) != manifest["editable"][SCORECARD]
+    return ModelBundle(path, FeatureSpec.from_dict(features["spec"]), outcomes, manifest, metrics, features,
+                       scorecard, edited)

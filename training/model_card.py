@@ -54,6 +54,8 @@ def render_model_card(result: TrainingResult, metrics: dict[str, Any], manifest:
             f"test positive rate {outcome['model']['positive_rate']:.3f}; calibration: "
             f"{outcome['calibration']['method']}.\n\n" + metrics_table(outcome)
         )
+    if getattr(result, "scorecard", None) is not None:
+        sections.append(health_score_section(result.scorecard))
     sections.append(
         "## Limits\n"
         "- Learned from the history given; a change in product, pricing or customer mix shifts the "
@@ -67,3 +69,27 @@ def render_model_card(result: TrainingResult, metrics: dict[str, Any], manifest:
 
 def _span(dates: list[str]) -> str:
     return f"{dates[0]} to {dates[-1]} ({len(dates)} dates)" if dates else "none"
+
+
+def health_score_section(scorecard: Any) -> str:
+    """The health scorecard: components and weights, and how it ranks churn against the model."""
+    lines = ["## Health score (scorecard.yaml)",
+             "A transparent 0-100 score (100 healthiest): components and weights learned from the churn "
+             "model (each measure's share of its mean |SHAP|; curves are isotonic fits of its SHAP "
+             "contributions). CS ops may edit `scorecard.yaml`; scoring validates it.", "",
+             "| component | weight | measures (weight within the component) |", "|---|---:|---|"]
+    for c in scorecard.main.components:
+        lines.append(f"| {c.name} | {c.weight:g} | " + ", ".join(f"{m.signal} ({m.weight:g})" for m in c.measures) + " |")
+    bt = scorecard.info.get("backtest")
+    if bt:
+        lines += ["", f"Backtest on the churn model's {bt['n']:,} test snapshots ({bt.get('test_from')} to "
+                  f"{bt.get('test_to')}); risk = 100 - health score:", "",
+                  "| | health scorecard | LightGBM churn model | equal-weight score |", "|---|---:|---:|---:|"]
+        for key, label in (("roc_auc", "churn ROC-AUC"), ("lift_top_decile", "lift, top decile")):
+            cells = [_cell(bt.get(f, {}).get(key)) for f in ("scorecard", "model", "equal_weight")]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines += ["", "| band | snapshots | churn rate |", "|---|---:|---:|"]
+        lines += [f"| {name} | {b['n']:,} | {_cell(b['churn_rate'])} |" for name, b in bt["bands"].items()]
+    lines += ["", f"Onboarding card (tenure under {scorecard.onboarding_days:g} days): "
+              + (scorecard.onboarding.note or "learned on young accounts") + "."]
+    return "\n".join(lines)

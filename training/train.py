@@ -26,6 +26,7 @@ from training.lgbm import LGBMParams, raw_score, train_booster
 from training.matrix import FeatureSpec, infer_spec, to_matrix
 from training.metrics import binary_metrics
 from training.outcomes import OutcomeConfig, build_labels
+from training.scorecard import Scorecard, ScorecardConfig, backtest, learn_scorecard, score_health
 
 Progress = Callable[[str, float], None]
 FOLDS = ("train", "calibration", "test")
@@ -45,6 +46,7 @@ class TrainConfig:
     start: date | None = None  # first snapshot date; default: two months after the first signup
     end: date | None = None  # last snapshot date; default: the last one the data settles
     engine: str = "duckdb"
+    scorecard: ScorecardConfig = field(default_factory=ScorecardConfig)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class TrainingResult:
     dates: dict[str, list[pd.Timestamp]]  # fold -> as_of dates
     skipped_signals: tuple[str, ...]
     frame: pd.DataFrame  # features + labels of every snapshot used
+    scorecard: Scorecard | None = None  # the health scorecard, learned when churn is an outcome
 
 
 def monthly_dates(first: pd.Timestamp, last: pd.Timestamp) -> list[pd.Timestamp]:
@@ -172,5 +175,29 @@ def train(dataset: Dataset, config: TrainConfig = TrainConfig(), progress: Progr
     for i, name in enumerate(config.outcomes):
         report(f"training {name}", 0.5 + 0.5 * i / len(config.outcomes))
         models[name] = train_outcome(name, frame, spec, folds, config)
+    scorecard = None
+    if "churn" in models:
+        report("health scorecard", 0.95)
+        scorecard = train_scorecard(frame, spec, folds, models["churn"], config)
     report("done", 1.0)
-    return TrainingResult(config, spec, models, folds, skipped, frame)
+    return TrainingResult(config, spec, models, folds, skipped, frame, scorecard)
+
+
+def train_scorecard(
+    frame: pd.DataFrame, spec: FeatureSpec, folds: dict[str, list[pd.Timestamp]], churn: OutcomeModel,
+    config: TrainConfig,
+) -> Scorecard:
+    """Learn the health scorecard from the churn model on its training snapshots and backtest it
+    on the churn model's test snapshots, beside the model and the equal-weight score."""
+    labelled = frame[frame["churn"].notna()]
+    train_rows = labelled[labelled["as_of"].isin(folds["train"])]
+    window = {"train_from": f"{min(folds['train']):%Y-%m-%d}", "train_to": f"{max(folds['train']):%Y-%m-%d}",
+              "snapshots": len(train_rows), "model": "churn", "weights": "share of the churn model's mean |SHAP|"}
+    card = learn_scorecard(to_matrix(train_rows, spec), train_rows["churn"].to_numpy(dtype=float), churn.booster,
+                           config.scorecard, config.seed, {"learned_from": window})
+    test = labelled[labelled["as_of"].isin(folds["test"])]  # the churn model's test rows, in its order
+    result = backtest(score_health(test, card), test["churn"].to_numpy(dtype=float),
+                      {k: churn.metrics[k] for k in ("model", "equal_weight") if k in churn.metrics})
+    result["test_from"], result["test_to"] = f"{min(folds['test']):%Y-%m-%d}", f"{max(folds['test']):%Y-%m-%d}"
+    return Scorecard(card.main, card.onboarding, card.bands, card.onboarding_days, card.overrides,
+                     {**card.info, "backtest": result})
