@@ -35,7 +35,7 @@ from features.loader import Dataset
 ENGINES = ("duckdb", "spark")
 MICROS_PER_DAY = 86_400_000_000
 FREE_TEXT = ("name", "note", "comment")
-DUCKDB_MEMORY_LIMIT = "2GB"  # override with the CHURN_DUCKDB_MEMORY_LIMIT environment variable
+DUCKDB_MEMORY_LIMIT = "1GB"  # override with the CHURN_DUCKDB_MEMORY_LIMIT environment variable
 
 
 def _memory_setting(value: str) -> str:

@@ -76,7 +76,8 @@ def load_dataset(path: str | Path, *, strict: bool = False) -> Dataset:
             if spec.required:
                 problems.append(Problem(spec.name, None, "required table is missing"))
             continue
-        frame, table_problems, extra, bad = coerce_table(spec, raw[spec.name])
+        # pop: the raw Arrow table is freed as soon as its typed frame exists.
+        frame, table_problems, extra, bad = coerce_table(spec, raw.pop(spec.name))
         tables[spec.name] = frame
         unparsed.update({(spec.name, col): pos for col, pos in bad.items()})
         problems.extend(table_problems)
@@ -150,7 +151,7 @@ def _coerce_column(col: ColumnSpec, values: pa.ChunkedArray) -> tuple[pd.Series,
             as_int = pc.cast(values, pa.int64(), safe=False)
             values = pc.if_else(pc.equal(pc.cast(as_int, values.type), values), as_int, values)
         # Arrow-backed strings: no Python object per value, so 10M+ event rows stay compact.
-        series = pd.Series(pd.arrays.ArrowStringArray(pc.cast(values, pa.large_string())), dtype=STRING_DTYPE)
+        series = pd.Series(pd.arrays.ArrowStringArray(pc.cast(values, pa.string())), dtype=STRING_DTYPE)
         return series, None
     if col.kind is Kind.TIMESTAMP:
         return _to_utc(values, was_null)
