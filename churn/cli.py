@@ -337,7 +337,8 @@ def print_scorecard(result: object) -> None:
     console.print(table)
     bands = ", ".join(f"{name} {b['churn_rate']:.1%} of {b['n']:,}" if b["n"] else f"{name} none"
                       for name, b in bt["bands"].items())
-    console.print(f"churn rate per band: {bands}; onboarding card: {scorecard.onboarding.note or 'learned on young accounts'}")
+    note = scorecard.onboarding.note or "learned on young accounts"
+    console.print(f"churn rate per band: {bands}; onboarding card: {note}")
 
 
 def train_table_command(

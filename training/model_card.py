@@ -79,7 +79,8 @@ def health_score_section(scorecard: Any) -> str:
              "contributions). CS ops may edit `scorecard.yaml`; scoring validates it.", "",
              "| component | weight | measures (weight within the component) |", "|---|---:|---|"]
     for c in scorecard.main.components:
-        lines.append(f"| {c.name} | {c.weight:g} | " + ", ".join(f"{m.signal} ({m.weight:g})" for m in c.measures) + " |")
+        measures = ", ".join(f"{m.signal} ({m.weight:g})" for m in c.measures)
+        lines.append(f"| {c.name} | {c.weight:g} | {measures} |")
     bt = scorecard.info.get("backtest")
     if bt:
         lines += ["", f"Backtest on the churn model's {bt['n']:,} test snapshots ({bt.get('test_from')} to "

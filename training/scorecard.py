@@ -340,8 +340,10 @@ def learn_scorecard(
                                         f"days ({churners} churned): the onboarding card is the main card")
     else:
         young_x = sample(young)
-        onboarding = replace(learn_card(young_x, shap_contributions(booster, young_x), config, exclude=(*config.exclude, "tenure_days")),
-                             note=f"learned on {len(young)} training snapshots younger than {config.onboarding_days} days")
+        exclude = (*config.exclude, "tenure_days")
+        card = learn_card(young_x, shap_contributions(booster, young_x), config, exclude=exclude)
+        onboarding = replace(card, note=f"learned on {len(young)} training snapshots younger than "
+                                        f"{config.onboarding_days} days")
     low, mid = config.bands
     bands = (("red", 0.0, float(low)), ("yellow", float(low) + 1, float(mid)), ("green", float(mid) + 1, 100.0))
     return Scorecard(main, onboarding, bands, config.onboarding_days, (), dict(info or {}))
@@ -431,7 +433,8 @@ def parse_scorecard(doc: Any) -> Scorecard:
     if not _is_number(age) or age < 0:
         raise ScorecardError(f"onboarding_age_days must be a number of days >= 0, not {age!r}")
     rules = tuple(_parse_rule(r, i, {b[0] for b in bands}) for i, r in enumerate(doc.get("overrides") or [], 1))
-    info = {k: v for k, v in doc.items() if k not in ("format_version", "bands", "onboarding_age_days", "cards", "overrides")}
+    known = ("format_version", "bands", "onboarding_age_days", "cards", "overrides")
+    info = {k: v for k, v in doc.items() if k not in known}
     return Scorecard(main, onboarding, bands, float(age), rules, info)
 
 
@@ -507,10 +510,11 @@ def _parse_measure(doc: Any, where: str) -> Measure:
 
 
 def _parse_bands(doc: Mapping[str, Any]) -> tuple[tuple[str, float, float], ...]:
-    if list(doc) != list(BAND_NAMES):
-        raise ScorecardError(f"bands must be {', '.join(BAND_NAMES)} in that order, not {', '.join(map(str, doc))}")
+    if sorted(map(str, doc)) != sorted(BAND_NAMES):
+        raise ScorecardError(f"bands must be red, yellow and green, not {', '.join(map(str, doc))}")
     bands, expected_low = [], 0.0
-    for name, edges in doc.items():
+    for name in BAND_NAMES:
+        edges = doc[name]
         if not isinstance(edges, list) or len(edges) != 2 or not all(_is_number(e) for e in edges):
             raise ScorecardError(f"bands: {name} must be [low, high]")
         low, high = float(edges[0]), float(edges[1])

@@ -1,0 +1,268 @@
+"""The health scorecard: learned from the churn model, editable as YAML, validated, scored purely."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from features.generator import GeneratorConfig, generate_world, write_world
+from features.loader import load_dataset
+from training.artifact import ModelFolderError, load_model_folder, write_model_folder
+from training.lgbm import LGBMParams
+from training.matrix import to_matrix
+from training.scorecard import (
+    ScorecardError,
+    dump_scorecard,
+    fit_curve,
+    load_scorecard,
+    parse_scorecard,
+    score_health,
+    shap_contributions,
+)
+from training.train import TrainConfig, train
+
+
+def card_doc() -> dict[str, Any]:
+    """A tiny hand-written scorecard: two components, three measures, an onboarding card."""
+    return {
+        "bands": {"red": [0, 40], "yellow": [41, 75], "green": [76, 100]},
+        "onboarding_age_days": 90,
+        "cards": {
+            "main": {"components": [
+                {"name": "usage", "weight": 60, "measures": [
+                    {"signal": "licence_utilisation", "weight": 100, "curve": [[0.2, 0], [0.8, 100]]}]},
+                {"name": "support", "weight": 40, "measures": [
+                    {"signal": "open_high_priority_tickets", "weight": 50, "curve": [[0, 100], [3, 0]]},
+                    {"signal": "support_csat", "weight": 50, "curve": [[1, 0], [5, 100]]}]},
+            ]},
+            "onboarding": {"components": [
+                {"name": "usage", "weight": 100, "measures": [
+                    {"signal": "licence_utilisation", "weight": 100, "curve": [[0.0, 0], [0.4, 100]]}]},
+            ]},
+        },
+        "overrides": [],
+    }
+
+
+def rows(**columns: list[float]) -> pd.DataFrame:
+    base = {"licence_utilisation": [0.5], "open_high_priority_tickets": [0.0], "support_csat": [3.0],
+            "tenure_days": [400.0]}
+    base.update(columns)
+    n = max(len(v) for v in base.values())
+    return pd.DataFrame({k: v * n if len(v) == 1 else v for k, v in base.items()})
+
+
+def test_score_is_the_weighted_sum_of_component_means() -> None:
+    """It scores 0.6 x usage + 0.4 x the mean of the support measures, with bands by upper edge."""
+    out = score_health(rows(), parse_scorecard(card_doc()))
+    # usage 50; support: tickets 100, csat 50 -> 75; health 0.6*50 + 0.4*75 = 60
+    assert out.loc[0, "health_score"] == pytest.approx(60.0)
+    assert out.loc[0, "health_band"] == "yellow" and out.loc[0, "measures_used"] == 3
+    assert not out.loc[0, "onboarding"]
+    assert list(out.columns[:4]) == ["health_score", "health_band", "measures_used", "onboarding"]
+
+
+def test_missing_measures_renormalise_the_remaining_weights() -> None:
+    """It leaves a missing measure out of its component's mean, a component with no measure out of
+    the score, counts the measures used, and gives no score when nothing is known."""
+    sc = parse_scorecard(card_doc())
+    frame = rows(support_csat=[np.nan, np.nan, np.nan], open_high_priority_tickets=[0.0, np.nan, np.nan],
+                 licence_utilisation=[0.5, 0.5, np.nan])
+    out = score_health(frame, sc)
+    assert out["health_score"].iloc[0] == pytest.approx(0.6 * 50 + 0.4 * 100)  # support = tickets alone
+    assert out["health_score"].iloc[1] == pytest.approx(50.0)  # usage alone
+    assert np.isnan(out["health_score"].iloc[2]) and out["health_band"].iloc[2] is None
+    assert out["measures_used"].tolist() == [2, 1, 0]
+    absent = score_health(rows().drop(columns=["support_csat"]), sc)  # an absent column counts as missing
+    assert absent["measures_used"].iloc[0] == 2
+
+
+def test_young_accounts_use_the_onboarding_card() -> None:
+    """It scores accounts younger than onboarding_age_days with the onboarding card and flags them."""
+    out = score_health(rows(tenure_days=[30.0, 400.0, np.nan]), parse_scorecard(card_doc()))
+    assert out["onboarding"].tolist() == [True, False, False]
+    assert out["health_score"].iloc[0] == pytest.approx(100.0)  # 0.5 is above the onboarding curve's end
+    assert out["health_score"].iloc[1] == pytest.approx(60.0)
+
+
+def test_editing_a_weight_changes_scores_as_expected() -> None:
+    """Moving weight to the weaker component lowers the score by exactly the moved share."""
+    doc = card_doc()
+    doc["cards"]["main"]["components"][0]["weight"] = 80
+    doc["cards"]["main"]["components"][1]["weight"] = 20
+    out = score_health(rows(), parse_scorecard(doc))
+    assert out.loc[0, "health_score"] == pytest.approx(0.8 * 50 + 0.2 * 75)
+
+
+def test_a_pinned_measure_ignores_its_value() -> None:
+    """It gives a pinned measure its pinned score whatever the value, and counts it even when missing."""
+    doc = card_doc()
+    doc["cards"]["main"]["components"][0]["measures"][0]["pin"] = 100
+    out = score_health(rows(licence_utilisation=[0.1, np.nan]), parse_scorecard(doc))
+    assert out["health_score"].tolist() == pytest.approx([0.6 * 100 + 0.4 * 75] * 2)
+    assert out["measures_used"].tolist() == [3, 3]
+
+
+def test_override_rules_force_a_band_and_cap_the_score() -> None:
+    """A band rule forces red however high the score; a cap rule lowers it; both say which rule fired."""
+    doc = card_doc()
+    doc["overrides"] = [{"when": "open_high_priority_tickets >= 3", "band": "red"},
+                        {"when": "support_csat < 2", "cap": 40}]
+    sc = parse_scorecard(doc)
+    out = score_health(rows(licence_utilisation=[0.8, 0.8, 0.8], open_high_priority_tickets=[3.0, 0.0, 0.0],
+                            support_csat=[5.0, 5.0, 1.0]), sc)
+    assert out["health_band"].tolist() == ["red", "green", "red"]
+    assert out["health_score"].iloc[0] > 75 and out["health_score"].iloc[2] == 40
+    assert out["override"].tolist() == ["open_high_priority_tickets >= 3", None, "support_csat < 2"]
+
+
+def test_the_file_round_trips() -> None:
+    """It reads back what it writes, overrides and comments included."""
+    doc = card_doc()
+    doc["overrides"] = [{"when": "max_days_overdue > 60", "band": "red", "cap": 30}]
+    sc = parse_scorecard(doc)
+    text = dump_scorecard(sc)
+    assert text.startswith("# Health scorecard")
+    again = load_scorecard(text)
+    assert again.main == sc.main and again.onboarding == sc.onboarding and again.overrides == sc.overrides
+    assert again.bands == sc.bands
+
+
+def _break(path: str, value: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(card_doc())
+    *parents, last = path.split(".")
+    node: Any = doc
+    for key in parents:
+        node = node[int(key)] if key.isdigit() else node[key]
+    node[int(last) if last.isdigit() else last] = value
+    return doc
+
+
+MAIN = "cards.main.components"
+
+
+@pytest.mark.parametrize(("doc", "message"), [
+    (_break(f"{MAIN}.0.weight", 70), r"card main: component weights sum to 110, not 100"),
+    (_break(f"{MAIN}.1.measures.0.weight", 60), r"support: measure weights sum to 110, not 100"),
+    (_break(f"{MAIN}.1.measures.0.signal", "tickets_per_fortnight"), r"unknown signal 'tickets_per_fortnight'"),
+    (_break(f"{MAIN}.0.measures.0.curve", [[0.2, 0], [0.5, 80], [0.8, 60]]), r"curve is not monotone"),
+    (_break(f"{MAIN}.0.measures.0.curve", [[0.8, 0], [0.2, 100]]), r"curve values must be strictly increasing"),
+    (_break(f"{MAIN}.0.measures.0.curve", [[0.2, 0], [0.8, 120]]), r"scores must lie between 0 and 100"),
+    (_break(f"{MAIN}.0.measures.0.weight", -5), r"weight must be a number >= 0"),
+    (_break(f"{MAIN}.0.measures.0.pin", 150), r"pin must be a score from 0 to 100"),
+    (_break("bands.yellow", [45, 75]), r"bands: yellow is \[45, 75\]; it must start at 41"),
+    (_break("bands.green", [76, 90]), r"green must end at 100"),
+    (_break("bands", {"red": [0, 40], "amber": [41, 75], "green": [76, 100]}), r"bands must be red, yellow and green"),
+    (_break("overrides", [{"when": "open_high_priority_tickets about 3", "band": "red"}]), r"override 1: when must"),
+    (_break("overrides", [{"when": "nps < 0", "band": "purple"}]), r"override 1: band must be one of"),
+    (_break("overrides", [{"when": "nps < 0"}]), r"override 1: give band"),
+    (_break("onboarding_age_days", "ninety"), r"onboarding_age_days must be a number"),
+])
+def test_an_invalid_file_is_refused_with_a_reason(doc: dict[str, Any], message: str) -> None:
+    """It refuses a broken scorecard with a one-line message naming the problem."""
+    with pytest.raises(ScorecardError, match=message) as info:
+        parse_scorecard(doc)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_yaml_is_refused_with_its_line() -> None:
+    """It names the line of a YAML syntax error."""
+    with pytest.raises(ScorecardError, match=r"not valid YAML at line \d+"):
+        load_scorecard("bands:\n  red: [0, 40\n")
+
+
+# --- on a trained world ---------------------------------------------------------------------------
+
+QUICK = TrainConfig(outcomes=("churn",), lgbm=LGBMParams(num_boost_round=300, early_stopping_rounds=30),
+                    test_dates=2, calibration_dates=2)
+# The generator's planted churn drivers, as the direction each measure's curve must have (+1: a
+# higher value scores healthier).
+PLANTED = {"open_high_priority_tickets": -1, "nps": +1, "nps_latest": +1, "overdue_amount": -1,
+           "max_days_overdue": -1, "active_users_trend": +1, "licence_utilisation": +1}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("world")
+    write_world(generate_world(GeneratorConfig(accounts=800, months=18, seed=3)), out)
+    return train(load_dataset(out), QUICK), out
+
+
+def _direction(curve: tuple[tuple[float, float], ...]) -> int:
+    return int(np.sign(curve[-1][1] - curve[0][1]))
+
+
+def test_learned_weights_are_non_negative_and_sum_to_100(trained) -> None:
+    """Component weights and each component's measure weights are >= 0 and sum to 100, on both cards."""
+    result, _ = trained
+    assert result.scorecard is not None
+    for card in (result.scorecard.main, result.scorecard.onboarding):
+        assert sum(c.weight for c in card.components) == pytest.approx(100)
+        for component in card.components:
+            assert component.weight >= 0
+            assert all(m.weight >= 0 for m in component.measures)
+            assert sum(m.weight for m in component.measures) == pytest.approx(100, abs=0.05)
+            assert 2 <= len(next(iter(component.measures)).curve) <= 7
+    assert "engagement_score" not in result.scorecard.main.signals
+
+
+def test_learned_directions_match_the_planted_effects(trained) -> None:
+    """Each planted driver's curve, learned from the churn model's SHAP values, points the planted way:
+    more high-priority tickets, lower NPS, more overdue money or days, falling active users and lower
+    licence utilisation all score less healthy."""
+    result, _ = trained
+    churn = result.models["churn"]
+    frame = result.frame[result.frame["churn"].notna() & result.frame["as_of"].isin(result.dates["train"])]
+    x = to_matrix(frame, result.spec)
+    contrib = shap_contributions(churn.booster, x)
+    in_card = {m.signal: m for c in result.scorecard.main.components for m in c.measures}
+    for signal, planted in PLANTED.items():
+        curve = fit_curve(x[signal].to_numpy(dtype=float), contrib[signal].to_numpy(dtype=float), 7)
+        assert curve is not None, signal
+        assert _direction(curve) == planted, (signal, curve)
+        if signal in in_card:
+            assert _direction(in_card[signal].curve) == planted, signal
+
+
+def test_backtest_beats_equal_weight_and_orders_the_bands(trained) -> None:
+    """It writes the backtest beside the model and the equal-weight score; red churns more than green."""
+    result, _ = trained
+    bt = result.scorecard.info["backtest"]
+    assert bt["n"] == result.models["churn"].rows["test"]
+    assert bt["scorecard"]["roc_auc"] > bt["equal_weight"]["roc_auc"]
+    assert bt["bands"]["red"]["churn_rate"] > bt["bands"]["green"]["churn_rate"]
+
+
+def test_the_model_folder_holds_an_editable_scorecard(tmp_path: Path, trained) -> None:
+    """It writes scorecard.yaml outside the strict checksums, loads an edited file, and refuses an
+    invalid edit with the reason."""
+    result, world = trained
+    folder = write_model_folder(result, tmp_path / "model", data_source=str(world), fingerprint="x")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert "scorecard.yaml" not in manifest["files"] and "scorecard.yaml" in manifest["editable"]
+    assert "health_score" in json.loads((folder / "metrics.json").read_text())
+    assert "## Health score" in (folder / "model_card.md").read_text()
+    bundle = load_model_folder(folder)
+    assert bundle.scorecard is not None and not bundle.scorecard_edited
+    test = result.frame[result.frame["as_of"].isin(result.dates["test"])]
+    before = score_health(test, bundle.scorecard)
+
+    doc = yaml.safe_load((folder / "scorecard.yaml").read_text())
+    doc["overrides"] = [{"when": "tenure_days >= 0", "cap": 40}]
+    (folder / "scorecard.yaml").write_text(yaml.safe_dump(doc))
+    edited = load_model_folder(folder)
+    assert edited.scorecard_edited
+    after = score_health(test, edited.scorecard)
+    assert (after["health_score"] <= 40).all() and (after["health_score"] <= before["health_score"]).all()
+
+    doc["cards"]["main"]["components"][0]["weight"] += 5
+    (folder / "scorecard.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(ModelFolderError, match=r"scorecard.yaml: card main: component weights sum to 105, not 100"):
+        load_model_folder(folder)
