@@ -17,6 +17,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from features.contract import TABLE_SPECS
 from features.loader import Dataset
 from features.signals import SIGNALS_BY_NAME
 from features.validation import data_end
@@ -82,14 +83,32 @@ def monthly_dates(first: pd.Timestamp, last: pd.Timestamp) -> list[pd.Timestamp]
     return [d.tz_localize("UTC") for d in months if d.tz_localize("UTC") >= first]
 
 
+def default_first_date(dataset: Dataset) -> pd.Timestamp:
+    """The first as_of whose longest look-back window (90 days) lies inside the activity data.
+
+    Accounts often predate the event history (a CRM export reaches back further than the
+    product logs); snapshots before the logs start would see empty windows, not quiet accounts.
+    """
+    first_signup = dataset.tables["accounts"]["created_at"].min() + pd.DateOffset(months=2)
+    starts = [
+        frame[spec.time_column].min()
+        for spec in TABLE_SPECS.values()
+        if spec.name not in ("accounts", "subscriptions")
+        and (frame := dataset.get(spec.name)) is not None
+        and spec.time_column in frame
+        and frame[spec.time_column].notna().any()
+    ]
+    activity = (max(starts) + pd.Timedelta(days=90)) if starts else first_signup
+    return max(first_signup, activity).ceil("D")
+
+
 def snapshot_dates(dataset: Dataset, config: TrainConfig) -> list[pd.Timestamp]:
     """Monthly as_of dates whose outcome windows (plus grace) end before the newest data."""
     end = data_end(dataset)
     if end is None:
         raise ValueError("the dataset has no dated rows")
     settle = config.outcome.horizon + (config.outcome.grace if config.outcome.churn_definition == "contract" else pd.Timedelta(0))
-    first_signup = dataset.tables["accounts"]["created_at"].min()
-    first = pd.Timestamp(config.start, tz="UTC") if config.start else (first_signup + pd.DateOffset(months=2)).ceil("D")
+    first = pd.Timestamp(config.start, tz="UTC") if config.start else default_first_date(dataset)
     last = min(pd.Timestamp(config.end, tz="UTC"), end - settle) if config.end else end - settle
     dates = monthly_dates(first, last)
     needed = config.test_dates + config.calibration_dates + 2
