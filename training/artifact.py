@@ -25,6 +25,8 @@ import json
 import shutil
 import subprocess  # noqa: S404 - only to read the git commit, with a fixed argument list
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,8 +99,14 @@ def data_fingerprint(path: Path) -> str:
 
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,  # noqa: S607
-                             cwd=Path(__file__).resolve().parent, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],  # noqa: S607 - git from PATH, fixed arguments
+            capture_output=True,
+            text=True,
+            timeout=5,  # noqa: S607
+            cwd=Path(__file__).resolve().parent,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip() or "unknown"
@@ -125,12 +133,11 @@ def write_model_folder(
     result: TrainingResult, out: Path, *, data_source: str, fingerprint: str, extra_files: dict[str, str] | None = None
 ) -> Path:
     """Write the folder atomically and return its path."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staged_folder(Path(out)) as tmp:
         for name, model in result.models.items():
-            (tmp / f"{name}.lgbm.txt").write_text(model.booster.model_to_string(num_iteration=model.booster.best_iteration))
+            (tmp / f"{name}.lgbm.txt").write_text(
+                model.booster.model_to_string(num_iteration=model.booster.best_iteration)
+            )
             (tmp / f"{name}.calibrator.json").write_text(json.dumps(model.calibrator.to_dict(), indent=1))
         features = {
             "spec": result.spec.to_dict(),
@@ -148,38 +155,27 @@ def write_model_folder(
         model_hash = hashlib.sha256(
             "".join(sha256_file(tmp / f"{n}.lgbm.txt") for n in sorted(result.models)).encode()
         ).hexdigest()
-        manifest = {
-            "model_version": model_hash[:12],
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "data_source": data_source,
-            "data_fingerprint": fingerprint,
-            "git_commit": git_commit(),
-            "outcomes": list(result.models),
-        }
+        manifest = new_manifest(model_hash, data_source, fingerprint, list(result.models))
         (tmp / "model_card.md").write_text(render_model_card(result, metrics, manifest))
-        files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
-        manifest["files"] = {k: v for k, v in files.items() if k not in EDITABLE}
-        manifest["editable"] = {k: v for k, v in files.items() if k in EDITABLE}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
-        _swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+        write_manifest(tmp, manifest)
+    return Path(out)
 
 
 def write_tabular_folder(result: Any, out: Path, *, source: str) -> Path:
     """Model folder for a model trained on the user's own table (``training.tabular``)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staged_folder(Path(out)) as tmp:
         name = "churn"
         (tmp / f"{name}.lgbm.txt").write_text(result.booster.model_to_string())
         (tmp / f"{name}.calibrator.json").write_text(json.dumps(result.calibrator.to_dict(), indent=1))
-        features = {"spec": result.spec.to_dict(), "outcomes": [name], "id_column": result.id_column,
-                    "label": result.label, "positive": result.positive, "dropped": dict(result.dropped),
-                    "notes": list(result.notes)}
+        features = {
+            "spec": result.spec.to_dict(),
+            "outcomes": [name],
+            "id_column": result.id_column,
+            "label": result.label,
+            "positive": result.positive,
+            "dropped": dict(result.dropped),
+            "notes": list(result.notes),
+        }
         (tmp / "features.json").write_text(json.dumps(_jsonable(features), indent=1))
         metrics = {"validation": result.validation, "outcomes": {name: result.metrics}}
         (tmp / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=1, allow_nan=False))
@@ -192,24 +188,45 @@ def write_tabular_folder(result: Any, out: Path, *, source: str) -> Path:
             f"ECE {model.get('ece', float('nan')):.3f}; logistic baseline ROC-AUC "
             f"{result.metrics.get('logistic', {}).get('roc_auc', float('nan')):.3f}.\n\n"
             f"Features: {len(result.spec.names)}; dropped: "
-            + (", ".join(f"{k} ({v})" for k, v in result.dropped.items()) or "none") + ".\n"
+            + (", ".join(f"{k} ({v})" for k, v in result.dropped.items()) or "none")
+            + ".\n"
         )
         (tmp / "model_card.md").write_text(card)
-        manifest = {
-            "model_version": sha256_file(tmp / f"{name}.lgbm.txt")[:12],
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "data_source": source,
-            "data_fingerprint": data_fingerprint(Path(source)),
-            "git_commit": git_commit(),
-            "outcomes": [name],
-        }
-        manifest["files"] = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        model_hash = sha256_file(tmp / f"{name}.lgbm.txt")
+        write_manifest(tmp, new_manifest(model_hash, source, data_fingerprint(Path(source)), [name]))
+    return Path(out)
+
+
+@contextmanager
+def staged_folder(out: Path) -> Iterator[Path]:
+    """A temporary sibling of ``out`` to fill; renamed into place on success, removed on failure."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield tmp
         _swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out
+
+
+def new_manifest(model_hash: str, source: str, fingerprint: str, outcomes: list[str]) -> dict[str, Any]:
+    return {
+        "model_version": model_hash[:12],
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data_source": source,
+        "data_fingerprint": fingerprint,
+        "git_commit": git_commit(),
+        "outcomes": outcomes,
+    }
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """Record every file's SHA-256 (editable files apart) and write manifest.json last."""
+    files = {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file()}
+    manifest["files"] = {k: v for k, v in files.items() if k not in EDITABLE}
+    manifest["editable"] = {k: v for k, v in files.items() if k in EDITABLE}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
 
 
 def _swap_into_place(new: Path, target: Path) -> None:
@@ -276,5 +293,6 @@ def load_model_folder(path: Path) -> ModelBundle:
         except ScorecardError as exc:
             raise ModelFolderError(f"{file}: {exc}") from exc
         edited = sha256_file(file) != manifest["editable"][SCORECARD]
-    return ModelBundle(path, FeatureSpec.from_dict(features["spec"]), outcomes, manifest, metrics, features,
-                       scorecard, edited)
+    return ModelBundle(
+        path, FeatureSpec.from_dict(features["spec"]), outcomes, manifest, metrics, features, scorecard, edited
+    )
