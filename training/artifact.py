@@ -34,10 +34,9 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
-import pandas as pd
 
 from training.calibration import Calibrator
-from training.lgbm import raw_score
+from training.lgbm import CalibratedBooster
 from training.matrix import FeatureSpec
 from training.model_card import render_model_card
 from training.scorecard import Scorecard, ScorecardError, dump_scorecard, load_scorecard
@@ -53,21 +52,12 @@ class ModelFolderError(ValueError):
 
 
 @dataclass(frozen=True)
-class LoadedOutcome:
-    booster: lgb.Booster
-    calibrator: Calibrator
-
-    def predict(self, x: pd.DataFrame) -> np.ndarray:
-        return self.calibrator.predict(raw_score(self.booster, x))
-
-
-@dataclass(frozen=True)
 class ModelBundle:
     """A model folder loaded and verified: what scoring needs."""
 
     path: Path
     spec: FeatureSpec
-    outcomes: dict[str, LoadedOutcome]
+    outcomes: dict[str, CalibratedBooster]
     manifest: dict[str, Any]
     metrics: dict[str, Any]
     features: dict[str, Any]
@@ -281,7 +271,7 @@ def load_model_folder(path: Path) -> ModelBundle:
         except lgb.basic.LightGBMError as exc:
             raise ModelFolderError(f"{path}: {name}.lgbm.txt is not a LightGBM model ({exc})") from exc
         calibrator = Calibrator.from_dict(json.loads((path / f"{name}.calibrator.json").read_text()))
-        outcomes[name] = LoadedOutcome(booster, calibrator)
+        outcomes[name] = CalibratedBooster(booster, calibrator)
     metrics = json.loads((path / "metrics.json").read_text())
     scorecard, edited = None, False
     if SCORECARD in manifest.get("editable", {}):

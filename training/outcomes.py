@@ -222,7 +222,9 @@ def _totals_at(subs: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
 def activity_churn(dataset: Dataset, snapshots: pd.DataFrame, config: OutcomeConfig, end: pd.Timestamp) -> np.ndarray:
     """1 when an account active in the ``active_days`` before as_of has no usage event in the window."""
     events = dataset.tables["usage_events"][["account_id", "timestamp"]].dropna()
-    events = events.astype({"timestamp": TIMESTAMP_DTYPE, "account_id": STRING_DTYPE}).sort_values("timestamp", ignore_index=True)
+    events = events.astype({"timestamp": TIMESTAMP_DTYPE, "account_id": STRING_DTYPE}).sort_values(
+        "timestamp", ignore_index=True
+    )
     snaps = snapshots[["account_id", "as_of"]].reset_index(drop=True).rename_axis("pos").reset_index()
     snaps = snaps.astype({"as_of": TIMESTAMP_DTYPE, "account_id": STRING_DTYPE}).sort_values("as_of", ignore_index=True)
     before = pd.merge_asof(

@@ -23,7 +23,7 @@ from features.signals import SIGNALS_BY_NAME
 from features.validation import data_end
 from training.baselines import fit_equal_weight, fit_logistic, logistic_risk
 from training.calibration import Calibrator, choose_calibrator
-from training.lgbm import LGBMParams, raw_score, train_booster
+from training.lgbm import CalibratedBooster, LGBMParams, raw_score, train_booster
 from training.matrix import FeatureSpec, infer_spec, to_matrix
 from training.metrics import binary_metrics
 from training.outcomes import OutcomeConfig, build_labels
@@ -63,7 +63,7 @@ class OutcomeModel:
     test_predictions: pd.DataFrame  # account_id, as_of, y, p, arr (for plots)
 
     def predict(self, x: pd.DataFrame) -> np.ndarray:
-        return self.calibrator.predict(raw_score(self.booster, x))
+        return CalibratedBooster(self.booster, self.calibrator).predict(x)
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,9 @@ def snapshot_dates(dataset: Dataset, config: TrainConfig) -> list[pd.Timestamp]:
     end = data_end(dataset)
     if end is None:
         raise ValueError("the dataset has no dated rows")
-    settle = config.outcome.horizon + (config.outcome.grace if config.outcome.churn_definition == "contract" else pd.Timedelta(0))
+    settle = config.outcome.horizon + (
+        config.outcome.grace if config.outcome.churn_definition == "contract" else pd.Timedelta(0)
+    )
     first = pd.Timestamp(config.start, tz="UTC") if config.start else default_first_date(dataset)
     last = min(pd.Timestamp(config.end, tz="UTC"), end - settle) if config.end else end - settle
     dates = monthly_dates(first, last)
@@ -123,8 +125,8 @@ def snapshot_dates(dataset: Dataset, config: TrainConfig) -> list[pd.Timestamp]:
 def split_dates(dates: Sequence[pd.Timestamp], config: TrainConfig) -> dict[str, list[pd.Timestamp]]:
     """Earliest dates train, the next ones calibrate (and early-stop), the latest test."""
     ordered = sorted(dates)
-    test = ordered[-config.test_dates:]
-    calibration = ordered[-(config.test_dates + config.calibration_dates):-config.test_dates]
+    test = ordered[-config.test_dates :]
+    calibration = ordered[-(config.test_dates + config.calibration_dates) : -config.test_dates]
     train = ordered[: len(ordered) - config.test_dates - config.calibration_dates]
     return {"train": train, "calibration": calibration, "test": test}
 
@@ -159,13 +161,27 @@ def train_outcome(
     metrics = {"model": binary_metrics(y["test"], p_test, arr)}
     metrics.update(_baselines(x, y, spec, arr, config.seed, name))
     metrics["model"]["best_iteration"] = int(booster.best_iteration)
-    predictions = parts["test"][["account_id", "as_of"]].assign(y=y["test"], p=p_test, arr=arr if arr is not None else np.nan)
-    return OutcomeModel(name, booster, calibrator, metrics, choice, {f: len(p) for f, p in parts.items()},
-                        predictions.reset_index(drop=True))
+    predictions = parts["test"][["account_id", "as_of"]].assign(
+        y=y["test"], p=p_test, arr=arr if arr is not None else np.nan
+    )
+    return OutcomeModel(
+        name,
+        booster,
+        calibrator,
+        metrics,
+        choice,
+        {f: len(p) for f, p in parts.items()},
+        predictions.reset_index(drop=True),
+    )
 
 
 def _baselines(
-    x: dict[str, pd.DataFrame], y: dict[str, np.ndarray], spec: FeatureSpec, arr: np.ndarray | None, seed: int, outcome: str
+    x: dict[str, pd.DataFrame],
+    y: dict[str, np.ndarray],
+    spec: FeatureSpec,
+    arr: np.ndarray | None,
+    seed: int,
+    outcome: str,
 ) -> dict[str, dict[str, float]]:
     numeric = {f: m[list(spec.numeric)] for f, m in x.items()}
     out = {}
@@ -203,20 +219,38 @@ def train(dataset: Dataset, config: TrainConfig = TrainConfig(), progress: Progr
 
 
 def train_scorecard(
-    frame: pd.DataFrame, spec: FeatureSpec, folds: dict[str, list[pd.Timestamp]], churn: OutcomeModel,
+    frame: pd.DataFrame,
+    spec: FeatureSpec,
+    folds: dict[str, list[pd.Timestamp]],
+    churn: OutcomeModel,
     config: TrainConfig,
 ) -> Scorecard:
     """Learn the health scorecard from the churn model on its training snapshots and backtest it
     on the churn model's test snapshots, beside the model and the equal-weight score."""
     labelled = frame[frame["churn"].notna()]
     train_rows = labelled[labelled["as_of"].isin(folds["train"])]
-    window = {"train_from": f"{min(folds['train']):%Y-%m-%d}", "train_to": f"{max(folds['train']):%Y-%m-%d}",
-              "snapshots": len(train_rows), "model": "churn", "weights": "share of the churn model's mean |SHAP|"}
-    card = learn_scorecard(to_matrix(train_rows, spec), train_rows["churn"].to_numpy(dtype=float), churn.booster,
-                           config.scorecard, config.seed, {"learned_from": window})
+    window = {
+        "train_from": f"{min(folds['train']):%Y-%m-%d}",
+        "train_to": f"{max(folds['train']):%Y-%m-%d}",
+        "snapshots": len(train_rows),
+        "model": "churn",
+        "weights": "share of the churn model's mean |SHAP|",
+    }
+    card = learn_scorecard(
+        to_matrix(train_rows, spec),
+        train_rows["churn"].to_numpy(dtype=float),
+        churn.booster,
+        config.scorecard,
+        config.seed,
+        {"learned_from": window},
+    )
     test = labelled[labelled["as_of"].isin(folds["test"])]  # the churn model's test rows, in its order
-    result = backtest(score_health(test, card), test["churn"].to_numpy(dtype=float),
-                      {k: churn.metrics[k] for k in ("model", "equal_weight") if k in churn.metrics})
+    result = backtest(
+        score_health(test, card),
+        test["churn"].to_numpy(dtype=float),
+        {k: churn.metrics[k] for k in ("model", "equal_weight") if k in churn.metrics},
+    )
     result["test_from"], result["test_to"] = f"{min(folds['test']):%Y-%m-%d}", f"{max(folds['test']):%Y-%m-%d}"
-    return Scorecard(card.main, card.onboarding, card.bands, card.onboarding_days, card.overrides,
-                     {**card.info, "backtest": result})
+    return Scorecard(
+        card.main, card.onboarding, card.bands, card.onboarding_days, card.overrides, {**card.info, "backtest": result}
+    )
