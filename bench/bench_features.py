@@ -115,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if child.exitcode != 0:
         raise RuntimeError(f"world generation failed (exit {child.exitcode})")
     generate_seconds = time.perf_counter() - start
-    data = load_dataset(workdir)
+    # Loading is measured too: its peak (raw Arrow tables plus typed frames) comes before the build's.
+    data, load_seconds, load_peak = _timed(lambda: load_dataset(workdir))
     first = pd.Timestamp(config.start, tz="UTC")
     dates = monthly_as_of(first + pd.DateOffset(months=1), first + pd.DateOffset(months=args.months))
     events = len(data.tables["usage_events"])
@@ -137,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "signals": len(fast.signals),
         "engine": args.engine,
         "generate_seconds": round(generate_seconds, 2),
+        "load_seconds": round(load_seconds, 2),
+        "load_peak_rss_gb": round(load_peak / 2**30, 3),
         "engine_seconds": round(fast_seconds, 3),
         "engine_events_per_second": round(events / fast_seconds),
         "engine_event_snapshots_per_second": round(events * len(dates) / fast_seconds),
@@ -162,7 +165,8 @@ def _print(f: dict[str, Any]) -> None:
     print(
         f"world: {f['accounts']:,} accounts x {f['months']} months, "
         f"{f['usage_events']:,} usage events, "
-        f"{f['input_rows']:,} input rows (generated in {f['generate_seconds']} s)"
+        f"{f['input_rows']:,} input rows (generated in {f['generate_seconds']} s, loaded in "
+        f"{f['load_seconds']} s with peak RSS {f['load_peak_rss_gb']} GB)"
     )
     print(
         f"{f['engine']}: {f['output_rows']:,} rows x {f['signals']} signals for "

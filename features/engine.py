@@ -100,24 +100,31 @@ def to_micros(values: pd.Series) -> pa.Array:
     return pa.Array.from_pandas(values).cast(pa.int64())
 
 
-def _arrow(values: pd.Series, kind: Kind) -> pa.Array:
+def _arrow(values: pd.Series, kind: Kind, zero_copy: bool) -> pa.Array | pa.ChunkedArray:
     if kind is Kind.TIMESTAMP:
         return to_micros(values)
     target = {Kind.ID: pa.string(), Kind.TEXT: pa.string(), Kind.INT: pa.int64()}.get(kind, pa.float64())
     array = pa.Array.from_pandas(values)
+    if zero_copy and pa.types.is_large_string(array.type) and target == pa.string():
+        # The loader's strings are pandas' large_string chunks; DuckDB scans them as they
+        # are. Casting to string and combining chunks would copy every ID of every event.
+        return array
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     return array if array.type == target else array.cast(target)
 
 
-def engine_table(name: str, frame: pd.DataFrame) -> pa.Table:
+def engine_table(name: str, frame: pd.DataFrame, *, zero_copy: bool = False) -> pa.Table:
     """One dataset table as the builders see it: contract columns, times as int64 micros.
 
-    Free-text columns (names, notes, comments) are left out: no signal reads them.
+    Free-text columns (names, notes, comments) are left out: no signal reads them. Strings
+    are plain Arrow strings, unless ``zero_copy``: then Arrow-backed string columns keep
+    their large_string chunks and share the frame's buffers (for DuckDB, which reads both).
+    Timestamps are shared with the frame either way (int64 micros is a reinterpretation).
     """
     spec = TABLE_SPECS[name]
     arrays = {
-        col.name: _arrow(frame[col.name], col.kind)
+        col.name: _arrow(frame[col.name], col.kind, zero_copy)
         for col in spec.columns
         if col.name in frame.columns and col.name not in FREE_TEXT
     }
@@ -134,7 +141,7 @@ def register_tables(con: BaseBackend, dataset: Dataset, *, prefix: str = "pit_")
     for name, frame in dataset.tables.items():
         if name not in TABLE_SPECS:
             continue
-        arrow = engine_table(name, frame)
+        arrow = engine_table(name, frame, zero_copy=con.name == "duckdb")
         tables[name] = _register(con, prefix + name, arrow)
     return tables
 

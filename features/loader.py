@@ -84,6 +84,9 @@ def load_dataset(path: str | Path, *, strict: bool = False) -> Dataset:
         if extra:
             ignored[spec.name] = extra
     dataset = Dataset(tables, str(path), tuple(problems), ignored, unparsed)
+    # Hand the raw tables' freed buffers back to the OS now: Arrow's allocator keeps them
+    # otherwise, and on 18M events that is ~0.5 GB of resident memory nobody uses.
+    pa.default_memory_pool().release_unused()
     if strict and problems:
         raise DataError(problems)
     return dataset
@@ -151,7 +154,9 @@ def _coerce_column(col: ColumnSpec, values: pa.ChunkedArray) -> tuple[pd.Series,
             as_int = pc.cast(values, pa.int64(), safe=False)
             values = pc.if_else(pc.equal(pc.cast(as_int, values.type), values), as_int, values)
         # Arrow-backed strings: no Python object per value, so 10M+ event rows stay compact.
-        series = pd.Series(pd.arrays.ArrowStringArray(pc.cast(values, pa.string())), dtype=STRING_DTYPE)
+        # pandas stores them as large_string; casting straight to it keeps Parquet strings
+        # (written as large_string by pandas) zero-copy instead of copying them twice.
+        series = pd.Series(pd.arrays.ArrowStringArray(pc.cast(values, pa.large_string())), dtype=STRING_DTYPE)
         return series, None
     if col.kind is Kind.TIMESTAMP:
         return _to_utc(values, was_null)

@@ -66,18 +66,23 @@ class Signal:
 
     def missing(self, present: Mapping[str, Sequence[str]]) -> str | None:
         """Why this signal cannot be computed from ``present`` tables/columns, or None."""
-        for table, columns in self.requires:
-            if table not in present:
-                return f"table {table} is absent"
-            absent = [c for c in columns if c not in present[table]]
-            if absent:
-                return f"{table} has no column {', '.join(absent)}"
-        return None
+        return missing_requirement(self.requires, present)
+
+
+def missing_requirement(requires: Sequence[Requirement], present: Mapping[str, Sequence[str]]) -> str | None:
+    """The first table or column of ``requires`` absent from ``present`` (table -> columns), or None."""
+    for table, columns in requires:
+        if table not in present:
+            return f"table {table} is absent"
+        absent = [c for c in columns if c not in present[table]]
+        if absent:
+            return f"{table} has no column {', '.join(absent)}"
+    return None
 
 
 @dataclass(frozen=True)
 class SkippedSignal:
-    """A signal left out of a run, and why (a missing table or column)."""
+    """A signal (or KPI) left out of a run, and why (a missing table or column)."""
 
     name: str
     reason: str
@@ -93,6 +98,8 @@ def _check_lang(lang: str) -> None:
 
 def _number(x: float, digits: int, lang: str) -> str:
     text = f"{x:,.{digits}f}"
+    if text.startswith("-") and not text.strip("-0.,"):
+        text = text[1:]  # -0.2 days rounds to "0", not "-0"
     if lang == "tr":  # Turkish: dot for thousands, comma for decimals
         text = text.replace(",", "_").replace(".", ",").replace("_", ".")
     return text
