@@ -9,15 +9,20 @@ from sklearn.metrics import roc_auc_score
 
 from features.generator import GeneratorConfig, generate_world, write_world
 from features.loader import load_dataset
+from training.matrix import to_matrix
+from training.scorecard import backtest, exposed_rows, reference_risks, score_health
 from training.train import TrainConfig, train
 
 
 @pytest.mark.slow
 def test_churn_model_reaches_the_ceiling(tmp_path: Path) -> None:
     """It reaches at least 0.95 of the ground-truth AUC on the test snapshots, with ECE <= 0.03,
-    and beats the logistic and equal-weight baselines; the health scorecard learned from it keeps
-    at least 0.90 of its AUC, clearly beats the equal-weight score, and its red band churns at
-    least 3x as often as its green band."""
+    and beats the logistic and equal-weight baselines. The health scorecard learned from it (health
+    only: renewal timing is not a measure) keeps at least 0.90 of the model's AUC and clearly beats
+    the equal-weight score on the snapshots facing a renewal within the horizon (the only ones that
+    churn; over all snapshots timing alone separates them, and a timing-free score cannot follow:
+    README, "Health score"); its red band churns at least 3x as often as green and holds at most
+    30% of the snapshots, and no measure takes more than 30 of the 100 points."""
     world = generate_world(GeneratorConfig(accounts=3000, months=24, seed=11))
     write_world(world, tmp_path)
     result = train(load_dataset(tmp_path), TrainConfig(outcomes=("churn",)))
@@ -40,9 +45,24 @@ def test_churn_model_reaches_the_ceiling(tmp_path: Path) -> None:
     # The health scorecard learned from this model keeps most of its ranking power (issue 5).
     health = result.scorecard.info["backtest"]
     bands = health["bands"]
+    labelled = result.frame[result.frame["churn"].notna()]
+    train_rows = labelled[labelled["as_of"].isin(result.dates["train"])]
+    test = labelled[labelled["as_of"].isin(result.dates["test"])]
+    y = test["churn"].to_numpy(dtype=float)
+    risks = reference_risks(to_matrix(train_rows, result.spec), to_matrix(test, result.spec), model)
+    exposed = backtest(score_health(test, result.scorecard), y, {}, exposed_rows(test, 90), risks)["exposed"]
+    points = [c.weight * m.weight / 100 for c in result.scorecard.main.components for m in c.measures]
     print(f"health score AUC {health['scorecard']['roc_auc']:.4f} (ratio {health['auc_ratio_to_model']:.3f}), "
-          f"equal-weight {health['equal_weight']['roc_auc']:.4f}, churn rate red {bands['red']['churn_rate']:.4f}, "
-          f"yellow {bands['yellow']['churn_rate']:.4f}, green {bands['green']['churn_rate']:.4f}")
-    assert health["scorecard"]["roc_auc"] >= 0.90 * health["model"]["roc_auc"]
-    assert health["scorecard"]["roc_auc"] >= health["equal_weight"]["roc_auc"] + 0.05
+          f"equal-weight {health['equal_weight']['roc_auc']:.4f}; renewal within 90 days "
+          f"({exposed['share']:.1%} of snapshots, {exposed['churners_share']:.0%} of churners): scorecard "
+          f"{exposed['scorecard']['roc_auc']:.4f}, model {exposed['model']['roc_auc']:.4f} "
+          f"(ratio {exposed['auc_ratio_to_model']:.3f}), equal-weight {exposed['equal_weight']['roc_auc']:.4f}; "
+          f"churn rate red {bands['red']['churn_rate']:.4f} ({bands['red']['share']:.1%} of snapshots, "
+          f"{bands['red']['churners_share']:.1%} of churners), yellow {bands['yellow']['churn_rate']:.4f}, "
+          f"green {bands['green']['churn_rate']:.4f}; largest measure {max(points):.1f} points")
+    assert exposed["auc_ratio_to_model"] >= 0.90
+    assert exposed["scorecard"]["roc_auc"] >= exposed["equal_weight"]["roc_auc"] + 0.03
+    assert health["scorecard"]["roc_auc"] > health["equal_weight"]["roc_auc"]
     assert bands["red"]["churn_rate"] >= 3 * bands["green"]["churn_rate"]
+    assert bands["red"]["share"] <= 0.30
+    assert max(points) <= 30.5

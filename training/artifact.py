@@ -8,6 +8,8 @@ What training saves is exactly what scoring and explaining load::
     metrics.json                test metrics of every model and baseline
     model_card.md               data window, metrics, intended use, limits
     scorecard.yaml              the health scorecard (when churn is an outcome), for people to edit
+    reference.json              binned training distributions of every input and of the churn
+                                probability, the baseline of ``churn drift`` (absent in older folders)
     manifest.json               model version, data fingerprint, git commit, SHA-256 of every file
 
 The folder is written to a temporary sibling and renamed into place, so a failed run
@@ -44,6 +46,7 @@ from training.train import TrainingResult
 
 MANIFEST = "manifest.json"
 SCORECARD = "scorecard.yaml"
+REFERENCE = "reference.json"
 EDITABLE = (SCORECARD,)  # checked by content, not by checksum
 
 
@@ -63,6 +66,7 @@ class ModelBundle:
     features: dict[str, Any]
     scorecard: Scorecard | None = None
     scorecard_edited: bool = False
+    reference: dict[str, Any] | None = None  # drift reference profile; None for folders written before it existed
 
     @property
     def version(self) -> str:
@@ -142,6 +146,8 @@ def write_model_folder(
             (tmp / name).write_text(text)
         if result.scorecard is not None:
             (tmp / SCORECARD).write_text(dump_scorecard(result.scorecard))
+        if (reference := getattr(result, "reference", None)) is not None:
+            (tmp / REFERENCE).write_text(json.dumps(_jsonable(reference), indent=1, allow_nan=False))
         model_hash = hashlib.sha256(
             "".join(sha256_file(tmp / f"{n}.lgbm.txt") for n in sorted(result.models)).encode()
         ).hexdigest()
@@ -283,6 +289,8 @@ def load_model_folder(path: Path) -> ModelBundle:
         except ScorecardError as exc:
             raise ModelFolderError(f"{file}: {exc}") from exc
         edited = sha256_file(file) != manifest["editable"][SCORECARD]
+    reference = json.loads((path / REFERENCE).read_text()) if REFERENCE in files else None
     return ModelBundle(
-        path, FeatureSpec.from_dict(features["spec"]), outcomes, manifest, metrics, features, scorecard, edited
+        path, FeatureSpec.from_dict(features["spec"]), outcomes, manifest, metrics, features, scorecard, edited,
+        reference,
     )

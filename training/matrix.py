@@ -53,10 +53,19 @@ def to_matrix(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     missing = [n for n in spec.names if n not in frame.columns]
     if missing:
         raise ValueError(f"feature frame lacks columns the model needs: {', '.join(missing[:5])}")
-    out = {}
-    for name in spec.numeric:
-        values = pd.to_numeric(frame[name], errors="coerce").astype("float64").to_numpy()
-        out[name] = np.where(np.isfinite(values), values, np.nan)
+    # One float block, parsed column by column only where a column is not float already
+    # (the API scores one account at a time, so per-column overhead is the cost that counts).
+    values = np.empty((len(frame), len(spec.numeric)), dtype="float64")
+    for i, name in enumerate(spec.numeric):
+        column = frame[name]
+        if pd.api.types.is_float_dtype(column.dtype) and not isinstance(column.dtype, pd.ArrowDtype):
+            values[:, i] = column.to_numpy(dtype="float64")
+        else:
+            values[:, i] = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
+    values[~np.isfinite(values)] = np.nan
+    out: dict[str, object] = dict(zip(spec.numeric, values.T, strict=True))
     for name, levels in spec.categorical.items():
         out[name] = pd.Categorical(frame[name].astype("string").astype(object), categories=list(levels))
+    if not spec.categorical:
+        return pd.DataFrame(values, columns=list(spec.numeric), index=frame.index)
     return pd.DataFrame(out, index=frame.index)[spec.names]

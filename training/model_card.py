@@ -74,9 +74,11 @@ def _span(dates: list[str]) -> str:
 def health_score_section(scorecard: Any) -> str:
     """The health scorecard: components and weights, and how it ranks churn against the model."""
     lines = ["## Health score (scorecard.yaml)",
-             "A transparent 0-100 score (100 healthiest): components and weights learned from the churn "
-             "model (each measure's share of its mean |SHAP|; curves are isotonic fits of its SHAP "
-             "contributions). CS ops may edit `scorecard.yaml`; scoring validates it.", "",
+             "A transparent 0-100 score (100 healthiest) of health only: renewal timing, tenure, ARR and "
+             "plan changes are not measures (the churn probability carries timing). Weights are each "
+             "measure's share of the churn model's mean |SHAP|, at most 30 points a measure; curves are "
+             "isotonic fits of its SHAP contributions, kept only when they point the catalog's way. "
+             "CS ops may edit `scorecard.yaml`; scoring validates it.", "",
              "| component | weight | measures (weight within the component) |", "|---|---:|---|"]
     for c in scorecard.main.components:
         measures = ", ".join(f"{m.signal} ({m.weight:g})" for m in c.measures)
@@ -89,6 +91,9 @@ def health_score_section(scorecard: Any) -> str:
         for key, label in (("roc_auc", "churn ROC-AUC"), ("lift_top_decile", "lift, top decile")):
             cells = [_cell(bt.get(f, {}).get(key)) for f in ("scorecard", "model", "equal_weight")]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        if "exposed" in bt:  # renewal inside the horizon: the snapshots that can churn, timing held fixed
+            cells = [_cell(bt["exposed"].get(f, {}).get("roc_auc")) for f in ("scorecard", "model", "equal_weight")]
+            lines.append(f"| churn ROC-AUC, renewal due ({bt['exposed']['n']:,}) | " + " | ".join(cells) + " |")
         lines += ["", "| band | snapshots | churn rate |", "|---|---:|---:|"]
         lines += [f"| {name} | {b['n']:,} | {_cell(b['churn_rate'])} |" for name, b in bt["bands"].items()]
     lines += ["", f"Onboarding card (tenure under {scorecard.onboarding_days:g} days): "

@@ -219,37 +219,57 @@ def _totals_at(subs: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
 # --- activity outcome ----------------------------------------------------------------------
 
 
-def activity_churn(dataset: Dataset, snapshots: pd.DataFrame, config: OutcomeConfig, end: pd.Timestamp) -> np.ndarray:
-    """1 when an account active in the ``active_days`` before as_of has no usage event in the window."""
+def _events_and_snaps(dataset: Dataset, snapshots: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Usage events and snapshots (with their position ``pos``), typed and sorted for merge_asof."""
     events = dataset.tables["usage_events"][["account_id", "timestamp"]].dropna()
     events = events.astype({"timestamp": TIMESTAMP_DTYPE, "account_id": STRING_DTYPE}).sort_values(
         "timestamp", ignore_index=True
     )
     snaps = snapshots[["account_id", "as_of"]].reset_index(drop=True).rename_axis("pos").reset_index()
     snaps = snaps.astype({"as_of": TIMESTAMP_DTYPE, "account_id": STRING_DTYPE}).sort_values("as_of", ignore_index=True)
+    return events, snaps
+
+
+def _in_snapshot_order(values: pd.Series, snaps: pd.DataFrame) -> np.ndarray:
+    return pd.Series(values.to_numpy(), index=snaps["pos"]).sort_index().to_numpy()
+
+
+def recently_active(dataset: Dataset, snapshots: pd.DataFrame, config: OutcomeConfig) -> np.ndarray:
+    """A usage event in the ``active_days`` before each as_of (strictly before it)."""
+    events, snaps = _events_and_snaps(dataset, snapshots)
     before = pd.merge_asof(
-        snaps,
-        events.rename(columns={"timestamp": "last"}),
-        left_on="as_of",
-        right_on="last",
-        by="account_id",
-        direction="backward",
-        allow_exact_matches=False,
+        snaps, events.rename(columns={"timestamp": "last"}), left_on="as_of", right_on="last",
+        by="account_id", direction="backward", allow_exact_matches=False,
     )
+    return _in_snapshot_order(before["last"] >= before["as_of"] - pd.Timedelta(days=config.active_days), snaps)
+
+
+def activity_churn(dataset: Dataset, snapshots: pd.DataFrame, config: OutcomeConfig, end: pd.Timestamp) -> np.ndarray:
+    """1 when an account active in the ``active_days`` before as_of has no usage event in the window."""
+    events, snaps = _events_and_snaps(dataset, snapshots)
     after = pd.merge_asof(
-        snaps,
-        events.rename(columns={"timestamp": "next"}),
-        left_on="as_of",
-        right_on="next",
-        by="account_id",
-        direction="forward",
-        allow_exact_matches=True,
+        snaps, events.rename(columns={"timestamp": "next"}), left_on="as_of", right_on="next",
+        by="account_id", direction="forward", allow_exact_matches=True,
     )
-    eligible = (before["last"] >= before["as_of"] - pd.Timedelta(days=config.active_days)).to_numpy()
-    churned = (after["next"].isna() | (after["next"] >= after["as_of"] + config.horizon)).to_numpy()
-    label = pd.Series(np.where(eligible, churned.astype(float), np.nan), index=snaps["pos"]).sort_index()
+    churned = _in_snapshot_order(after["next"].isna() | (after["next"] >= after["as_of"] + config.horizon), snaps)
+    label = np.where(recently_active(dataset, snapshots, config), churned.astype(float), np.nan)
     label[~_settled(snapshots, config, end, grace=False)] = np.nan
-    return label.to_numpy()
+    return label
+
+
+def eligible(dataset: Dataset, snapshots: pd.DataFrame, config: OutcomeConfig = OutcomeConfig()) -> np.ndarray:
+    """Which snapshots the churn model is meant for: the rows a churn label could exist for.
+
+    Contract churn: a subscription row is active at as_of. Activity churn: a usage event in
+    the ``active_days`` before as_of. Scoring uses this so that it ranks the same population
+    the model learned from.
+    """
+    if config.churn_definition == "activity":
+        return recently_active(dataset, snapshots, config).astype(bool)
+    active = _active_rows(dataset.tables["subscriptions"], snapshots)["pos"].unique()
+    mask = np.zeros(len(snapshots), dtype=bool)
+    mask[active] = True
+    return mask
 
 
 _LABELLERS: dict[tuple[str, str], Callable[[Dataset, pd.DataFrame, OutcomeConfig, pd.Timestamp], np.ndarray]] = {

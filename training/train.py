@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -27,7 +28,16 @@ from training.lgbm import CalibratedBooster, LGBMParams, raw_score, train_booste
 from training.matrix import FeatureSpec, infer_spec, to_matrix
 from training.metrics import binary_metrics
 from training.outcomes import OutcomeConfig, build_labels
-from training.scorecard import Scorecard, ScorecardConfig, backtest, learn_scorecard, score_health
+from training.reference_profile import build_reference
+from training.scorecard import (
+    Scorecard,
+    ScorecardConfig,
+    backtest,
+    exposed_rows,
+    learn_scorecard,
+    reference_risks,
+    score_health,
+)
 
 Progress = Callable[[str, float], None]
 FOLDS = ("train", "calibration", "test")
@@ -75,6 +85,7 @@ class TrainingResult:
     skipped_signals: tuple[str, ...]
     frame: pd.DataFrame  # features + labels of every snapshot used
     scorecard: Scorecard | None = None  # the health scorecard, learned when churn is an outcome
+    reference: dict[str, Any] | None = None  # drift reference profile (training.reference_profile)
 
 
 def monthly_dates(first: pd.Timestamp, last: pd.Timestamp) -> list[pd.Timestamp]:
@@ -214,8 +225,28 @@ def train(dataset: Dataset, config: TrainConfig = TrainConfig(), progress: Progr
     if "churn" in models:
         report("health scorecard", 0.95)
         scorecard = train_scorecard(frame, spec, folds, models["churn"], config)
+    report("drift reference profile", 0.98)
+    rows = frame["as_of"].isin(folds["test"]) & (frame["churn"].notna() if "churn" in models else True)
+    reference = reference_profile(frame[rows], spec, models)
     report("done", 1.0)
-    return TrainingResult(config, spec, models, folds, skipped, frame, scorecard)
+    return TrainingResult(config, spec, models, folds, skipped, frame, scorecard, reference)
+
+
+def reference_profile(frame: pd.DataFrame, spec: FeatureSpec, models: dict[str, OutcomeModel]) -> dict[str, Any]:
+    """Binned distributions of every model input and of the churn probability, the baseline that
+    ``churn drift`` compares a scoring snapshot against.
+
+    ``train`` passes the churn model's test snapshots: the newest population the model was
+    validated on (accounts a churn label exists for, the ones scoring ranks), and the only rows
+    whose predictions are out of sample, as scoring's are. The oldest training dates would be a
+    poorer baseline: the generated world ages (tenure, days-since signals), so they report
+    drift on healthy scoring runs.
+    """
+    x = to_matrix(frame, spec)
+    predictions = {"churn_probability": models["churn"].predict(x)} if "churn" in models else {}
+    dates = sorted(frame["as_of"].unique())
+    source = {"snapshots": len(frame), "as_of": [f"{d:%Y-%m-%d}" for d in dates], "fold": "test"}
+    return build_reference(x, spec.categorical, predictions, source)
 
 
 def train_scorecard(
@@ -234,7 +265,7 @@ def train_scorecard(
         "train_to": f"{max(folds['train']):%Y-%m-%d}",
         "snapshots": len(train_rows),
         "model": "churn",
-        "weights": "share of the churn model's mean |SHAP|",
+        "weights": "share of the churn model's mean |SHAP|, capped",
     }
     card = learn_scorecard(
         to_matrix(train_rows, spec),
@@ -249,6 +280,8 @@ def train_scorecard(
         score_health(test, card),
         test["churn"].to_numpy(dtype=float),
         {k: churn.metrics[k] for k in ("model", "equal_weight") if k in churn.metrics},
+        exposed_rows(test, config.outcome.horizon_days),  # renewal inside the horizon: timing held fixed
+        reference_risks(to_matrix(train_rows, spec), to_matrix(test, spec), churn),
     )
     result["test_from"], result["test_to"] = f"{min(folds['test']):%Y-%m-%d}", f"{max(folds['test']):%Y-%m-%d}"
     return Scorecard(

@@ -1,0 +1,92 @@
+"""The health score's backtest: how well it ranks churn on the churn model's test snapshots,
+beside the model and the equal-weight score, on all of them and on those facing a renewal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from training.scorecard_core import BAND_NAMES
+
+
+def exposed_rows(frame: pd.DataFrame, horizon_days: float) -> np.ndarray:
+    """Snapshots whose contract comes up for renewal within the label's horizon: the only ones
+    that can churn by contract (an unknown renewal date counts as exposed)."""
+    if "days_to_renewal" not in frame.columns:
+        return np.ones(len(frame), dtype=bool)
+    days = pd.to_numeric(frame["days_to_renewal"], errors="coerce").to_numpy(dtype=float)
+    return np.nan_to_num(days, nan=-np.inf) <= horizon_days
+
+
+def reference_risks(train_x: pd.DataFrame, test_x: pd.DataFrame, model: Any) -> dict[str, np.ndarray]:
+    """Churn risk per test row from the churn ``model`` (its ``predict``) and from the equal-weight
+    score fitted on ``train_x``, as the model's baselines are, for the exposed-rows comparison."""
+    from features.signals import SIGNALS_BY_NAME
+    from training.baselines import fit_equal_weight
+
+    numeric = [c for c in train_x.columns if c in SIGNALS_BY_NAME and pd.api.types.is_numeric_dtype(train_x[c])]
+    equal = fit_equal_weight(train_x[numeric], {n: SIGNALS_BY_NAME[n].direction for n in numeric})
+    return {"model": np.asarray(model.predict(test_x), dtype=float), "equal_weight": -equal.health(test_x[numeric])}
+
+
+def backtest(
+    scores: pd.DataFrame, y: np.ndarray, reference: Mapping[str, Mapping[str, float]],
+    exposed: np.ndarray | None = None, risks: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """Churn ranking power of the health score on the test snapshots, beside ``reference`` scores.
+
+    ``scores`` is :func:`score_health` output for the test rows, ``y`` their churn labels,
+    ``reference`` maps a name (model, equal_weight) to its test metrics (roc_auc, lift_top_decile).
+    With ``exposed`` (:func:`exposed_rows`) and ``risks`` (name -> risk per test row, e.g. the
+    model's probability) it adds ``exposed``: the same comparison on the snapshots facing a
+    renewal inside the horizon, where renewal timing no longer ranks churn.
+    """
+    from training.metrics import top_decile
+
+    y = np.asarray(y, dtype=float)
+    risk = 100 - np.nan_to_num(scores["health_score"].to_numpy(dtype=float), nan=50.0)  # no score: the middle
+    auc = _auc(y, risk)
+    out: dict[str, Any] = {
+        "n": int(len(y)),
+        "scorecard": {"roc_auc": auc, "lift_top_decile": top_decile(y, risk)["lift_top_decile"]},
+    }
+    for name, metrics in reference.items():
+        out[name] = {k: float(metrics.get(k, float("nan"))) for k in ("roc_auc", "lift_top_decile")}
+    if "model" in reference and reference["model"].get("roc_auc"):
+        out["auc_ratio_to_model"] = auc / float(reference["model"]["roc_auc"])
+    bands = scores["health_band"].to_numpy(dtype=object)
+    churners = max(float(y.sum()), 1.0)
+    out["bands"] = {name: {"n": int((bands == name).sum()),
+                           "churn_rate": float(y[bands == name].mean()) if (bands == name).any() else float("nan"),
+                           "share": float((bands == name).mean()) if len(y) else float("nan"),
+                           "churners_share": float(y[bands == name].sum() / churners)}
+                    for name in BAND_NAMES}
+    young = scores["onboarding"].to_numpy(dtype=bool)
+    out["onboarding"] = {"n": int(young.sum()), "churn_rate": float(y[young].mean()) if young.any() else float("nan")}
+    out["measures_used_mean"] = float(scores["measures_used"].mean()) if len(scores) else float("nan")
+    if exposed is not None:
+        out["exposed"] = _exposed_backtest(y, risk, np.asarray(exposed, dtype=bool), risks or {})
+    return out
+
+
+def _exposed_backtest(y: np.ndarray, risk: np.ndarray, exposed: np.ndarray, risks: Mapping[str, np.ndarray]) -> dict:
+    out: dict[str, Any] = {
+        "n": int(exposed.sum()),
+        "share": float(exposed.mean()) if len(y) else float("nan"),
+        "churners_share": float(y[exposed].sum() / max(float(y.sum()), 1.0)),
+        "scorecard": {"roc_auc": _auc(y[exposed], risk[exposed])},
+    }
+    for name, values in risks.items():
+        out[name] = {"roc_auc": _auc(y[exposed], np.asarray(values, dtype=float)[exposed])}
+    if "model" in out and out["model"]["roc_auc"] > 0:
+        out["auc_ratio_to_model"] = out["scorecard"]["roc_auc"] / out["model"]["roc_auc"]
+    return out
+
+
+def _auc(y: np.ndarray, risk: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, risk)) if len(np.unique(y)) == 2 else float("nan")
