@@ -1,0 +1,94 @@
+"""`churn score`: score every eligible account at a date, explain it, write scores and a CRM file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from churn.console import console, fail, parse_date, progress_bar, user_errors
+
+
+def score(
+    data: Annotated[Path, typer.Option(help="Dataset folder (CSV/Parquet per table) or DuckDB file.")],
+    model: Annotated[Path, typer.Option(help="Model folder written by `churn train`.")],
+    as_of: Annotated[str, typer.Option("--as-of", help="Scoring date, YYYY-MM-DD, or 'latest' (the day the data ends).")],
+    out: Annotated[Path, typer.Option(help="Scores file: .parquet (default format), .csv or .duckdb.")],
+    table: Annotated[str, typer.Option(help="Table name when --out is a DuckDB file.")] = "scores",
+    previous: Annotated[Path | None, typer.Option(help="An earlier scores file: fills health_trend.")] = None,
+    crm_out: Annotated[Path | None, typer.Option(help="Full CRM export (CSV, one row per account).")] = None,
+    crm_changes: Annotated[Path | None, typer.Option(help="Also write only the rows that changed since the CRM export at --crm-out.")] = None,
+    crm_mapping: Annotated[Path | None, typer.Option(help="CRM field mapping (YAML/JSON: field -> source).")] = None,
+    lang: Annotated[str, typer.Option(help="Language of the flag sentences: en or tr.")] = "en",
+    engine: Annotated[str, typer.Option(help="duckdb (embedded) or spark.")] = "duckdb",
+    top_k: Annotated[int, typer.Option(min=1, max=10, help="Red and green flags per account.")] = 3,
+) -> None:
+    """Score accounts with churn/renewal/upsell probabilities, health score and explained red flags."""
+    from features.loader import load_dataset
+    from features.validation import data_end, require_valid
+    from serving.crm import DEFAULT_MAPPING, load_mapping, write_crm
+    from serving.outputs import output_format, read_scores, write_scores
+    from serving.scorer import Scorer, score_dataset
+
+    if engine not in ("duckdb", "spark"):
+        fail(f"--engine must be duckdb or spark, not {engine!r}", 2)
+    if lang not in ("en", "tr"):
+        fail(f"--lang must be en or tr, not {lang!r}", 2)
+    if crm_changes is not None and crm_out is None:
+        fail("--crm-changes needs --crm-out (the full export it compares with)", 2)
+    with user_errors():
+        output_format(out)
+        scorer = Scorer.load(model)
+        mapping = load_mapping(crm_mapping) if crm_mapping else DEFAULT_MAPPING
+        prior = read_scores(previous) if previous else None
+        dataset = load_dataset(data)
+        require_valid(dataset)
+        if as_of == "latest":
+            end = data_end(dataset)
+            if end is None:
+                fail("the dataset has no dated rows: give --as-of", 2)
+            stamp = end.normalize()
+        else:
+            stamp = pd.Timestamp(parse_date(as_of), tz="UTC")
+        with progress_bar("scoring") as update:
+            scores = score_dataset(dataset, scorer, stamp, engine=engine, lang=lang, top_k=top_k,
+                                   previous=prior, progress=update)
+        write_scores(scores, out, table=table)
+        crm_rows = write_crm(scores, crm_out, mapping=mapping, changes=crm_changes) if crm_out else None
+    print_summary(scores, stamp)
+    console.print(f"scores: {out.resolve()}")
+    if crm_out and crm_rows:
+        console.print(f"CRM export: {crm_out.resolve()} ({crm_rows[0]:,} rows)")
+        if crm_changes:
+            console.print(f"CRM changes since the previous export: {crm_changes.resolve()} ({crm_rows[1]:,} rows)")
+
+
+def print_summary(scores: pd.DataFrame, as_of: pd.Timestamp) -> None:
+    from serving.scorer import band_summary, top_accounts
+
+    total = scores["arr_at_risk"].sum()
+    console.print(f"{len(scores):,} accounts scored at {as_of:%Y-%m-%d} (model {scores['model_version'].iloc[0] if len(scores) else '-'}); "
+                  f"ARR at risk: {total:,.0f} of {scores['arr'].sum():,.0f}")
+    bands = Table(title="health bands")
+    for column in ("band", "accounts", "ARR", "ARR at risk"):
+        bands.add_column(column, justify="left" if column == "band" else "right")
+    for band, row in band_summary(scores).iterrows():
+        bands.add_row(str(band), f"{row['accounts']:,}", f"{row['arr']:,.0f}", f"{row['arr_at_risk']:,.0f}")
+    console.print(bands)
+    top = Table(title="top 10 accounts by ARR at risk")
+    for column in ("account", "segment", "owner", "churn", "health", "ARR at risk", "top actionable red flag"):
+        top.add_column(column, justify="right" if column in ("churn", "health", "ARR at risk") else "left")
+    for _, row in top_accounts(scores).iterrows():
+        # The first reason a CSM can act on; context such as the renewal date comes after.
+        reason = next((f["sentence"] for f in row["red_flags"] if f["action"]), "")
+        top.add_row(str(row["account_id"]), _text(row["segment"]), _text(row["csm_owner"]),
+                    f"{row['churn_probability']:.1%}", f"{row['health_score']:.0f} {_text(row['health_band'])}",
+                    f"{row['arr_at_risk']:,.0f}", reason)
+    console.print(top)
+
+
+def _text(value: object) -> str:
+    return "" if value is None or value is pd.NA or (isinstance(value, float) and value != value) else str(value)

@@ -1,0 +1,103 @@
+"""Red and green flags: the signals pushing an account's churn risk up or down, in words.
+
+The contributions are LightGBM's native TreeSHAP (``pred_contrib``): exact for the tree
+ensemble, in log-odds of churn, and additive, so contributions plus the base value equal
+the raw score. A red flag is a signal whose contribution raises churn risk; a green flag
+one that lowers it. Each flag carries only a declared signal's name and value, a sentence
+from the signal's template with the actual numbers, and a suggested action when a CSM can
+act on it. Context signals (tenure, days to renewal) may appear, never as the only reasons.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.signals import SIGNALS_BY_NAME
+
+Flag = dict[str, Any]  # signal, value, contribution, sentence, action
+
+
+@dataclass(frozen=True)
+class FlagConfig:
+    top_k: int = 3  # flags per side
+    min_contribution: float = 0.05  # log-odds (about 5% odds); a smaller push is noise, not a reason
+    lookahead: int = 8  # candidates scanned beyond top_k for an actionable replacement
+
+
+class AdditivityError(RuntimeError):
+    """SHAP contributions do not add up to the model's raw score."""
+
+
+def contributions(booster: Any, x: pd.DataFrame) -> np.ndarray:
+    """Per-row TreeSHAP contributions, shape (rows, features + 1); the last column is the base value."""
+    return np.asarray(booster.predict(x, pred_contrib=True, num_iteration=booster.best_iteration), dtype=float)
+
+
+def check_additivity(contrib: np.ndarray, raw: np.ndarray, tolerance: float = 1e-6) -> float:
+    """The largest |sum of contributions - raw score|; raises when above ``tolerance``."""
+    gap = float(np.max(np.abs(contrib.sum(axis=1) - raw))) if len(raw) else 0.0
+    if not gap <= tolerance:
+        raise AdditivityError(f"SHAP contributions miss the raw score by {gap:.3g} (> {tolerance:g})")
+    return gap
+
+
+def flags(
+    values: np.ndarray, contrib: np.ndarray, names: list[str], *, lang: str = "en", config: FlagConfig = FlagConfig()
+) -> tuple[list[list[Flag]], list[list[Flag]]]:
+    """Red and green flags per row from the feature values (rows, f) and contributions (rows, f[+1])."""
+    contrib = contrib[:, : len(names)]
+    actionable = np.array([_actionable(n) for n in names])
+    return (
+        _side(values, contrib, names, actionable, +1, lang, config),
+        _side(values, contrib, names, actionable, -1, lang, config),
+    )
+
+
+def _side(
+    values: np.ndarray, contrib: np.ndarray, names: list[str], actionable: np.ndarray,
+    sign: int, lang: str, config: FlagConfig,
+) -> list[list[Flag]]:
+    push = sign * contrib
+    width = min(len(names), config.top_k + config.lookahead)
+    # A stable sort on the negated push: ties keep the feature order, so reasons are deterministic.
+    order = np.argsort(-push, axis=1, kind="stable")[:, :width]
+    out: list[list[Flag]] = []
+    for row, candidates in enumerate(order):
+        strong = [j for j in candidates if push[row, j] > config.min_contribution]
+        # Reasons a CSM can act on come first; context (renewal date, tenure) only fills the
+        # remaining places, so it is shown but never crowds out, or stands in for, a reason.
+        reasons = [j for j in strong if actionable[j]][: config.top_k]
+        context = [j for j in strong if not actionable[j]][: config.top_k - len(reasons)] if reasons else []
+        out.append([_flag(names[j], values[row, j], contrib[row, j], lang) for j in reasons + context])
+    return out
+
+
+def _flag(name: str, value: float, contribution: float, lang: str) -> Flag:
+    clean = None if value is None or math.isnan(value) else float(value)
+    sentence, action = _words(name, clean, lang)
+    return {
+        "signal": name,
+        "value": clean,
+        "contribution": round(float(contribution), 6),
+        "sentence": sentence,
+        "action": action,
+    }
+
+
+@lru_cache(maxsize=65536)
+def _words(name: str, value: float | None, lang: str) -> tuple[str, str | None]:
+    signal = SIGNALS_BY_NAME.get(name)
+    if signal is None:  # a feature outside the catalog (not expected from dataset models)
+        return f"{name} = {value}", None
+    return signal.sentence(value, lang=lang), signal.suggested_action(lang)
+
+
+def _actionable(name: str) -> bool:
+    signal = SIGNALS_BY_NAME.get(name)
+    return bool(signal and signal.actionable)

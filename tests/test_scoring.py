@@ -1,0 +1,294 @@
+"""Batch scoring: exact SHAP flags, planted causes, atomic outputs, re-runs, Spark, CRM export."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from churn.cli import app
+from features.builders import build_features
+from features.generator import GeneratorConfig, generate_world, write_world
+from features.loader import Dataset, load_dataset
+from features.signals import SIGNALS_BY_NAME
+from serving.crm import DEFAULT_MAPPING, crm_frame, read_export, write_crm
+from serving.flags import check_additivity, contributions
+from serving.outputs import read_scores, write_scores
+from serving.scorer import SCORE_COLUMNS, Scorer, eligible_features, score_dataset, with_trend
+from training.artifact import write_model_folder
+from training.lgbm import LGBMParams, raw_score
+from training.matrix import to_matrix
+from training.outcomes import OutcomeConfig
+from training.train import TrainConfig, train
+
+CONFIG = TrainConfig()  # the defaults `churn train` uses: explanations are judged on a real model
+USAGE = {n for n, s in SIGNALS_BY_NAME.items() if s.group in ("usage", "engagement")}
+
+
+@pytest.fixture(scope="module")
+def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("world")
+    write_world(generate_world(GeneratorConfig(accounts=1500, months=24, seed=5)), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def dataset(world_dir: Path) -> Dataset:
+    return load_dataset(world_dir)
+
+
+@pytest.fixture(scope="module")
+def model_dir(dataset: Dataset, world_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("model") / "model"
+    write_model_folder(train(dataset, CONFIG), out, data_source=str(world_dir), fingerprint="test")
+    return out
+
+
+@pytest.fixture(scope="module")
+def scorer(model_dir: Path) -> Scorer:
+    return Scorer.load(model_dir)
+
+
+@pytest.fixture(scope="module")
+def as_of(world_dir: Path) -> pd.Timestamp:
+    truth = pd.read_parquet(world_dir / "ground_truth.parquet")
+    return sorted(truth["as_of"].unique())[-4]
+
+
+@pytest.fixture(scope="module")
+def scores(dataset: Dataset, scorer: Scorer, as_of: pd.Timestamp) -> pd.DataFrame:
+    return score_dataset(dataset, scorer, as_of)
+
+
+def test_contributions_add_up_to_the_raw_score(dataset: Dataset, scorer: Scorer, as_of: pd.Timestamp) -> None:
+    """TreeSHAP contributions plus the base value equal the raw score within 1e-6, missing values included."""
+    frame = build_features(dataset, [as_of, as_of - pd.Timedelta(days=61)]).frame
+    x = to_matrix(frame, scorer.bundle.spec)
+    assert x.isna().any().any(), "the check should cover missing values"
+    booster = scorer.bundle.outcomes["churn"].booster
+    contrib = contributions(booster, x)
+    assert contrib.shape == (len(x), x.shape[1] + 1)
+    assert check_additivity(contrib, raw_score(booster, x)) <= 1e-6
+
+
+def test_one_pass_probability_equals_the_model(scores: pd.DataFrame, dataset: Dataset, scorer: Scorer,
+                                               as_of: pd.Timestamp) -> None:
+    """Churn probability from the summed contributions equals the calibrated model's prediction."""
+    rows = eligible_features(dataset, build_features(dataset, [as_of]).frame, scorer.outcome_config)
+    expected = scorer.bundle.outcomes["churn"].predict(to_matrix(rows, scorer.bundle.spec))
+    np.testing.assert_allclose(scores["churn_probability"].to_numpy(), expected, rtol=0, atol=1e-12)
+    assert list(scores.columns) == list(SCORE_COLUMNS)
+    assert scores["account_id"].is_unique
+
+
+def test_only_accounts_with_an_active_subscription_are_scored(dataset: Dataset, scores: pd.DataFrame,
+                                                               as_of: pd.Timestamp) -> None:
+    """Churned and not-yet-started accounts get no score: the model was never trained on them."""
+    subs = dataset.tables["subscriptions"]
+    active = subs[(subs["start_date"] <= as_of) & (subs["end_date"].isna() | (subs["end_date"] > as_of))]
+    assert set(scores["account_id"]) == set(active["account_id"])
+
+
+def test_red_flags_name_the_planted_cause(dataset: Dataset, scorer: Scorer, world_dir: Path) -> None:
+    """Where the planted churn driver shows in the data, a matching signal is among the top 3 red flags."""
+    truth = pd.read_parquet(world_dir / "ground_truth.parquet")
+    dates = sorted(truth["as_of"].unique())[-7:-3]
+    rows = eligible_features(dataset, build_features(dataset, dates).frame, scorer.outcome_config)
+    rows = rows.merge(truth[["account_id", "as_of", "top_driver"]], on=["account_id", "as_of"])
+    flags = scorer.score(rows)["red_flags"]
+    causes = {
+        "low_active_users": (USAGE, rows["licence_utilisation"] < 0.5),
+        "falling_active_users": (USAGE, rows["active_users_trend"] < 0),
+        "unresolved_high_priority_tickets": (_group("support"), rows["open_high_priority_tickets"] >= 2),
+        "detractor_nps": (_group("sentiment"), rows["nps_latest"] <= 6),
+        "overdue_invoices": ({"overdue_amount", "max_days_overdue"}, rows["overdue_amount"] > 0),
+    }
+    report = {}
+    for cause, (signals, shows) in causes.items():
+        named = np.array([any(f["signal"] in signals for f in fl[:3]) for fl in flags])
+        planted = (rows["top_driver"] == cause).to_numpy()
+        visible = planted & shows.fillna(False).to_numpy()
+        report[cause] = (planted.sum(), named[planted].mean(), visible.sum(), named[visible].mean())
+    print("\ncause: planted n, share named | visible n, share named")
+    for cause, (n, share, nv, share_v) in report.items():
+        print(f"  {cause}: {n} {share:.2f} | {nv} {share_v:.2f}")
+    for cause, (_, _share, nv, share_v) in report.items():
+        assert nv >= 10, cause
+        assert share_v > 0.5, (cause, share_v)
+    assert report["low_active_users"][1] > 0.8
+
+
+def _group(name: str) -> set[str]:
+    return {n for n, s in SIGNALS_BY_NAME.items() if s.group == name}
+
+
+def test_context_is_never_the_only_reason(scores: pd.DataFrame) -> None:
+    """Every non-empty flag list holds an actionable signal first; flags name only declared signals."""
+    for flags in list(scores["red_flags"]) + list(scores["green_flags"]):
+        if flags:
+            assert flags[0]["action"], flags
+        for flag in flags:
+            assert flag["signal"] in SIGNALS_BY_NAME
+            assert set(flag) == {"signal", "value", "contribution", "sentence", "action"}
+    assert scores["red_flags"].map(len).gt(0).mean() > 0.5
+
+
+def test_sentences_carry_the_real_numbers_in_both_languages(dataset: Dataset, scorer: Scorer,
+                                                            as_of: pd.Timestamp, scores: pd.DataFrame) -> None:
+    """English and Turkish flags render the signal's template with the account's actual value."""
+    turkish = score_dataset(dataset, scorer, as_of, lang="tr")
+    checked = 0
+    for en, tr in zip(scores["red_flags"], turkish["red_flags"], strict=True):
+        for a, b in zip(en, tr, strict=True):
+            signal = SIGNALS_BY_NAME[a["signal"]]
+            assert (a["signal"], a["value"], a["contribution"]) == (b["signal"], b["value"], b["contribution"])
+            assert a["sentence"] == signal.sentence(a["value"], "en")
+            assert b["sentence"] == signal.sentence(b["value"], "tr")
+            if a["value"] is not None and a["value"] != 0:
+                assert any(ch.isdigit() for ch in a["sentence"]) and any(ch.isdigit() for ch in b["sentence"])
+            checked += 1
+    assert checked > 100
+    trend = next(f for fl in turkish["red_flags"] for f in fl if f["signal"] == "active_users_trend" and f["value"])
+    assert "azaldı" in trend["sentence"] or "arttı" in trend["sentence"]
+
+
+def test_rerun_gives_identical_rows(dataset: Dataset, scorer: Scorer, as_of: pd.Timestamp,
+                                    scores: pd.DataFrame, tmp_path: Path) -> None:
+    """Scoring the same inputs twice gives the same rows apart from scored_at, also through a file."""
+    again = score_dataset(dataset, scorer, as_of)
+    pd.testing.assert_frame_equal(again.drop(columns="scored_at"), scores.drop(columns="scored_at"))
+    for suffix in (".parquet", ".csv", ".duckdb"):
+        back = read_scores(write_scores(scores, tmp_path / f"scores{suffix}"))
+        pd.testing.assert_frame_equal(back, scores, check_dtype=False, obj=suffix)
+
+
+def test_failed_write_keeps_the_previous_output(scores: pd.DataFrame, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write that fails half-way leaves the previous scores file readable and unchanged, and no temp file."""
+    target = write_scores(scores, tmp_path / "scores.parquet")
+    before = target.read_bytes()
+
+    def half_write(self: pd.DataFrame, path: Path, **_: object) -> None:
+        Path(path).write_bytes(b"PAR1 half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", half_write)
+    with pytest.raises(OSError, match="No space left"):
+        write_scores(scores.head(5), target)
+    assert target.read_bytes() == before
+    assert len(read_scores(target)) == len(scores)
+    assert [p.name for p in tmp_path.iterdir()] == ["scores.parquet"]
+
+
+KILL_SCRIPT = """
+import sys, pandas as pd
+from serving.outputs import read_scores, write_scores
+frame = read_scores(sys.argv[1])
+big = pd.concat([frame] * 40, ignore_index=True)
+print("ready", flush=True)
+i = 0
+while True:
+    i += 1
+    write_scores(big.assign(health_trend=float(i)), sys.argv[2])
+"""
+
+
+def test_killed_writer_never_leaves_a_partial_file(scores: pd.DataFrame, tmp_path: Path) -> None:
+    """kill -9 at random points during repeated writes: the target is always a whole scores file."""
+    source = write_scores(scores, tmp_path / "source.parquet")
+    target = write_scores(scores, tmp_path / "target.parquet")
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(source), str(target)], stdout=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+        time.sleep(float(rng.uniform(0.05, 0.6)))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        back = read_scores(target)
+        assert len(back) in (len(scores), 40 * len(scores))
+    write_scores(scores, target)  # the next write sweeps what the killed writers left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["source.parquet", "target.parquet"]
+
+
+def test_health_trend_is_the_change_since_the_previous_scoring(scores: pd.DataFrame) -> None:
+    """With a previous scoring, health_trend is the score change; accounts new since then get null."""
+    previous = scores.assign(as_of=scores["as_of"] - pd.Timedelta(days=30), health_score=scores["health_score"] - 5)
+    previous = previous.iloc[1:]
+    trended = with_trend(scores.assign(health_trend=np.nan), previous)
+    assert np.isnan(trended["health_trend"].iloc[0])
+    np.testing.assert_allclose(trended["health_trend"].iloc[1:].dropna(), 5.0)
+
+
+def test_crm_export_maps_fields_and_writes_only_changes(scores: pd.DataFrame, tmp_path: Path) -> None:
+    """The CRM file has the mapped columns; a second export of the same scores changes nothing."""
+    target, changes = tmp_path / "crm.csv", tmp_path / "changes.csv"
+    full, changed = write_crm(scores, target, changes=changes)
+    assert (full, changed) == (len(scores), len(scores))
+    written = read_export(target)
+    assert list(written.columns) == list(DEFAULT_MAPPING)
+    first = scores.sort_values("account_id").iloc[0]
+    row = written.iloc[0]
+    assert row["Account_External_Id__c"] == first["account_id"]
+    assert float(row["Churn_Risk__c"]) == pytest.approx(first["churn_probability"], abs=5e-5)
+    reasons = [f["sentence"] for f in first["red_flags"]] + ["", "", ""]
+    assert [row[f"Risk_Reason_{i}__c"] for i in (1, 2, 3)] == reasons[:3]
+    later = scores.assign(scored_at=scores["scored_at"] + pd.Timedelta(days=1))
+    assert write_crm(later, target, changes=changes) == (len(scores), 0)
+    moved = later.copy()
+    moved.loc[moved.index[3], "health_score"] = 1.0
+    assert write_crm(moved, target, changes=changes) == (len(scores), 1)
+    assert read_export(changes)["Account_External_Id__c"].tolist() == [moved["account_id"].iloc[3]]
+    custom = crm_frame(scores, {"Id": "account_id", "Why__c": "red_flag_1"})
+    assert list(custom.columns) == ["Id", "Why__c"]
+
+
+def test_fewer_outcomes_score_with_fewer_tables(world_dir: Path, tmp_path: Path) -> None:
+    """An activity churn model trained on accounts and usage only scores with those; other outcomes are null."""
+    full = load_dataset(world_dir)
+    small = Dataset({k: v for k, v in full.tables.items() if k in ("accounts", "usage_events")}, full.source)
+    config = TrainConfig(outcomes=("churn",), outcome=OutcomeConfig(churn_definition="activity"),
+                         lgbm=LGBMParams(num_boost_round=60, early_stopping_rounds=20), test_dates=2, calibration_dates=2)
+    write_model_folder(train(small, config), tmp_path / "m", data_source="small", fingerprint="t")
+    end = full.tables["usage_events"]["timestamp"].max().normalize()
+    scores = score_dataset(small, Scorer.load(tmp_path / "m"), end)
+    assert len(scores) > 100
+    assert scores["churn_probability"].between(0, 1).all()
+    assert scores["renewal_probability"].isna().all() and scores["upsell_probability"].isna().all()
+
+
+def test_cli_scores_and_summarises(world_dir: Path, model_dir: Path, tmp_path: Path) -> None:
+    """`churn score` writes scores and CRM files and prints the band summary; bad input exits 2 in one line."""
+    runner = CliRunner()
+    out, crm = tmp_path / "s.duckdb", tmp_path / "crm.csv"
+    result = runner.invoke(app, ["score", "--data", str(world_dir), "--model", str(model_dir), "--as-of", "latest",
+                                 "--out", str(out), "--crm-out", str(crm), "--lang", "tr"])
+    assert result.exit_code == 0, result.output
+    assert "ARR at risk" in result.output and "top 10 accounts" in result.output
+    assert len(read_scores(out)) == len(read_export(crm)) > 0
+    bad = runner.invoke(app, ["score", "--data", str(world_dir), "--model", str(tmp_path), "--as-of", "latest",
+                              "--out", str(out)])
+    assert bad.exit_code == 2 and "not a model folder" in bad.output
+
+
+@pytest.mark.spark
+def test_spark_scores_equal_embedded_scores(dataset: Dataset, scorer: Scorer, as_of: pd.Timestamp,
+                                            scores: pd.DataFrame, spark) -> None:
+    """Scoring on Spark (model broadcast, mapInPandas batches) equals the embedded scores, flags included.
+
+    The features themselves are equal on both engines by tests/test_features_spark.py; here
+    the same eligible signal rows go through the Spark scoring path.
+    """
+    from serving.spark_scoring import score_on_spark
+
+    rows = eligible_features(dataset, build_features(dataset, [as_of]).frame, scorer.outcome_config)
+    on_spark = score_on_spark(rows, scorer, spark=spark)
+    pd.testing.assert_frame_equal(on_spark.drop(columns="scored_at"), scores.drop(columns="scored_at"),
+                                  check_dtype=False, rtol=1e-9)
