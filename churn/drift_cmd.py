@@ -1,0 +1,143 @@
+"""`churn drift`: has the scored population moved away from what the model was trained on?
+
+Exit codes, for a nightly job to alert on:
+    0  every PSI is below --threshold
+    3  at least one feature (or the churn probability) has a PSI at or above --threshold
+    2  bad input (model folder without a reference profile, invalid data, bad flags)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from churn.console import console, fail, parse_date, progress_bar, user_errors
+
+DRIFT_EXIT = 3
+STATUS_STYLE = {"ok": "green", "watch": "yellow", "act": "bold red", "n/a": "dim"}
+
+
+def drift(
+    model: Annotated[Path, typer.Option(help="Model folder written by `churn train` (with reference.json).")],
+    data: Annotated[Path, typer.Option(help="Dataset folder (CSV/Parquet per table) or DuckDB file.")],
+    as_of: Annotated[str, typer.Option("--as-of", help="Scoring snapshot date, YYYY-MM-DD, or 'latest' (the day the data ends).")],
+    threshold: Annotated[float, typer.Option(min=0.0, help="Exit 3 when any PSI is at or above this (0.1 watch, 0.25 act).")] = 0.25,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the table as JSON to this file.")] = None,
+    top: Annotated[int | None, typer.Option(min=1, help="Print only the N largest PSI rows.")] = None,
+    engine: Annotated[str, typer.Option(help="Feature engine: duckdb or spark.")] = "duckdb",
+) -> None:
+    """Population stability index (PSI) of every model input and of the churn probability, training vs now.
+
+    Exits 3 when any PSI reaches --threshold, 0 otherwise, 2 on bad input.
+    """
+    from features.loader import load_dataset
+    from features.validation import require_valid
+    from serving.drift import dataset_drift, reference_of
+    from training.artifact import load_model_folder
+
+    if engine not in ("duckdb", "spark"):
+        fail(f"--engine must be duckdb or spark, not {engine!r}", 2)
+    with user_errors():
+        bundle = load_model_folder(model)
+        reference = reference_of(bundle)
+        dataset = load_dataset(data)
+        require_valid(dataset)
+        stamp = resolve_as_of(as_of, dataset)
+        with progress_bar("drift") as update:
+            update("building features", 0.2)
+            table, accounts = dataset_drift(dataset, bundle, stamp, engine=engine)
+            update("done", 1.0)
+        if json_out is not None:
+            write_json(drift_document(table, bundle.version, stamp, threshold, accounts, reference), json_out)
+    print_drift(table, stamp, accounts, reference, top)
+    flagged = table[table["psi"] >= threshold].sort_values("psi", ascending=False)
+    if json_out is not None:
+        console.print(f"drift table: {json_out.resolve()}")
+    if len(flagged):
+        names = ", ".join(f"{r.feature} {r.psi:.2f}" for r in flagged.itertuples())
+        console.print(f"[bold red]drift[/]: {len(flagged)} PSI at or above {threshold:g}: {names}", highlight=False)
+        raise typer.Exit(DRIFT_EXIT)
+    console.print(f"[green]no drift[/]: every PSI is below {threshold:g}")
+
+
+def resolve_as_of(text: str, dataset: Any) -> pd.Timestamp:
+    """A UTC midnight from YYYY-MM-DD, or the day the data ends for 'latest'."""
+    if text != "latest":
+        return pd.Timestamp(parse_date(text), tz="UTC")
+    from features.validation import data_end
+
+    end = data_end(dataset)
+    if end is None:
+        fail("the dataset has no dated rows: give --as-of", 2)
+    return end.normalize()
+
+
+def print_drift(table: pd.DataFrame, as_of: pd.Timestamp, accounts: int, reference: dict[str, Any], top: int | None = None) -> None:
+    """The drift table, largest PSI first."""
+    source = reference.get("source", {})
+    dates = source.get("as_of", [])
+    since = f"{dates[0]} to {dates[-1]}" if dates else "training"
+    rows = table.sort_values("psi", ascending=False, na_position="last")
+    if top is not None:
+        rows = rows.head(top)
+    view = Table(title=f"PSI at {as_of:%Y-%m-%d} ({accounts:,} accounts) vs the model's reference snapshots {since}")
+    for column in ("feature", "PSI", "status"):
+        view.add_column(column, justify="right" if column == "PSI" else "left")
+    for row in rows.itertuples():
+        value = "n/a" if pd.isna(row.psi) else f"{row.psi:.3f}"
+        view.add_row(row.feature, value, f"[{STATUS_STYLE.get(row.status, '')}]{row.status}[/]")
+    console.print(view)
+
+
+def drift_document(
+    table: pd.DataFrame, version: str, as_of: pd.Timestamp, threshold: float, accounts: int, reference: dict[str, Any]
+) -> dict[str, Any]:
+    rows = table.sort_values("psi", ascending=False, na_position="last")
+    return {
+        "model_version": version,
+        "as_of": as_of.isoformat(),
+        "accounts": accounts,
+        "reference": reference.get("source", {}),
+        "threshold": threshold,
+        "crossed": [r.feature for r in rows.itertuples() if r.psi >= threshold],
+        "rows": [{"feature": r.feature, "psi": None if pd.isna(r.psi) else float(r.psi), "status": r.status}
+                 for r in rows.itertuples()],
+    }
+
+
+def write_json(document: dict[str, Any], target: Path) -> None:
+    """Atomically: a temporary file beside the target, then a rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        tmp.write_text(json.dumps(document, indent=1, allow_nan=False))
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def demo_drift(dataset: Any, model: Path, as_of: pd.Timestamp, json_out: Path, top: int = 5) -> None:
+    """The demo's drift step: the largest PSI rows at ``as_of`` and a JSON file; never fails the demo."""
+    from features.errors import DataError
+    from serving.drift import dataset_drift, reference_of
+    from training.artifact import load_model_folder
+
+    try:
+        bundle = load_model_folder(model)
+        reference = reference_of(bundle)
+        with progress_bar("drift") as update:
+            update("building features", 0.2)
+            table, accounts = dataset_drift(dataset, bundle, as_of)
+        write_json(drift_document(table, bundle.version, as_of, 0.25, accounts, reference), json_out)
+    except (DataError, ValueError, OSError) as exc:
+        console.print(f"[yellow]drift not computed[/]: {exc}", highlight=False)
+        return
+    print_drift(table, as_of, accounts, reference, top)
+    worst = table.sort_values("psi", ascending=False).iloc[0]
+    console.print(f"largest PSI: {worst['feature']} {worst['psi']:.3f} ({worst['status']}); "
+                  f"`churn drift` exits {DRIFT_EXIT} when a PSI reaches --threshold (default 0.25)", highlight=False)
