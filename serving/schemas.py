@@ -1,0 +1,191 @@
+"""Request and response models of the REST API, apart from the internal scores frame.
+
+Requests are strict: unknown fields, wrong types (a string for a number, a list for a
+scalar), NaN/Infinity and values outside a signal's range are refused with a 422 that names
+the field. Every catalog signal must be present in a posted account (``null`` means "no
+data", which the model handles as missing), so a typo or a forgotten column is an error
+rather than a silent missing value. Ranges are declared as data from the signal catalog's units.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    create_model,
+)
+
+from features.signals import SIGNALS
+
+MAX_BATCH = 100  # accounts per POST /v1/score; a bigger job belongs to `churn score`
+MAX_PAGE_SIZE = 200
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"  # no control characters; IDs are not Unicode-normalized
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+# Allowed range of each signal by unit, with the exceptions a unit does not cover.
+UNIT_RANGES: dict[str, tuple[float, float]] = {
+    "users": (0, 1e7), "count": (0, 1e7), "days": (0, 36_500), "hours": (0, 1e6),
+    "share": (0, 1), "ratio": (-1, 1e6), "currency": (0, 1e12), "points": (-100, 100), "score": (0, 100),
+}
+SIGNAL_RANGES: dict[str, tuple[float, float]] = {
+    "time_to_value_days": (-36_500, 36_500), "days_to_renewal": (-36_500, 36_500),
+    "ticket_trend": (-1e7, 1e7), "nps_trend": (-200, 200),
+    "support_csat": (1, 5), "nps_latest": (0, 10), "effort_score": (0, 10), "csm_sentiment": (0, 2),
+}
+
+Lang = Literal["en", "tr"]
+Band = Literal["red", "yellow", "green"]
+AccountId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=PRINTABLE), Field(strict=True)]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=PRINTABLE), Field(strict=True)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _utc(value: datetime) -> datetime:
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if not 1970 <= value.year <= 2199:
+        raise ValueError("as_of must be in the years 1970-2199")
+    return value
+
+
+def _iso_text(value: Any) -> Any:
+    # Lax pydantic would read 0 or "1700000000" as a Unix time; the API takes ISO 8601 text only.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not ISO_DATE.match(value):
+        raise ValueError("as_of must be an ISO 8601 date-time string, e.g. 2025-06-30T00:00:00Z")
+    return value
+
+
+# The year range is in the schema too (as a pattern), so clients and fuzzers know it up front.
+YEARS = r"^(19[7-9][0-9]|2[01][0-9][0-9])-"
+AsOf = Annotated[
+    datetime, BeforeValidator(_iso_text), AfterValidator(_utc), Field(json_schema_extra={"pattern": YEARS})
+]
+
+
+def signal_range(name: str, unit: str) -> tuple[float, float] | None:
+    return SIGNAL_RANGES.get(name, UNIT_RANGES.get(unit))
+
+
+def _signal_field(signal: Any) -> Any:
+    low, high = signal_range(signal.name, signal.unit) or (None, None)
+    number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=low, le=high)]
+    return (number | None, Field(description=f"{signal.description} ({signal.unit}); null: no data"))
+
+
+SignalValues: type[BaseModel] = create_model(
+    "SignalValues", __base__=Strict, **{s.name: _signal_field(s) for s in SIGNALS}
+)
+SignalValues.__doc__ = "Every catalog signal of one account at as_of; null where there is no data."
+
+
+class AccountSignals(Strict):
+    account_id: AccountId
+    as_of: AsOf | None = Field(None, description="Snapshot time (UTC); default: today 00:00 UTC.")
+    segment: Label | None = None
+    csm_owner: Label | None = None
+    signals: SignalValues  # type: ignore[valid-type]
+
+
+class ScoreSignals(Strict):
+    accounts: list[AccountSignals] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ScoreIds(Strict):
+    account_ids: list[AccountId] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def _request_kind(body: Any) -> str:
+    return "ids" if isinstance(body, dict) and "account_ids" in body and "accounts" not in body else "signals"
+
+
+ScoreRequest = Annotated[
+    Annotated[ScoreSignals, Tag("signals")] | Annotated[ScoreIds, Tag("ids")], Discriminator(_request_kind)
+]
+
+
+# --- responses -------------------------------------------------------------------------
+
+
+class Flag(BaseModel):
+    signal: str
+    value: float | None
+    contribution: float = Field(description="TreeSHAP contribution to the churn log-odds (+ raises risk).")
+    sentence: str
+    action: str | None = Field(description="What a CSM can do; null for context signals.")
+
+
+class AccountScore(BaseModel):
+    account_id: str
+    as_of: datetime
+    segment: str | None
+    csm_owner: str | None
+    churn_probability: float | None = Field(ge=0, le=1)
+    renewal_probability: float | None = Field(ge=0, le=1)
+    upsell_probability: float | None = Field(ge=0, le=1)
+    health_score: float | None = Field(ge=0, le=100)
+    health_band: Band | None
+    health_trend: float | None = Field(description="Change of the health score since the previous scoring.")
+    onboarding: bool
+    arr: float | None
+    arr_at_risk: float | None = Field(description="ARR x churn probability.")
+    red_flags: list[Flag]
+    green_flags: list[Flag]
+    model_version: str
+
+
+class ScoreResponse(BaseModel):
+    model_version: str
+    lang: Lang
+    results: list[AccountScore]
+
+
+class RiskList(BaseModel):
+    as_of: datetime | None
+    model_version: str
+    lang: Lang
+    total: int = Field(description="Accounts matching the filters.")
+    page: int
+    page_size: int
+    arr_at_risk_total: float = Field(description="ARR at risk of all accounts matching the filters.")
+    owners: list[str] = Field(description="Every CSM owner, for filter menus.")
+    segments: list[str] = Field(description="Every segment, for filter menus.")
+    items: list[AccountScore]
+
+
+class Alive(BaseModel):
+    status: Literal["alive"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "loading", "failed"]
+    model_version: str | None = None
+    reason: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The one error schema of every 4xx/5xx response."""
+
+    status: int
+    error: str = Field(description="Short code, e.g. unauthorized, invalid_request, payload_too_large.")
+    message: str
+    request_id: str
+    details: list[ErrorDetail] = Field(default_factory=list)

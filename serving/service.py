@@ -1,0 +1,157 @@
+"""What the API serves: the verified model, the scores of known accounts, and readiness.
+
+:meth:`Service.load` does the slow work once, before the server reports ready: it loads
+the model folder (every file's SHA-256 checked against the manifest), then either scores
+the dataset's latest snapshot with :func:`serving.scorer.score_dataset` (exactly as
+`churn score --as-of latest` does, with the health trend since ``trend_days`` earlier) or
+reads a scores file. Any failure leaves the service unready with the reason logged.
+Request handlers only look things up here or hand rows to the micro-batcher.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.signals import SIGNALS, SIGNALS_BY_NAME
+from serving.batching import Batcher
+from serving.middleware import Metrics
+from serving.settings import Settings
+
+log = logging.getLogger("churn.serve")
+CONTEXT = ("account_id", "as_of", "segment", "csm_owner")
+
+
+@dataclass(frozen=True)
+class Served:
+    """Scores of the known accounts, ranked by ARR at risk, with an index by account_id."""
+
+    scores: pd.DataFrame
+    rows: list[dict[str, Any]]  # the same rows as dicts, in rank order
+    index: dict[str, int]
+    as_of: pd.Timestamp | None
+    owners: list[str]
+    segments: list[str]
+
+    @classmethod
+    def of(cls, scores: pd.DataFrame) -> Served:
+        from serving.scorer import top_accounts
+
+        if len(scores):  # one row per account: its latest scoring
+            scores = scores[scores["as_of"] == scores["as_of"].max()]
+        ranked = top_accounts(scores, n=len(scores)).reset_index(drop=True)
+        rows = ranked.to_dict("records")
+        return cls(
+            ranked, rows, {str(r["account_id"]): i for i, r in enumerate(rows)},
+            ranked["as_of"].max() if len(ranked) else None,
+            _levels(ranked, "csm_owner"), _levels(ranked, "segment"),
+        )
+
+
+def _levels(frame: pd.DataFrame, column: str) -> list[str]:
+    return sorted(str(v) for v in frame[column].dropna().unique()) if column in frame else []
+
+
+class Service:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
+        self.settings, self.metrics = settings, metrics or Metrics()
+        self.status = "loading"
+        self.reason: str | None = "loading the model and the scores"
+        self.scorer: Any = None
+        self.served: Served | None = None
+        self.batcher: Batcher | None = None
+        self.outcomes: frozenset[str] = frozenset()
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "ready" and not (self.batcher is not None and self.batcher.broken)
+
+    @property
+    def model_version(self) -> str | None:
+        return self.scorer.version if self.scorer is not None else None
+
+    def load(self) -> None:
+        """Load and check everything; afterwards the service is ready or failed (reason logged)."""
+        from features.errors import DataError
+        from serving.scorer import Scorer
+        from training.artifact import ModelFolderError
+
+        try:
+            scorer = Scorer.load(self.settings.model_dir)
+            outside = [s for s in scorer.signals if s not in SIGNALS_BY_NAME]
+            if outside:
+                raise ValueError(f"the model reads features outside the signal catalog ({', '.join(outside[:3])})")
+            batcher = self._batcher(scorer)
+            served = Served.of(self._scores(scorer))
+        except (ModelFolderError, DataError, ValueError, OSError, KeyError) as exc:
+            self._fail(f"{exc.__class__.__name__}: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - any start-up failure must leave the server unready, not crash it
+            log.exception("start-up failed")
+            self._fail(f"unexpected {exc.__class__.__name__} while loading")
+            return
+        self.scorer, self.batcher, self.served = scorer, batcher, served
+        self.outcomes = frozenset(scorer.bundle.outcomes)
+        self.status, self.reason = "ready", None
+        self.metrics.ready.set(1)
+        log.info("ready: model %s, %d accounts served as of %s", scorer.version, len(served.rows), served.as_of)
+
+    def _batcher(self, scorer: Any) -> Batcher:
+        from serving.batching import process_scorer, thread_scorer
+
+        workers = self.settings.scorer_processes
+        if workers:
+            score, executor = process_scorer(self.settings.model_dir, scorer.version, workers)
+        else:
+            score, executor = thread_scorer(scorer.score)
+        batcher = Batcher(score, executor, workers=max(workers, 1), max_pending=self.settings.max_pending_rows)
+        try:
+            # Warm-up, all at once so that every worker process starts now (the pool starts them on demand).
+            warm = [executor.submit(batcher.score_records, [example_record()]) for _ in range(max(workers, 1))]
+            for future in warm:
+                future.result()
+        except BaseException:
+            batcher.close()
+            raise
+        return batcher
+
+    def _fail(self, reason: str) -> None:
+        self.status, self.reason = "failed", reason
+        log.error("not ready: %s", reason)
+
+    def _scores(self, scorer: Any) -> pd.DataFrame:
+        settings = self.settings
+        if settings.scores_file is not None:
+            from serving.outputs import read_scores
+
+            return read_scores(settings.scores_file)
+        from features.loader import load_dataset
+        from features.validation import data_end, require_valid
+        from serving.scorer import score_dataset
+
+        assert settings.data_dir is not None
+        dataset = load_dataset(settings.data_dir)
+        require_valid(dataset)
+        end = data_end(dataset)
+        if end is None:
+            raise ValueError(f"{settings.data_dir}: the dataset has no dated rows")
+        as_of = end.normalize()  # the same snapshot as `churn score --as-of latest`
+        previous = None
+        if settings.trend_days:
+            previous = score_dataset(dataset, scorer, as_of - pd.Timedelta(days=settings.trend_days))
+        return score_dataset(dataset, scorer, as_of, previous=previous)
+
+    def close(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()
+
+
+def example_record(account_id: str = "example", as_of: pd.Timestamp | None = None) -> dict[str, Any]:
+    """A record with every catalog signal missing: what the scorer accepts, for warm-up and docs."""
+    stamp = as_of if as_of is not None else pd.Timestamp.now(tz="UTC").normalize()
+    return {"account_id": account_id, "as_of": stamp, "segment": None, "csm_owner": None,
+            **{s.name: np.nan for s in SIGNALS}}

@@ -1,0 +1,65 @@
+"""Shared by the API, Schemathesis and browser tests: a small world, a quickly trained model, a loaded app."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from fastapi import FastAPI
+
+from features.generator import GeneratorConfig, generate_world, write_world
+from features.loader import load_dataset
+from serving.app import create_app
+from serving.schemas import ErrorBody
+from serving.service import Service
+from serving.settings import Settings
+from training.artifact import write_model_folder
+from training.lgbm import LGBMParams
+from training.train import TrainConfig, train
+
+KEY = "test-key-0123456789-abcdefghij"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+FAST = TrainConfig(lgbm=LGBMParams(num_boost_round=60, early_stopping_rounds=20), test_dates=2, calibration_dates=2)
+
+
+def make_world_and_model(base: Path, accounts: int = 300) -> tuple[Path, Path]:
+    """A generated world (a few hundred accounts, 18 months) and a model folder trained on it."""
+    world, model = base / "world", base / "model"
+    write_world(generate_world(GeneratorConfig(accounts=accounts, months=18, seed=3)), world)
+    write_model_folder(train(load_dataset(world), FAST), model, data_source=str(world), fingerprint="test")
+    return world, model
+
+
+def loaded_app(**settings: Any) -> FastAPI:
+    """An app whose service has already loaded (synchronously), so no lifespan is needed."""
+    config = Settings(**{"api_key": KEY, **settings})
+    service = Service(config)
+    service.load()
+    assert service.ready, service.reason
+    return create_app(config, service=service)
+
+
+def strict_json(text: str) -> Any:
+    """Parse JSON refusing NaN/Infinity tokens, as a strict client would."""
+
+    def refuse(token: str) -> Any:
+        raise ValueError(f"non-standard JSON token {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def assert_error(response: Any, status: int) -> dict[str, Any]:
+    """The response has ``status``, the one error schema, and the request id of its header."""
+    assert response.status_code == status, response.text
+    body = strict_json(response.text)
+    ErrorBody.model_validate(body)
+    assert body["status"] == status
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert "Traceback" not in response.text
+    return body
+
+
+def signal_payload(row: pd.Series, signals: list[str]) -> dict[str, float | None]:
+    return {name: None if pd.isna(row[name]) else float(row[name]) for name in signals}
