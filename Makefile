@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test demo bench lint typecheck clean
+.PHONY: venv test demo bench lint typecheck clean browser
 
 venv: $(STAMP)
 
@@ -16,7 +16,18 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[spark,test]'
 	touch $(STAMP)
 
-test: venv
+# Headless Chromium + chromedriver for the risk-list page's browser test (tests/test_page_browser.py).
+# Installed with apt-get when missing and possible; otherwise a message, and that test skips.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium and chromium-driver for the browser test"; \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; }; } || \
+	  echo "could not install chromium: the browser test will be skipped"; \
+	else echo "chromium/chromedriver missing and apt-get not usable as root: the browser test will be skipped"; fi
+
+test: venv browser
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 demo: venv

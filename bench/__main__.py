@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_features, bench_generator
+from bench import bench_api, bench_features, bench_generator, bench_scoring
 
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
-    for bench in (bench_generator, bench_features):
+    for bench in (bench_generator, bench_features, bench_scoring, bench_api):
         print(f"== {bench.__name__} ==", flush=True)
         bench.main(args)
 

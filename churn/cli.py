@@ -7,18 +7,14 @@ that breaks the contract, 1 for other failures).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from features.errors import DataError
+from churn import drift_cmd, report_cmd, score_cmd, serve_cmd
+from churn.console import DEMO_DIR, console, fail, parse_date, progress_bar, user_errors
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -26,51 +22,6 @@ app = typer.Typer(
     help="Account health and churn prediction: generate, validate, build features, train, score, serve.",
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-DEMO_DIR = Path("demo_output")
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print a one-line reason to stderr and exit non-zero."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn expected failures into one line and a non-zero exit, never a traceback."""
-    try:
-        yield
-    except DataError as exc:
-        fail(str(exc), 2)
-    except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
-        fail(str(exc), 2)
-
-
-@contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[str, float], None]]:
-    """A Rich progress bar driven by ``update(step, fraction_done)`` callbacks."""
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(), console=err_console, transient=True, disable=not err_console.is_terminal,
-    ) as bar:
-        task = bar.add_task(description, total=1.0)
-
-        def update(step: str, fraction: float) -> None:
-            bar.update(task, completed=min(max(fraction, 0.0), 1.0), description=f"{description}: {step}")
-
-        yield update
-
-
-def parse_date(text: str) -> date:
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError:
-        fail(f"not a date (expected YYYY-MM-DD): {text!r}", 2)
-
-
 # --- generate ---------------------------------------------------------------------------
 
 @app.command()
@@ -324,6 +275,9 @@ def print_scorecard(result: object) -> None:
     for c in scorecard.main.components:
         table.add_row(c.name, f"{c.weight:g}", ", ".join(f"{m.signal} {m.weight:g}" for m in c.measures))
     console.print(table)
+    context = scorecard.info.get("learning", {}).get("context_signals_not_measures")
+    if context:
+        console.print(f"not measures (timing and size, not health; see the churn probability): {', '.join(context)}")
     bt = scorecard.info.get("backtest")
     if not bt:
         return
@@ -334,6 +288,10 @@ def print_scorecard(result: object) -> None:
     for key, label in (("roc_auc", "churn ROC-AUC"), ("lift_top_decile", "lift, top decile")):
         values = [bt.get(f, {}).get(key) for f in ("scorecard", "model", "equal_weight")]
         table.add_row(label, *["n/a" if v is None or v != v else f"{v:.3f}" for v in values])
+    if "exposed" in bt:  # the snapshots facing a renewal within the horizon: timing held fixed
+        values = [bt["exposed"].get(f, {}).get("roc_auc") for f in ("scorecard", "model", "equal_weight")]
+        table.add_row(f"churn ROC-AUC, renewal due ({bt['exposed']['n']:,})",
+                      *["n/a" if v is None or v != v else f"{v:.3f}" for v in values])
     console.print(table)
     bands = ", ".join(f"{name} {b['churn_rate']:.1%} of {b['n']:,}" if b["n"] else f"{name} none"
                       for name, b in bt["bands"].items())
@@ -413,11 +371,41 @@ def demo(
     uri = _default_uri(model_dir)
     run_training(dataset, world_dir, TrainConfig(), model_dir, uri)
 
+    console.rule("5. score every active account: probabilities, health score, red flags, CRM file")
+    scores_file, crm_file = out / "scores.parquet", out / "crm.csv"
+    demo_score(world_dir, model_dir, scores_file, crm_file)
+
+    console.rule("6. portfolio KPI report: KPIs per month and segment, health bands, model metrics, drift")
+    report_file, report_json = out / "report.html", out / "report.json"
+    report_cmd.run_report(world_dir, report_file, model=model_dir, scores=scores_file if scores_file.exists() else None,
+                          json_out=report_json, png_dir=out / "report_files")
+
+    console.rule("7. drift: PSI of every model input and the churn probability, test snapshots vs today")
+    drift_file = out / "drift.json"
+    drift_cmd.demo_drift(dataset, model_dir, as_of, drift_file)
+
     console.rule("outputs")
     console.print(f"world (Parquet tables + ground_truth.parquet): {world_dir.resolve()}")
     console.print(f"features at {as_of:%Y-%m-%d}: {features_file.resolve()}")
     console.print(f"model folder (models, metrics.json, scorecard.yaml, model_card.md): {model_dir.resolve()}")
     console.print(f"MLflow store: {uri}  (browse: mlflow ui --backend-store-uri {uri})")
+    console.print(f"scores with red/green flags: {scores_file.resolve()}")
+    console.print(f"CRM export (Salesforce-style fields): {crm_file.resolve()}")
+    console.print(f"KPI report (self-contained HTML; numbers in report.json, charts in report_files/): {report_file.resolve()}")
+    console.print(f"drift table (PSI per feature; `churn drift` exits 3 at 0.25): {drift_file.resolve()}")
+    console.rule("serve the API and the CSM risk-list page")
+    console.print(f"{serve_cmd.KEY_RECIPE}\nchurn serve --model {model_dir} --data {world_dir}   # then open http://127.0.0.1:8000/",
+                  highlight=False, soft_wrap=True)
+
+
+def demo_score(world_dir: Path, model_dir: Path, scores_file: Path, crm_file: Path) -> None:
+    score_cmd.score(data=world_dir, model=model_dir, as_of="latest", out=scores_file, crm_out=crm_file)
+
+
+app.command("score")(score_cmd.score)
+app.command("serve")(serve_cmd.serve)
+app.command("drift")(drift_cmd.drift)
+app.command("report")(report_cmd.report)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m churn`
