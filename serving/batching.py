@@ -1,16 +1,16 @@
 """Micro-batching: concurrent score requests share one scorer call, off the event loop.
 
-A scorer call costs about the same for one row as for twenty (pandas set-up dominates;
-TreeSHAP adds ~0.4 ms a row), so requests that arrive while a batch is being scored wait
-for the next call and go together; a lone request is scored at once, with no added delay.
+A scorer call has a fixed cost (three LightGBM calls, the scorecard, the flags) that
+twenty rows share, so requests that arrive while a batch is being scored wait for the next
+call and go together; a lone request is scored at once, with no added delay.
 
 Scoring runs in one worker: a separate process by default (:func:`process_scorer`), so
 pandas holding the GIL never stalls the event loop and the two use both cores; or a
 thread (:func:`thread_scorer`, used by tests that patch the scorer). Either way the worker
-builds the frame, scores it and turns it back into records, so the event loop only moves
-lists of dicts, and LightGBM runs one OpenMP thread (a thread team costs more to wake than
-these small batches take). The queue is bounded: past ``max_pending`` rows a request fails
-fast with :class:`Overloaded` (503) instead of queuing.
+scores lists of dicts with :meth:`serving.scorer.Scorer.score_rows` (no DataFrame on the
+way), so the event loop only moves lists of dicts, and LightGBM runs one OpenMP thread (a
+thread team costs more to wake than these small batches take). The queue is bounded: past
+``max_pending`` rows a request fails fast with :class:`Overloaded` (503) instead of queuing.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import os
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    from serving.scorer import Scorer
 
 Records = list[dict[str, Any]]
 ScoreRecords = Callable[[Records], Records]
@@ -41,10 +41,6 @@ def _one_openmp_thread() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="openmp")
-
-
-def score_records(score: Callable[[pd.DataFrame], pd.DataFrame], rows: Records) -> Records:
-    return score(pd.DataFrame.from_records(rows)).to_dict("records")
 
 
 # --- the scoring process ---------------------------------------------------------------
@@ -65,7 +61,7 @@ def _load_in_worker(model_dir: str, version: str) -> None:
 
 
 def _score_in_worker(rows: Records) -> Records:
-    return score_records(_SCORER.score, rows)
+    return _SCORER.score_rows(rows)
 
 
 def process_scorer(model_dir: Path, version: str, workers: int = 1) -> tuple[ScoreRecords, Executor]:
@@ -77,10 +73,10 @@ def process_scorer(model_dir: Path, version: str, workers: int = 1) -> tuple[Sco
     return _score_in_worker, executor
 
 
-def thread_scorer(score: Callable[[pd.DataFrame], pd.DataFrame]) -> tuple[ScoreRecords, Executor]:
-    """Score in one thread of this process with ``score`` (a Scorer's ``score`` method)."""
+def thread_scorer(scorer: Scorer) -> tuple[ScoreRecords, Executor]:
+    """Score in one thread of this process with ``scorer``."""
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorer", initializer=_one_openmp_thread)
-    return partial(score_records, score), executor
+    return scorer.score_rows, executor
 
 
 class Batcher:

@@ -8,10 +8,12 @@ API, so a score is the same number wherever it is computed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,9 +22,8 @@ from features.errors import DataError, Problem
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE, Dataset
 from serving.flags import FlagConfig, contributions, flags
 from training.artifact import ModelBundle, load_model_folder
-from training.matrix import to_matrix
 from training.outcomes import OutcomeConfig, eligible
-from training.scorecard import score_health
+from training.scorecard_core import score_health_arrays
 
 OUTCOMES = ("churn", "renewal", "upsell")
 CONTEXT_COLUMNS = ("segment", "csm_owner")  # from the accounts table, for filtering risk lists
@@ -44,6 +45,13 @@ class Scorer:
     bundle: ModelBundle
     flag_config: FlagConfig = field(default_factory=FlagConfig)
 
+    def __post_init__(self) -> None:
+        if self.bundle.spec.categorical:
+            raise ValueError(
+                f"the model reads text features ({', '.join(self.bundle.spec.categorical)}): scoring serves "
+                "dataset models, whose signals are all numbers"
+            )
+
     @classmethod
     def load(cls, path: Path | str) -> Scorer:
         return cls(load_model_folder(Path(path)))
@@ -61,6 +69,12 @@ class Scorer:
     def outcome_config(self) -> OutcomeConfig:
         return OutcomeConfig(**self.bundle.features.get("config", {}).get("outcome", {}))
 
+    @cached_property
+    def inputs(self) -> tuple[str, ...]:
+        """Every column read as a number: the models' signals, the scorecard's, and ``arr``."""
+        card = self.bundle.scorecard.signals if self.bundle.scorecard is not None else ()
+        return tuple(dict.fromkeys([*self.bundle.spec.numeric, *card, "arr"]))
+
     def score(
         self, features: pd.DataFrame, *, lang: str = "en", top_k: int | None = None,
         scored_at: pd.Timestamp | None = None,
@@ -71,20 +85,53 @@ class Scorer:
         signal column is an error; a missing value is fine). ``segment``, ``csm_owner`` and
         ``arr`` are carried through when present.
         """
-        config = self.flag_config if top_k is None else FlagConfig(top_k=top_k)
         missing = [c for c in ("account_id", "as_of", *self.signals) if c not in features.columns]
         if missing:
             raise DataError([Problem("features", missing[0], f"the model needs columns {', '.join(missing[:5])}")])
-        x = to_matrix(features, self.bundle.spec)
-        n = len(features)
-        out: dict[str, object] = {
-            "account_id": features["account_id"].astype(STRING_DTYPE).to_numpy(),
-            "as_of": pd.to_datetime(features["as_of"], utc=True).astype(TIMESTAMP_DTYPE).to_numpy(),
-        }
+        out = self._score_block(float_block(features, self.inputs), lang, top_k)
+        out["account_id"] = features["account_id"].astype(STRING_DTYPE).to_numpy()
+        out["as_of"] = pd.to_datetime(features["as_of"], utc=True).astype(TIMESTAMP_DTYPE).to_numpy()
         for name in CONTEXT_COLUMNS:
             out[name] = features[name].astype(STRING_DTYPE).to_numpy() if name in features else pd.NA
-        red: list[list[dict]] = [[] for _ in range(n)]
-        green: list[list[dict]] = [[] for _ in range(n)]
+        out["health_trend"] = np.full(len(features), np.nan)
+        out["model_version"] = self.version
+        out["scored_at"] = scored_at if scored_at is not None else _now()
+        return _typed(pd.DataFrame(out, index=range(len(features))))[list(SCORE_COLUMNS)]
+
+    def score_rows(self, rows: Sequence[Mapping[str, Any]], *, lang: str = "en") -> list[dict[str, Any]]:
+        """:meth:`score` for a few posted accounts as dicts, without a DataFrame on the way (the API's path).
+
+        Each row holds ``account_id``, ``as_of`` (a datetime), optional ``segment``/``csm_owner``
+        and signal values as numbers or None. The result rows carry the same values as
+        :meth:`score` gives for the same signals; the API's tests hold the two paths equal.
+        """
+        block = np.array([[row.get(name) for name in self.inputs] for row in rows], dtype=float)
+        out = self._score_block(block.reshape(len(rows), len(self.inputs)), lang, None)
+        scored_at = _now()
+        fields = [k for k in SCORE_COLUMNS if k in out]
+        return [
+            {
+                "account_id": str(row["account_id"]),
+                "as_of": _utc(row["as_of"]),
+                "segment": row.get("segment"),
+                "csm_owner": row.get("csm_owner"),
+                **{k: out[k][i] for k in fields},
+                "health_trend": np.nan,
+                "model_version": self.version,
+                "scored_at": scored_at,
+            }
+            for i, row in enumerate(rows)
+        ]
+
+    def _score_block(self, block: np.ndarray, lang: str, top_k: int | None) -> dict[str, Any]:
+        """Probabilities, health, ARR at risk and flags from the float columns of :attr:`inputs`."""
+        config = self.flag_config if top_k is None else FlagConfig(top_k=top_k)
+        n = len(block)
+        at = {name: i for i, name in enumerate(self.inputs)}
+        spec = self.bundle.spec
+        x = block[:, [at[name] for name in spec.numeric]]
+        x[~np.isfinite(x)] = np.nan  # as to_matrix does
+        out: dict[str, Any] = {"red_flags": [[] for _ in range(n)], "green_flags": [[] for _ in range(n)]}
         for name in OUTCOMES:
             model = self.bundle.outcomes.get(name)
             if model is None:
@@ -93,27 +140,37 @@ class Scorer:
                 contrib = contributions(model.booster, x)
                 # The contributions add up to the raw score, so one pass gives both.
                 out["churn_probability"] = model.calibrator.predict(contrib.sum(axis=1))
-                red, green = flags(x.to_numpy(dtype=float), contrib, self.signals, lang=lang, config=config)
+                out["red_flags"], out["green_flags"] = flags(x, contrib, self.signals, lang=lang, config=config)
             else:
                 out[f"{name}_probability"] = model.predict(x)
-        health = _health(features, self.bundle)
-        out.update({k: health[k].to_numpy() for k in ("health_score", "health_band", "onboarding")})
-        out["health_trend"] = np.full(n, np.nan)
-        arr = pd.to_numeric(features["arr"], errors="coerce") if "arr" in features else pd.Series(np.nan, index=x.index)
-        out["arr"] = arr = arr.to_numpy(dtype=float)
+        if self.bundle.scorecard is None:
+            out.update(health_score=np.full(n, np.nan), health_band=np.full(n, None, dtype=object),
+                       onboarding=np.zeros(n, dtype=bool))
+        else:
+            health = score_health_arrays({k: block[:, at[k]] for k in self.bundle.scorecard.signals}, n,
+                                         self.bundle.scorecard)
+            out.update({k: health[k] for k in ("health_score", "health_band", "onboarding")})
+        out["arr"] = arr = block[:, at["arr"]]
         out["arr_at_risk"] = arr * np.asarray(out["churn_probability"], dtype=float)
-        out["red_flags"], out["green_flags"] = red, green
-        out["model_version"] = self.version
-        out["scored_at"] = scored_at if scored_at is not None else pd.Timestamp.now(tz="UTC").floor("s")
-        frame = pd.DataFrame(out, index=range(n))
-        return _typed(frame)[list(SCORE_COLUMNS)]
+        return out
 
 
-def _health(features: pd.DataFrame, bundle: ModelBundle) -> pd.DataFrame:
-    if bundle.scorecard is None:
-        n = len(features)
-        return pd.DataFrame({"health_score": np.full(n, np.nan), "health_band": [None] * n, "onboarding": False})
-    return score_health(features.reset_index(drop=True), bundle.scorecard)
+def float_block(frame: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
+    """The columns ``names`` of ``frame`` as one float matrix; an absent or unparsable value is NaN."""
+    block = np.full((len(frame), len(names)), np.nan)
+    for i, name in enumerate(names):
+        if name not in frame.columns:
+            continue
+        column = frame[name]
+        if pd.api.types.is_float_dtype(column.dtype) and not isinstance(column.dtype, pd.ArrowDtype):
+            block[:, i] = column.to_numpy(dtype="float64")
+        else:
+            block[:, i] = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
+    return block
+
+
+def _now() -> pd.Timestamp:
+    return pd.Timestamp(datetime.now(UTC).replace(microsecond=0))
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:

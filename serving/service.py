@@ -107,7 +107,7 @@ class Service:
         if workers:
             score, executor = process_scorer(self.settings.model_dir, scorer.version, workers)
         else:
-            score, executor = thread_scorer(scorer.score)
+            score, executor = thread_scorer(scorer)
         batcher = Batcher(score, executor, workers=max(workers, 1), max_pending=self.settings.max_pending_rows)
         try:
             # Warm-up, all at once so that every worker process starts now (the pool starts them on demand).

@@ -48,7 +48,8 @@ class Measure:
         if self.pin is not None:
             return np.full(len(values), float(self.pin))
         xs, ys = zip(*self.curve, strict=True)
-        return np.where(np.isnan(values), np.nan, np.interp(np.nan_to_num(values), xs, ys))
+        missing = np.isnan(values)
+        return np.where(missing, np.nan, np.interp(np.where(missing, 0.0, values), xs, ys))
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,12 @@ class Scorecard:
     overrides: tuple[Rule, ...] = ()
     info: Mapping[str, Any] = field(default_factory=dict)  # learned_from, backtest: for people, not scoring
 
+    @property
+    def signals(self) -> tuple[str, ...]:
+        """Every signal the scorecard reads: tenure (which card), the cards' measures, the overrides."""
+        names = ["tenure_days", *self.main.signals, *self.onboarding.signals, *(r.signal for r in self.overrides)]
+        return tuple(dict.fromkeys(names))
+
     def band(self, scores: np.ndarray) -> np.ndarray:
         """Band names by upper edge: red up to 40, yellow above 40 up to 75, green above 75 (defaults)."""
         out = np.full(len(scores), None, dtype=object)
@@ -113,19 +120,31 @@ def score_health(frame: pd.DataFrame, scorecard: Scorecard) -> pd.DataFrame:
     last manual rule that fired, else None). A signal column absent from ``frame`` counts as
     missing on every row; a missing ``tenure_days`` means the main card.
     """
-    tenure = _column(frame, "tenure_days")
-    young = np.nan_to_num(tenure, nan=np.inf) < scorecard.onboarding_days
-    score = np.full(len(frame), np.nan)
-    used = np.zeros(len(frame), dtype=int)
+    values = {name: _column(frame, name) for name in scorecard.signals}
+    return pd.DataFrame(score_health_arrays(values, len(frame), scorecard), index=frame.index)
+
+
+def score_health_arrays(values: Mapping[str, np.ndarray], n: int, scorecard: Scorecard) -> dict[str, np.ndarray]:
+    """:func:`score_health` on float arrays by signal name (an absent name counts as missing).
+
+    The API scores a few rows at a time, where a pandas column costs more than the arithmetic.
+    """
+    def column(name: str) -> np.ndarray:
+        found = values.get(name)
+        return np.full(n, np.nan) if found is None else np.asarray(found, dtype=float)
+
+    young = np.nan_to_num(column("tenure_days"), nan=np.inf) < scorecard.onboarding_days
+    score = np.full(n, np.nan)
+    used = np.zeros(n, dtype=int)
     for card, rows in ((scorecard.main, ~young), (scorecard.onboarding, young)):
         if rows.any():
-            score[rows], used[rows] = _card_score(frame[rows], card)
+            score[rows], used[rows] = _card_score({m: column(m)[rows] for m in card.signals}, int(rows.sum()), card)
     score = np.round(score, 1)
-    override = np.full(len(frame), None, dtype=object)
-    forced = np.full(len(frame), None, dtype=object)
+    override = np.full(n, None, dtype=object)
+    forced = np.full(n, None, dtype=object)
     for rule in scorecard.overrides:
-        values = _column(frame, rule.signal)
-        fires = ~np.isnan(values) & OPS[rule.op](np.nan_to_num(values), rule.threshold) & ~np.isnan(score)
+        signal = column(rule.signal)
+        fires = ~np.isnan(signal) & OPS[rule.op](np.nan_to_num(signal), rule.threshold) & ~np.isnan(score)
         if rule.cap is not None:
             score = np.where(fires, np.minimum(score, rule.cap), score)
         if rule.band is not None:
@@ -133,10 +152,9 @@ def score_health(frame: pd.DataFrame, scorecard: Scorecard) -> pd.DataFrame:
         override[fires] = rule.when
     band = scorecard.band(score)
     band = np.where(forced != None, forced, band)  # noqa: E711 - elementwise on an object array
-    return pd.DataFrame(
-        {"health_score": score, "health_band": band, "measures_used": used, "onboarding": young, "override": override},
-        index=frame.index,
-    )
+    return {
+        "health_score": score, "health_band": band, "measures_used": used, "onboarding": young, "override": override,
+    }
 
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -145,11 +163,10 @@ def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
 
 
-def _card_score(frame: pd.DataFrame, card: Card) -> tuple[np.ndarray, np.ndarray]:
-    n = len(frame)
+def _card_score(values: Mapping[str, np.ndarray], n: int, card: Card) -> tuple[np.ndarray, np.ndarray]:
     total, weight, used = np.zeros(n), np.zeros(n), np.zeros(n, dtype=int)
     for component in card.components:
-        scores = np.vstack([m.score(_column(frame, m.signal)) for m in component.measures] or [np.full(n, np.nan)])
+        scores = np.vstack([m.score(values[m.signal]) for m in component.measures] or [np.full(n, np.nan)])
         w = np.array([m.weight for m in component.measures] or [0.0])[:, None] * ~np.isnan(scores)
         present = w.sum(axis=0)
         comp = np.divide((np.nan_to_num(scores) * w).sum(axis=0), present, out=np.zeros(n), where=present > 0)
