@@ -148,4 +148,6 @@ class Batcher:
         return batch
 
     def close(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        # Waits for the batch in hand (milliseconds). Without the wait, the scoring processes outlived
+        # the server: each holds its own queue's write end, so it never sees the parent go.
+        self.executor.shutdown(wait=True, cancel_futures=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -238,13 +240,15 @@ def test_serve_refuses_to_start_without_a_key(paths, monkeypatch, tmp_path: Path
 
 
 def test_churn_serve_prints_url_and_key_hint(paths, tmp_path: Path) -> None:
-    """`churn serve` listens, prints the URL and a fingerprint of the key (never the key), and logs JSON lines."""
+    """`churn serve` listens, prints the URL and a fingerprint of the key (never the key), logs JSON lines;
+    on SIGTERM it answers the requests in flight, then exits leaving no scoring process behind."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "CHURN_API_KEY": KEY}
     cmd = [sys.executable, "-m", "churn", "serve", "--model", str(paths[1]), "--data", str(paths[0]), "--port", str(port)]
     out, err = tmp_path / "out.txt", tmp_path / "err.txt"
+    big = {"accounts": [{"account_id": f"a{i}", "signals": SIGNALS_ONE} for i in range(100)]}
     with out.open("w") as o, err.open("w") as e:
         proc = subprocess.Popen(cmd, stdout=o, stderr=e, env=env)
         try:
@@ -258,6 +262,30 @@ def test_churn_serve_prints_url_and_key_hint(paths, tmp_path: Path) -> None:
             assert status == 200, err.read_text()[-2000:]
             r = httpx.get(f"http://127.0.0.1:{port}/v1/risk-list?page_size=1", headers=AUTH)
             assert r.status_code == 200 and strict_json(r.text)["total"] > 0
+            helpers = descendants(proc.pid)
+            assert helpers, "the scoring process runs beside the server"
+
+            # 16 requests of 100 accounts take a few hundred ms to score; SIGTERM comes while they are in flight.
+            limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH, limits=limits, timeout=30) as http, \
+                    ThreadPoolExecutor(16) as pool:
+                def post() -> tuple[int, float]:
+                    answer = http.post("/v1/score", json=big)
+                    return answer.status_code, time.monotonic()
+
+                futures = [pool.submit(post) for _ in range(16)]
+                time.sleep(0.1)
+                signalled = time.monotonic()
+                proc.send_signal(signal.SIGTERM)
+                answers = [f.result() for f in futures]
+            assert [code for code, _ in answers] == [200] * 16
+            assert any(done > signalled for _, done in answers), "no request was in flight at SIGTERM"
+            # uvicorn re-raises the signal after its graceful shutdown, so the exit status is -SIGTERM.
+            assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and (left := [p for p in helpers if running(p)]):
+                time.sleep(0.2)
+            assert not left, f"scoring processes left running after the server exited: {left}"
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -265,3 +293,28 @@ def test_churn_serve_prints_url_and_key_hint(paths, tmp_path: Path) -> None:
     assert f"http://127.0.0.1:{port}/" in printed and "fingerprint" in printed
     assert KEY not in printed and KEY not in logs
     assert '"route": "/v1/risk-list"' in logs and '"status": 200' in logs
+    assert "Application shutdown complete" in logs
+
+
+def descendants(root: int) -> set[int]:
+    """Every process below ``root`` (from /proc)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
+        found |= frontier
+    return found
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (a container's init may never reap an orphan)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
