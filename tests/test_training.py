@@ -192,3 +192,42 @@ def test_pyfunc_scores_in_spark_udf(tmp_path: Path, trained, world_dir: Path, sp
     scored = frame.withColumn("p", udf(*[frame[c] for c in trained.spec.names])).toPandas()
     expected = mlflow.pyfunc.load_model(model_uri).predict(sample)
     np.testing.assert_allclose(scored["p"].to_numpy(), np.asarray(expected), rtol=0, atol=1e-12)
+
+
+def test_loader_never_unpickles(tmp_path: Path, trained, world_dir: Path) -> None:
+    """Pickle bombs (an MLflow pyfunc folder, a .joblib beside the model, a pickle posing as the booster,
+    a manifest pointing outside the folder) are refused or ignored, and never deserialized."""
+    import pickle
+
+    marker = tmp_path / "exploded"
+
+    class Bomb:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    bomb = pickle.dumps(Bomb())
+    pyfunc = tmp_path / "pyfunc"
+    pyfunc.mkdir()
+    (pyfunc / "MLmodel").write_text("flavors:\n  python_function:\n    loader_module: evil\n    data: model.pkl\n")
+    (pyfunc / "model.pkl").write_bytes(bomb)
+    with pytest.raises(ModelFolderError, match="not a model folder"):
+        load_model_folder(pyfunc)
+
+    folder = write_model_folder(trained, tmp_path / "model", data_source=str(world_dir), fingerprint="x")
+    (folder / "model.joblib").write_bytes(bomb)  # an unlisted file is never read
+    assert load_model_folder(folder).outcomes
+
+    manifest_file = folder / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    (folder / "churn.lgbm.txt").write_bytes(bomb)  # a pickle where the booster belongs: its checksum fails
+    with pytest.raises(ModelFolderError, match="SHA-256"):
+        load_model_folder(folder)
+    for edit, message in (
+        ({"outcomes": [*manifest["outcomes"], "../evil"]}, "as an outcome"),
+        ({"files": {k: v for k, v in manifest["files"].items() if k != "churn.lgbm.txt"}}, "without a checksum"),
+        ({"files": {**manifest["files"], "../model.joblib": "0" * 64}}, "outside the folder"),
+    ):
+        manifest_file.write_text(json.dumps({**manifest, **edit}))
+        with pytest.raises(ModelFolderError, match=message):
+            load_model_folder(folder)
+    assert not marker.exists()

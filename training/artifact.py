@@ -41,6 +41,7 @@ from training.calibration import Calibrator
 from training.lgbm import CalibratedBooster
 from training.matrix import FeatureSpec
 from training.model_card import render_model_card
+from training.outcomes import OUTCOMES as OUTCOME_NAMES
 from training.scorecard import Scorecard, ScorecardError, dump_scorecard, load_scorecard
 from training.train import TrainingResult
 
@@ -263,6 +264,17 @@ def load_model_folder(path: Path) -> ModelBundle:
         files: dict[str, str] = manifest["files"]
     except (ValueError, KeyError) as exc:
         raise ModelFolderError(f"{manifest_file}: unreadable manifest ({exc})") from exc
+    # Only checksummed files are parsed, and only as JSON, YAML or LightGBM text: nothing here unpickles.
+    unlisted = [f for f in ("features.json", "metrics.json", *(f"{o}.{k}" for o in manifest.get("outcomes", [])
+                                                                 for k in ("lgbm.txt", "calibrator.json")))
+                if f not in files]
+    strange = [o for o in manifest.get("outcomes", []) if o not in OUTCOME_NAMES]
+    if strange or unlisted:
+        raise ModelFolderError(f"{path}: the manifest names {(strange or unlisted)[0]!r} "
+                               f"{'as an outcome' if strange else 'without a checksum'}; refused")
+    outside = [name for name in files if Path(name).name != name]
+    if outside:
+        raise ModelFolderError(f"{path}: the manifest lists {outside[0]!r}, outside the folder; refused")
     for name, expected in files.items():
         file = path / name
         if not file.is_file():
