@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,21 +72,31 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _cpu_seconds(root: int, *, descendants: bool = True) -> float:
-    """CPU time (user + system) of a process and, by default, all its descendants (the scoring processes)."""
+def _tree(root: int) -> dict[int, list[str]]:
+    """``/proc/<pid>/stat`` fields (after the name) of a process and all its descendants."""
     stats = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))  # ppid, utime + stime
-    tree, grew = {root}, descendants
+    tree, grew = {root}, True
     while grew:
-        more = {pid for pid, (ppid, _) in stats.items() if ppid in tree} - tree
+        more = {pid for pid, fields in stats.items() if int(fields[1]) in tree} - tree
         tree, grew = tree | more, bool(more)
-    return sum(stats[pid][1] for pid in tree if pid in stats) / os.sysconf("SC_CLK_TCK")
+    return {pid: stats[pid] for pid in tree if pid in stats}
+
+
+def _cpu_seconds(root: int, *, descendants: bool = True) -> float:
+    """CPU time (user + system) of a process and, by default, all its descendants (the scoring processes)."""
+    tree = _tree(root) if descendants else {pid: f for pid, f in _tree(root).items() if pid == root}
+    return sum(int(f[11]) + int(f[12]) for f in tree.values()) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(root: int) -> float:
+    """Resident memory of a process and its descendants, in MB."""
+    return sum(int(f[21]) for f in _tree(root).values()) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
 class RawClient:
@@ -187,7 +198,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             try:
                 _wait_ready(url, server)
                 cpu_before, http_before = _cpu_seconds(server.pid), _cpu_seconds(server.pid, descendants=False)
+                rss_after_warmup: list[float] = []
+                threading.Timer(args.warmup, lambda: rss_after_warmup.append(_rss_mb(server.pid))).start()
                 figures = asyncio.run(_load(url, bodies, args.clients, args.seconds, args.warmup, args.client))
+                figures["rss_start_mb"], figures["rss_end_mb"] = rss_after_warmup[0], _rss_mb(server.pid)
+                figures["rss_drift"] = figures["rss_end_mb"] / figures["rss_start_mb"] - 1
                 total = figures["requests"] + figures["throughput_rps"] * args.warmup  # warm-up requests used CPU too
                 per_request = 1000 / max(total, 1)
                 figures["server_cpu_ms_per_request"] = (_cpu_seconds(server.pid) - cpu_before) * per_request
@@ -226,7 +241,9 @@ def _summary(f: dict[str, Any]) -> str:
         f"latency p50 {f['p50_ms']:.1f} ms, p90 {f['p90_ms']:.1f} ms, p99 {f['p99_ms']:.1f} ms, "
         f"max {f['max_ms']:.1f} ms (target p99 < {f['target_p99_ms']:g} ms: {verdict})\n"
         f"server CPU {f['server_cpu_ms_per_request']:.2f} ms per request, of which the HTTP process "
-        f"{f['http_cpu_ms_per_request']:.2f} ms and scoring {scoring:.2f} ms"
+        f"{f['http_cpu_ms_per_request']:.2f} ms and scoring {scoring:.2f} ms\n"
+        f"server memory (RSS, all processes) {f['rss_start_mb']:,.0f} MB after warm-up, {f['rss_end_mb']:,.0f} MB "
+        f"at the end ({f['rss_drift']:+.1%})"
     )
 
 
