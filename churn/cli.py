@@ -266,6 +266,8 @@ def print_metrics(result: object) -> None:
 
 def print_scorecard(result: object) -> None:
     """The health scorecard's components and weights, and its backtest beside the model."""
+    from training.scorecard import CONTEXT_SIGNALS
+
     scorecard = getattr(result, "scorecard", None)
     if scorecard is None:
         return
@@ -278,6 +280,11 @@ def print_scorecard(result: object) -> None:
     context = scorecard.info.get("learning", {}).get("context_signals_not_measures")
     if context:
         console.print(f"not measures (timing and size, not health; see the churn probability): {', '.join(context)}")
+    timing = {m.signal: c.weight * m.weight / 100 for c in scorecard.main.components for m in c.measures
+              if m.signal in CONTEXT_SIGNALS}
+    if timing:
+        console.print(f"timing and size measures ({', '.join(timing)}): {sum(timing.values()):.0f} of the 100 points "
+                      "together (capped)")
     bt = scorecard.info.get("backtest")
     if not bt:
         return

@@ -10,19 +10,19 @@ from sklearn.metrics import roc_auc_score
 from features.generator import GeneratorConfig, generate_world, write_world
 from features.loader import load_dataset
 from training.matrix import to_matrix
-from training.scorecard import backtest, exposed_rows, reference_risks, score_health
+from training.scorecard import CONTEXT_SIGNALS, backtest, exposed_rows, reference_risks, score_health
 from training.train import TrainConfig, train
 
 
 @pytest.mark.slow
 def test_churn_model_reaches_the_ceiling(tmp_path: Path) -> None:
     """It reaches at least 0.95 of the ground-truth AUC on the test snapshots, with ECE <= 0.03,
-    and beats the logistic and equal-weight baselines. The health scorecard learned from it (health
-    only: renewal timing is not a measure) keeps at least 0.90 of the model's AUC and clearly beats
-    the equal-weight score on the snapshots facing a renewal within the horizon (the only ones that
-    churn; over all snapshots timing alone separates them, and a timing-free score cannot follow:
-    README, "Health score"); its red band churns at least 3x as often as green and holds at most
-    30% of the snapshots, and no measure takes more than 30 of the 100 points."""
+    and beats the logistic and equal-weight baselines. The health scorecard learned from it keeps at
+    least 0.90 of the model's AUC over all test snapshots and on those facing a renewal within the
+    horizon (the only ones that churn), clearly beats the equal-weight score on both; its red band
+    churns at least 3x as often as green and holds at most 30% of the snapshots; no measure takes
+    more than 30 of the 100 points and renewal timing with the other context signals at most 15,
+    so an account renewing within a month can still be green (README, "Health score")."""
     world = generate_world(GeneratorConfig(accounts=3000, months=24, seed=11))
     write_world(world, tmp_path)
     result = train(load_dataset(tmp_path), TrainConfig(outcomes=("churn",)))
@@ -51,7 +51,10 @@ def test_churn_model_reaches_the_ceiling(tmp_path: Path) -> None:
     y = test["churn"].to_numpy(dtype=float)
     risks = reference_risks(to_matrix(train_rows, result.spec), to_matrix(test, result.spec), model)
     exposed = backtest(score_health(test, result.scorecard), y, {}, exposed_rows(test, 90), risks)["exposed"]
-    points = [c.weight * m.weight / 100 for c in result.scorecard.main.components for m in c.measures]
+    points = {m.signal: c.weight * m.weight / 100 for c in result.scorecard.main.components for m in c.measures}
+    scores = score_health(test, result.scorecard)
+    soon = test["days_to_renewal"].to_numpy(dtype=float) <= 31
+    green_soon = float((scores["health_band"].to_numpy()[soon] == "green").mean())
     print(f"health score AUC {health['scorecard']['roc_auc']:.4f} (ratio {health['auc_ratio_to_model']:.3f}), "
           f"equal-weight {health['equal_weight']['roc_auc']:.4f}; renewal within 90 days "
           f"({exposed['share']:.1%} of snapshots, {exposed['churners_share']:.0%} of churners): scorecard "
@@ -59,10 +62,15 @@ def test_churn_model_reaches_the_ceiling(tmp_path: Path) -> None:
           f"(ratio {exposed['auc_ratio_to_model']:.3f}), equal-weight {exposed['equal_weight']['roc_auc']:.4f}; "
           f"churn rate red {bands['red']['churn_rate']:.4f} ({bands['red']['share']:.1%} of snapshots, "
           f"{bands['red']['churners_share']:.1%} of churners), yellow {bands['yellow']['churn_rate']:.4f}, "
-          f"green {bands['green']['churn_rate']:.4f}; largest measure {max(points):.1f} points")
+          f"green {bands['green']['churn_rate']:.4f}; largest measure {max(points.values()):.1f} points, "
+          f"context {sum(p for n, p in points.items() if n in CONTEXT_SIGNALS):.1f}; "
+          f"green within a month of renewal {green_soon:.1%}")
+    assert health["auc_ratio_to_model"] >= 0.90
     assert exposed["auc_ratio_to_model"] >= 0.90
     assert exposed["scorecard"]["roc_auc"] >= exposed["equal_weight"]["roc_auc"] + 0.03
-    assert health["scorecard"]["roc_auc"] > health["equal_weight"]["roc_auc"]
+    assert health["scorecard"]["roc_auc"] >= health["equal_weight"]["roc_auc"] + 0.03
     assert bands["red"]["churn_rate"] >= 3 * bands["green"]["churn_rate"]
     assert bands["red"]["share"] <= 0.30
-    assert max(points) <= 30.5
+    assert max(points.values()) <= 30.5
+    assert sum(p for n, p in points.items() if n in CONTEXT_SIGNALS) <= 15.5
+    assert green_soon >= 0.05

@@ -73,11 +73,14 @@ def _span(dates: list[str]) -> str:
 
 def health_score_section(scorecard: Any) -> str:
     """The health scorecard: components and weights, and how it ranks churn against the model."""
+    learning = scorecard.info.get("learning", {})
+    weights = learning.get("weights", "share of the churn model's mean |SHAP|")
+    left_out = learning.get("context_signals_not_measures") or []
+    timing = (f"{', '.join(left_out)} are not measures (the churn probability carries timing)" if left_out else
+              "renewal timing, tenure, ARR and plan changes are measures with a small, capped share")
     lines = ["## Health score (scorecard.yaml)",
-             "A transparent 0-100 score (100 healthiest) of health only: renewal timing, tenure, ARR and "
-             "plan changes are not measures (the churn probability carries timing). Weights are each "
-             "measure's share of the churn model's mean |SHAP|, at most 30 points a measure; curves are "
-             "isotonic fits of its SHAP contributions, kept only when they point the catalog's way. "
+             f"A transparent 0-100 score (100 healthiest): {timing}. Weights: {weights}. Curves are isotonic "
+             "fits of each measure's SHAP contributions, kept only when they point the catalog's way. "
              "CS ops may edit `scorecard.yaml`; scoring validates it.", "",
              "| component | weight | measures (weight within the component) |", "|---|---:|---|"]
     for c in scorecard.main.components:

@@ -4,19 +4,19 @@ The card's shape and the pure scorer are :mod:`training.scorecard_core`, the YAM
 :mod:`training.scorecard_file`; both are re-exported here. This module learns a card
 (:func:`learn_scorecard`) on the churn model's *training* snapshots and backtests it.
 
-- **measures are health, not timing**: the catalog's context signals (``direction`` 0:
+- **timing is a small part**: the catalog's context signals (``direction`` 0:
   ``days_to_renewal``, ``days_since_last_renewal``, ``tenure_days``, ``arr``, ``plan_changes``)
-  are not measures. They say when an account decides or how big it is, not how healthy it is.
-  Left in, ``days_to_renewal`` took 55-63 of the 100 points, 58% of snapshots were red, and so
-  was every snapshot within a month of renewal, i.e. every monthly plan. Renewal
-  timing is the churn probability's business (it sits beside the score), so the backtest
-  compares the score with the model on the snapshots that face a renewal inside the horizon,
-  too (:func:`exposed_rows`). On the generated worlds no snapshot outside them churns.
-  ``ScorecardConfig(context_measures=True)`` puts the context signals back. Measured on the
-  quality-test world (README, "Health score", has every alternative): without timing the card
-  keeps 0.99 of the model's AUC on renewal-due snapshots but 0.84 over all snapshots, where no
-  timing-free score reaches 0.90 (LightGBM on the health signals alone gets 0.83). Red holds 12%
-  of snapshots and churns 7.3x as often as green.
+  say when an account decides or how big it is rather than how healthy it is. They are measures
+  (DESIGN.md puts days to renewal in the financial component), but together they get at most
+  ``max_context_points`` (15) of the 100 points. Uncapped, ``days_to_renewal`` took 55-63 points,
+  58% of snapshots were red, and so was every snapshot within a month of renewal, i.e. every
+  monthly plan; capped at 15, an account renewing next month can still reach 85 and be green.
+  Measured on the quality-test world (README, "Health score", has every alternative): with the
+  cap the card keeps 0.91 of the model's AUC over all test snapshots and 0.99 on the snapshots
+  facing a renewal inside the horizon (:func:`exposed_rows`; on the generated worlds no other
+  snapshot churns); red holds 12% of snapshots and churns 21x as often as green.
+  ``ScorecardConfig(context_measures=False)`` leaves timing out entirely (0.84 over all
+  snapshots: no timing-free score reaches 0.90 there).
 - **curves**: each signal's SHAP contribution (``pred_contrib=True``, log-odds of churn) is fitted
   against its value by isotonic regression, increasing or decreasing, whichever fits better.
   So direction and shape come from data. The fit is rescaled to 100 at the least risky value and
@@ -83,7 +83,8 @@ class ScorecardConfig:
     breakpoints: int = 7  # (value, score) points per curve, at most
     min_measure_share: float = 0.002  # measures with less of the kept measures' mean |SHAP| are left out
     max_measure_points: float = 30.0  # no measure gets more of the 100 points (to rounding)
-    context_measures: bool = False  # True: renewal timing, tenure, ARR, plan changes become measures
+    context_measures: bool = True  # False: renewal timing, tenure, ARR and plan changes are not measures
+    max_context_points: float = 15.0  # the context measures together get at most this many of the 100 points
     min_onboarding_rows: int = 500
     min_onboarding_churners: int = 30
     max_shap_rows: int = 20_000  # SHAP on a seeded sample of this many training snapshots per card
@@ -124,6 +125,8 @@ def learn_card(
     small = {n for n, v in importance.items() if v / total < config.min_measure_share}
     left_out.update({n: f"under {config.min_measure_share:.1%} of the model's attention" for n in small})
     share = cap_shares({n: v for n, v in importance.items() if n not in small}, config.max_measure_points / 100)
+    share = cap_group(share, [n for n in share if n in CONTEXT_SIGNALS], config.max_context_points / 100,
+                      config.max_measure_points / 100)
     groups = {c: [n for n in share if SIGNALS_BY_NAME[n].group == c] for c in COMPONENTS}
     groups = {c: names for c, names in groups.items() if names}
     comp_weights = _round_to_total([sum(share[n] for n in names) for names in groups.values()], 100, 0)
@@ -157,6 +160,16 @@ def cap_shares(shares: Mapping[str, float], cap: float) -> dict[str, float]:
         free = sum(v for n, v in out.items() if n not in capped)
         out = {n: cap if n in capped else v * (1 - cap * len(capped)) / free for n, v in out.items()}
     return out
+
+
+def cap_group(shares: Mapping[str, float], group: Sequence[str], cap: float, each: float) -> dict[str, float]:
+    """``shares`` with the ``group``'s total at most ``cap``; the rest get the excess, none above ``each``."""
+    total = sum(shares[n] for n in group)
+    others = {n: v for n, v in shares.items() if n not in group}
+    if total <= cap or not others:
+        return dict(shares)
+    scaled = {n: v * (1 - cap) for n, v in cap_shares(others, each / (1 - cap)).items()}
+    return {n: shares[n] * cap / total if n in group else scaled[n] for n in shares}
 
 
 def curve_direction(curve: Sequence[tuple[float, float]]) -> int:
@@ -263,7 +276,9 @@ def learn_scorecard(
         onboarding = replace(card, note=f"learned on {len(young)} training snapshots younger than "
                                         f"{config.onboarding_days} days")
     learning = {
-        "weights": f"share of the churn model's mean |SHAP|, at most {config.max_measure_points:g} points a measure",
+        "weights": f"share of the churn model's mean |SHAP|, at most {config.max_measure_points:g} points a measure"
+                   + (f" and {config.max_context_points:g} for the context measures together"
+                      if config.context_measures else ""),
         "context_signals_not_measures": [] if config.context_measures else [s for s in CONTEXT_SIGNALS if s in x],
         "left_out": {"main": _by_reason(left_out), "onboarding": _by_reason(young_left_out)},
     }
