@@ -22,6 +22,7 @@ from features.errors import DataError, Problem
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE, Dataset
 from serving.flags import FlagConfig, contributions, flags
 from training.artifact import ModelBundle, load_model_folder
+from training.matrix import float_block
 from training.outcomes import OutcomeConfig, eligible
 from training.scorecard_core import score_health_arrays
 
@@ -153,20 +154,6 @@ class Scorer:
         out["arr"] = arr = block[:, at["arr"]]
         out["arr_at_risk"] = arr * np.asarray(out["churn_probability"], dtype=float)
         return out
-
-
-def float_block(frame: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
-    """The columns ``names`` of ``frame`` as one float matrix; an absent or unparsable value is NaN."""
-    block = np.full((len(frame), len(names)), np.nan)
-    for i, name in enumerate(names):
-        if name not in frame.columns:
-            continue
-        column = frame[name]
-        if pd.api.types.is_float_dtype(column.dtype) and not isinstance(column.dtype, pd.ArrowDtype):
-            block[:, i] = column.to_numpy(dtype="float64")
-        else:
-            block[:, i] = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
-    return block
 
 
 def _now() -> pd.Timestamp:

@@ -7,6 +7,7 @@ and scoring build exactly the same matrix: same column order, same category leve
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,20 +49,30 @@ def infer_spec(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> FeatureSpe
     return FeatureSpec(tuple(numeric), categorical)
 
 
+def float_block(frame: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
+    """The columns ``names`` of ``frame`` as one float matrix; an absent or unparsable value is NaN.
+
+    Parsed column by column only where a column is not float already: per-column overhead is
+    what counts when few rows are scored.
+    """
+    block = np.full((len(frame), len(names)), np.nan)
+    for i, name in enumerate(names):
+        if name not in frame.columns:
+            continue
+        column = frame[name]
+        if pd.api.types.is_float_dtype(column.dtype) and not isinstance(column.dtype, pd.ArrowDtype):
+            block[:, i] = column.to_numpy(dtype="float64")
+        else:
+            block[:, i] = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
+    return block
+
+
 def to_matrix(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """Columns of ``spec`` in order: floats (inf -> NaN) and pandas categoricals with fixed levels."""
     missing = [n for n in spec.names if n not in frame.columns]
     if missing:
         raise ValueError(f"feature frame lacks columns the model needs: {', '.join(missing[:5])}")
-    # One float block, parsed column by column only where a column is not float already
-    # (the API scores one account at a time, so per-column overhead is the cost that counts).
-    values = np.empty((len(frame), len(spec.numeric)), dtype="float64")
-    for i, name in enumerate(spec.numeric):
-        column = frame[name]
-        if pd.api.types.is_float_dtype(column.dtype) and not isinstance(column.dtype, pd.ArrowDtype):
-            values[:, i] = column.to_numpy(dtype="float64")
-        else:
-            values[:, i] = pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
+    values = float_block(frame, spec.numeric)
     values[~np.isfinite(values)] = np.nan
     out: dict[str, object] = dict(zip(spec.numeric, values.T, strict=True))
     for name, levels in spec.categorical.items():
