@@ -48,19 +48,32 @@ def check_additivity(contrib: np.ndarray, raw: np.ndarray, tolerance: float = 1e
 
 
 def flags(
-    values: np.ndarray, contrib: np.ndarray, names: list[str], *, lang: str = "en", config: FlagConfig = FlagConfig()
+    values: np.ndarray, contrib: np.ndarray, names: list[str], *, lang: str = "en", config: FlagConfig = FlagConfig(),
+    typical: np.ndarray | None = None,
 ) -> tuple[list[list[Flag]], list[list[Flag]]]:
-    """Red and green flags per row from the feature values (rows, f) and contributions (rows, f[+1])."""
+    """Red and green flags per row from the feature values (rows, f) and contributions (rows, f[+1]).
+
+    ``typical`` (one value per feature, NaN where unknown) is the typical account's value, the
+    reference profile's median. Where given, a red flag's value must be on the unhealthy side of
+    it by the catalog's direction, and a green flag's on the healthy side: SHAP may credit "last
+    active 6 hours ago" with risk (a weekday pattern the model learned), but a CSM reading
+    "nobody used the product for 0 days" as a reason would be misled.
+    """
     contrib = contrib[:, : len(names)]
     actionable = np.array([_actionable(n) for n in names])
+    direction = np.array([_direction(n) for n in names], dtype=float)
+    typical = np.full(len(names), np.nan) if typical is None else np.asarray(typical, dtype=float)
+    with np.errstate(invalid="ignore"):
+        side = direction * (values - typical)  # > 0 healthier than typical, < 0 less healthy, NaN unknown
+    unknown = (direction == 0) | np.isnan(side)
     return (
-        _side(values, contrib, names, actionable, +1, lang, config),
-        _side(values, contrib, names, actionable, -1, lang, config),
+        _side(values, contrib, names, actionable, unknown | (side < 0), +1, lang, config),
+        _side(values, contrib, names, actionable, unknown | (side > 0), -1, lang, config),
     )
 
 
 def _side(
-    values: np.ndarray, contrib: np.ndarray, names: list[str], actionable: np.ndarray,
+    values: np.ndarray, contrib: np.ndarray, names: list[str], actionable: np.ndarray, plausible: np.ndarray,
     sign: int, lang: str, config: FlagConfig,
 ) -> list[list[Flag]]:
     push = sign * contrib
@@ -69,7 +82,7 @@ def _side(
     order = np.argsort(-push, axis=1, kind="stable")[:, :width]
     out: list[list[Flag]] = []
     for row, candidates in enumerate(order):
-        strong = [j for j in candidates if push[row, j] > config.min_contribution]
+        strong = [j for j in candidates if push[row, j] > config.min_contribution and plausible[row, j]]
         # Reasons a CSM can act on come first; context (renewal date, tenure) only fills the
         # remaining places, so it is shown but never crowds out, or stands in for, a reason.
         reasons = [j for j in strong if actionable[j]][: config.top_k]
@@ -96,6 +109,11 @@ def _words(name: str, value: float | None, lang: str) -> tuple[str, str | None]:
     if signal is None:  # a feature outside the catalog (not expected from dataset models)
         return f"{name} = {value}", None
     return signal.sentence(value, lang=lang), signal.suggested_action(lang)
+
+
+def _direction(name: str) -> int:
+    signal = SIGNALS_BY_NAME.get(name)
+    return signal.direction if signal else 0
 
 
 def _actionable(name: str) -> bool:

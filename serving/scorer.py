@@ -76,6 +76,13 @@ class Scorer:
         card = self.bundle.scorecard.signals if self.bundle.scorecard is not None else ()
         return tuple(dict.fromkeys([*self.bundle.spec.numeric, *card, "arr"]))
 
+    @cached_property
+    def typical(self) -> np.ndarray:
+        """Each signal's median in the model's reference profile (NaN for folders without one)."""
+        profiles = (self.bundle.reference or {}).get("features", {})
+        medians = [profiles.get(name, {}).get("median") for name in self.signals]
+        return np.array([np.nan if m is None else m for m in medians], dtype=float)
+
     def score(
         self, features: pd.DataFrame, *, lang: str = "en", top_k: int | None = None,
         scored_at: pd.Timestamp | None = None,
@@ -141,7 +148,8 @@ class Scorer:
                 contrib = contributions(model.booster, x)
                 # The contributions add up to the raw score, so one pass gives both.
                 out["churn_probability"] = model.calibrator.predict(contrib.sum(axis=1))
-                out["red_flags"], out["green_flags"] = flags(x, contrib, self.signals, lang=lang, config=config)
+                out["red_flags"], out["green_flags"] = flags(x, contrib, self.signals, lang=lang, config=config,
+                                                             typical=self.typical)
             else:
                 out[f"{name}_probability"] = model.predict(x)
         if self.bundle.scorecard is None:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +140,31 @@ def test_context_is_never_the_only_reason(scores: pd.DataFrame) -> None:
             assert flag["signal"] in SIGNALS_BY_NAME
             assert set(flag) == {"signal", "value", "contribution", "sentence", "action"}
     assert scores["red_flags"].map(len).gt(0).mean() > 0.5
+
+
+def test_flags_sit_on_the_matching_side_of_the_typical_account(dataset: Dataset, scorer: Scorer, as_of: pd.Timestamp,
+                                                               scores: pd.DataFrame) -> None:
+    """A red flag's value is less healthy than the reference median by the catalog's direction, a green
+    flag's healthier (missing values and context signals have no side). Without the reference profile
+    the model's raw SHAP puts some flags on the wrong side (e.g. "nobody used the product for 0 days")."""
+    typical = dict(zip(scorer.signals, scorer.typical, strict=True))
+    assert np.isfinite(list(typical.values())).mean() > 0.9
+
+    def wrong_side(frame: pd.DataFrame) -> int:
+        count = 0
+        for column, sign in (("red_flags", +1), ("green_flags", -1)):
+            for flags in frame[column]:
+                for f in flags:
+                    direction = SIGNALS_BY_NAME[f["signal"]].direction
+                    if f["value"] is not None and direction:
+                        count += sign * direction * (f["value"] - typical[f["signal"]]) >= 0
+        return count
+
+    assert wrong_side(scores) == 0
+    assert scores["red_flags"].map(len).sum() > 0 and scores["green_flags"].map(len).sum() > 0
+    blind = Scorer(replace(scorer.bundle, reference=None))
+    rows = eligible_features(dataset, build_features(dataset, [as_of]).frame, scorer.outcome_config)
+    assert np.isnan(blind.typical).all() and wrong_side(blind.score(rows)) > 0
 
 
 def test_sentences_carry_the_real_numbers_in_both_languages(dataset: Dataset, scorer: Scorer,
