@@ -23,6 +23,7 @@ from training.scorecard import (
     ScorecardConfig,
     ScorecardError,
     backtest,
+    cap_group,
     cap_shares,
     curve_direction,
     dump_scorecard,
@@ -200,6 +201,19 @@ def test_capped_shares_stay_under_the_cap_and_keep_their_order(cap: float) -> No
     assert all(out[a] <= out[b] + 1e-12 for a, b in zip(order, order[1:], strict=False))
     free = [n for n in raw if out[n] < cap - 1e-9]  # uncapped measures keep their ratios
     assert all(out[n] / out[free[0]] == pytest.approx(raw[n] / raw[free[0]]) for n in free)
+
+
+def test_a_capped_group_keeps_its_ratios_and_hands_the_excess_on() -> None:
+    """The group's total drops to the cap with its members' ratios kept; the others share the rest in
+    proportion, none above the per-measure cap; a group under its cap is left as it is."""
+    shares = {"timing": 0.45, "arr": 0.15, "usage": 0.2, "support": 0.12, "nps": 0.08}
+    out = cap_group(shares, ["timing", "arr"], 0.15, 0.3)
+    assert sum(out.values()) == pytest.approx(1)
+    assert out["timing"] + out["arr"] == pytest.approx(0.15) and out["timing"] / out["arr"] == pytest.approx(3)
+    # 0.85 left: usage would get 0.2 / 0.4 * 0.85 = 0.425 and support then 0.33, both over 0.3; nps the rest.
+    assert out["usage"] == pytest.approx(0.3) and out["support"] == pytest.approx(0.3)
+    assert out["nps"] == pytest.approx(0.25)
+    assert cap_group(shares, ["nps"], 0.15, 0.3) == shares
 
 
 def test_capped_shares_without_room_are_equal() -> None:
