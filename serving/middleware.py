@@ -52,6 +52,7 @@ class Metrics:
                                  registry=self.registry)
         self.scored = Counter("churn_accounts_scored", "Accounts scored from posted signals", registry=self.registry)
         self.ready = Gauge("churn_ready", "1 when the model is loaded and checked", registry=self.registry)
+        self.in_flight = Gauge("churn_http_requests_in_flight", "HTTP requests being handled", registry=self.registry)
 
 
 class Guard:
@@ -90,6 +91,7 @@ class Guard:
                     raise BodyTooLarge(self.limit)
             return message
 
+        self.metrics.in_flight.inc()
         try:
             if _declared_length(headers) > self.limit:
                 await error_response(413, f"request body over the {self.limit:,}-byte limit", rid)(
@@ -102,6 +104,7 @@ class Guard:
                 await error_response(500, "internal error; quote the request id when reporting it", rid)(
                     scope, receive, send_with_headers)
         finally:
+            self.metrics.in_flight.dec()
             self._record(scope, rid, status, time.perf_counter() - started_at)
 
     def _record(self, scope: Scope, rid: str, status: int, seconds: float) -> None:

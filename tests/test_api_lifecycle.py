@@ -245,7 +245,7 @@ def test_churn_serve_prints_url_and_key_hint(paths, tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "CHURN_API_KEY": KEY}
+    env = {**os.environ, "CHURN_API_KEY": KEY, "CHURN_MAX_PENDING_ROWS": "10000"}
     cmd = [sys.executable, "-m", "churn", "serve", "--model", str(paths[1]), "--data", str(paths[0]), "--port", str(port)]
     out, err = tmp_path / "out.txt", tmp_path / "err.txt"
     with out.open("w") as o, err.open("w") as e:
@@ -264,8 +264,9 @@ def test_churn_serve_prints_url_and_key_hint(paths, tmp_path: Path) -> None:
             helpers = descendants(proc.pid)
             assert helpers, "the scoring process runs beside the server"
 
-            # 50 requests of 30 accounts take about half a second to score; SIGTERM comes while they are in flight.
-            body = {"accounts": [{"account_id": f"a{i}", "signals": SIGNALS_ONE} for i in range(30)]}
+            # 50 requests of 100 accounts take a second or so to score; SIGTERM comes once the server has
+            # received all of them (its in-flight gauge and request counter say so).
+            body = {"accounts": [{"account_id": f"a{i}", "signals": SIGNALS_ONE} for i in range(100)]}
             limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH, limits=limits, timeout=30) as http, \
                     ThreadPoolExecutor(50) as pool:
@@ -274,12 +275,14 @@ def test_churn_serve_prints_url_and_key_hint(paths, tmp_path: Path) -> None:
                     return answer.status_code, time.monotonic()
 
                 futures = [pool.submit(post) for _ in range(50)]
-                time.sleep(0.15)
+                deadline = time.monotonic() + 30
+                while received(http) < 50 and time.monotonic() < deadline:
+                    time.sleep(0.01)
                 signalled = time.monotonic()
                 proc.send_signal(signal.SIGTERM)
+                refused_after = refusal_delay(port, signalled)
                 answers = [f.result() for f in futures]
-                with pytest.raises(httpx.ConnectError):  # the listening socket is closed: new connections refused
-                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+            assert refused_after < 3, "new connections were still accepted 3 s after SIGTERM"
             assert [code for code, _ in answers] == [200] * 50
             assert any(done > signalled for _, done in answers), "no request was in flight at SIGTERM"
             assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
@@ -295,6 +298,29 @@ def test_churn_serve_prints_url_and_key_hint(paths, tmp_path: Path) -> None:
     assert KEY not in printed and KEY not in logs
     assert '"route": "/v1/risk-list"' in logs and '"status": 200' in logs
     assert "Application shutdown complete" in logs
+
+
+def received(http: httpx.Client) -> float:
+    """POST /v1/score requests the server has taken in: being handled now (less this /metrics call) or answered."""
+    text = http.get("/metrics").text
+    in_flight = next(float(line.split()[-1]) for line in text.splitlines()
+                     if line.startswith("churn_http_requests_in_flight "))
+    answered = sum(float(line.split()[-1]) for line in text.splitlines()
+                   if line.startswith("churn_http_requests_total{") and 'route="/v1/score"' in line)
+    return in_flight - 1 + answered
+
+
+def refusal_delay(port: int, since: float, limit: float = 3.0) -> float:
+    """Seconds from ``since`` until a new connection to ``port`` is refused (uvicorn closes its listening
+    socket at its next tick after the signal), or ``limit`` if it never is."""
+    while (waited := time.monotonic() - since) < limit:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                pass
+        except OSError:
+            return waited
+        time.sleep(0.02)
+    return limit
 
 
 def descendants(root: int) -> set[int]:
