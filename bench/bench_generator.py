@@ -11,7 +11,6 @@ Run: ``python -m bench.bench_generator [--accounts 10000 --months 24 --seed 0]``
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench import print_figures
 from features.generator import GeneratorConfig, generate_world
 
 
@@ -69,11 +69,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
         "churn_rate": round(world.summary.churn_rate, 4),
         "ground_truth_auc": round(world.summary.ground_truth_auc, 4),
     }
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            print(f"{key:>20}: {value}")
+    print_figures(figures, args.json)
     return figures
 
 

@@ -21,7 +21,6 @@ Run: ``python -m bench.bench_scoring [--accounts 100000 --world-accounts 3000 --
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench import print_figures
 from features.builders import build_features, monthly_as_of
 from features.generator import GeneratorConfig, generate_world
 from features.loader import Dataset
@@ -124,11 +124,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
         "under_60s": explained < 60,
         **small,
     }
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            print(f"{key:>32}: {value}")
+    print_figures(figures, args.json)
     return figures
 
 
