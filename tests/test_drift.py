@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
+from worlds import generated_world
 
 from churn.cli import app
 from features.builders import build_features
-from features.generator import GeneratorConfig, generate_world, write_world
 from features.loader import load_dataset
 from serving.drift import NoReferenceError, Thresholds, dataset_drift, drift_table
 from serving.scorer import Scorer, eligible_features
@@ -99,9 +99,7 @@ def test_thresholds_classify_and_refuse_nonsense() -> None:
 
 @pytest.fixture(scope="module")
 def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("world")
-    write_world(generate_world(GeneratorConfig(accounts=300, months=15, seed=3)), out)
-    return out
+    return generated_world(tmp_path_factory, accounts=300, months=15, seed=3)
 
 
 @pytest.fixture(scope="module")

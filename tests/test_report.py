@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
+from worlds import generated_world
 
 from churn.cli import app
 from features.errors import DataError
-from features.generator import GeneratorConfig, generate_world, write_world
 from features.kpi import compute_kpis
 from features.loader import load_dataset
 from serving.outputs import read_scores, write_scores
@@ -78,9 +78,7 @@ def test_drift_rows_are_sorted_worst_first_and_counted() -> None:
 
 @pytest.fixture(scope="module")
 def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("world")
-    write_world(generate_world(GeneratorConfig(accounts=300, months=15, seed=3)), out)
-    return out
+    return generated_world(tmp_path_factory, accounts=300, months=15, seed=3)
 
 
 @pytest.fixture(scope="module")

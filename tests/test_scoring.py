@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
+from worlds import generated_world
 
 from churn.cli import app
 from features.builders import build_features
-from features.generator import GeneratorConfig, generate_world, write_world
 from features.loader import Dataset, load_dataset
 from features.signals import SIGNALS_BY_NAME
 from serving.crm import DEFAULT_MAPPING, crm_frame, read_export, write_crm
@@ -36,9 +36,7 @@ USAGE = {n for n, s in SIGNALS_BY_NAME.items() if s.group in ("usage", "engageme
 
 @pytest.fixture(scope="module")
 def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("world")
-    write_world(generate_world(GeneratorConfig(accounts=1500, months=24, seed=5)), out)
-    return out
+    return generated_world(tmp_path_factory, accounts=1500, months=24, seed=5)
 
 
 @pytest.fixture(scope="module")

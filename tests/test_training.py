@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
+from worlds import generated_world
 
 from churn.cli import app
-from features.generator import GeneratorConfig, generate_world, write_world
 from features.loader import load_dataset
 from features.validation import data_end
 from training.artifact import ModelFolderError, load_model_folder, write_model_folder
@@ -27,9 +27,7 @@ FAST = TrainConfig(lgbm=LGBMParams(num_boost_round=60, early_stopping_rounds=20)
 
 @pytest.fixture(scope="module")
 def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("world")
-    write_world(generate_world(GeneratorConfig(accounts=400, months=18, seed=3)), out)
-    return out
+    return generated_world(tmp_path_factory, accounts=400, months=18, seed=3)
 
 
 @pytest.fixture(scope="module")
