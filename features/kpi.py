@@ -33,7 +33,7 @@ from features.contract import SEGMENTS
 from features.engine import connect, register_frame, register_tables
 from features.kpi_exprs import GROUPS, engagement_inputs
 from features.loader import TIMESTAMP_DTYPE, Dataset
-from features.signals import Requirement, SkippedSignal, missing_requirement
+from features.signals import Requirement, SkippedSignal, missing_requirement, split_present
 from features.validation import data_end
 
 KPIS_VERSION = "1.0"
@@ -184,14 +184,7 @@ def directions(config: KPIConfig) -> dict[str, int]:
 
 def split_kpis(present: Mapping[str, Sequence[str]]) -> tuple[tuple[KPI, ...], tuple[SkippedKPI, ...]]:
     """KPIs computable from ``present`` (table -> its columns), and the skipped ones."""
-    kept, skipped = [], []
-    for kpi in KPIS:
-        reason = kpi.missing(present)
-        if reason is None:
-            kept.append(kpi)
-        else:
-            skipped.append(SkippedKPI(kpi.name, reason))
-    return tuple(kept), tuple(skipped)
+    return split_present(KPIS, present)
 
 
 def data_window(dataset: Dataset) -> tuple[pd.Timestamp, pd.Timestamp]:

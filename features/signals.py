@@ -16,8 +16,9 @@ compute exactly these signals, in this order.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol, TypeVar
 
 from features.config import FeatureConfig
 
@@ -692,12 +693,31 @@ def split_available(
     present: Mapping[str, Sequence[str]], config: FeatureConfig | None = None
 ) -> tuple[tuple[Signal, ...], tuple[SkippedSignal, ...]]:
     """Signals computable from ``present`` (table -> its columns), and the skipped ones."""
-    kept: list[Signal] = []
+    return split_present(registry(config), present)
+
+
+class Declared(Protocol):
+    """A signal or a KPI: a name and the tables and columns it needs."""
+
+    @property
+    def name(self) -> str: ...
+
+    def missing(self, present: Mapping[str, Sequence[str]]) -> str | None: ...
+
+
+D = TypeVar("D", bound=Declared)
+
+
+def split_present(
+    items: Iterable[D], present: Mapping[str, Sequence[str]]
+) -> tuple[tuple[D, ...], tuple[SkippedSignal, ...]]:
+    """``items`` whose requirements ``present`` meets, and the others with the reason."""
+    kept: list[D] = []
     skipped: list[SkippedSignal] = []
-    for signal in registry(config):
-        reason = signal.missing(present)
+    for item in items:
+        reason = item.missing(present)
         if reason is None:
-            kept.append(signal)
+            kept.append(item)
         else:
-            skipped.append(SkippedSignal(signal.name, reason))
+            skipped.append(SkippedSignal(item.name, reason))
     return tuple(kept), tuple(skipped)
