@@ -18,13 +18,14 @@ EXPECTED = {
 
 
 def _text(nb: nbformat.NotebookNode) -> str:
+    """Every cell's printed text and results. A cell's stream pieces are joined as they were written:
+    the kernel may flush one print in several messages."""
     parts = []
     for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            if out.output_type == "stream":
-                parts.append(out.text)
-            elif out.output_type in ("execute_result", "display_data"):
-                parts.append(out.data.get("text/plain", ""))
+        outputs = cell.get("outputs", [])
+        parts.append("".join(out.text for out in outputs if out.output_type == "stream"))
+        parts += [out.data.get("text/plain", "") for out in outputs
+                  if out.output_type in ("execute_result", "display_data")]
     return "\n".join(parts)
 
 
@@ -48,7 +49,7 @@ def test_notebook_runs(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     """It runs every cell without an error on this interpreter, on small data, and prints its findings."""
     monkeypatch.setenv("CHURN_NOTEBOOK_DIR", str(tmp_path))  # the kernel inherits it: outputs go here
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell("import sys; print('KERNEL', sys.executable)"))
+    nb.cells.append(nbformat.v4.new_code_cell("import sys; print(f'KERNEL {sys.executable}')"))
     # "python3" is the project venv's own kernel: jupyter_client starts it with this interpreter.
     client = NotebookClient(nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
     client.execute()
