@@ -27,7 +27,7 @@ browser:
 	  echo "could not install chromium: the browser test will be skipped"; \
 	else echo "chromium/chromedriver missing and apt-get not usable as root: the browser test will be skipped"; fi
 
-test: venv browser
+test: venv browser lint
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 demo: venv
@@ -36,8 +36,10 @@ demo: venv
 bench: venv
 	$(BIN)/python -m bench
 
+# ruff's lint rules and its formatter; `make test` runs both, so CI enforces them.
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: venv
 	$(BIN)/mypy features training serving churn

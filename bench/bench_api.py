@@ -118,19 +118,23 @@ class RawClient:
         self.writer.close()
 
     async def post(self, path: str, body: bytes) -> int:
-        head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {KEY}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {KEY}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
         self.writer.write(head + body)
         header = await self.reader.readuntil(b"\r\n\r\n")
         status = int(header.split(b" ", 2)[1])
-        length = next(int(line.split(b":", 1)[1]) for line in header.split(b"\r\n")
-                      if line.lower().startswith(b"content-length:"))
+        length = next(
+            int(line.split(b":", 1)[1]) for line in header.split(b"\r\n") if line.lower().startswith(b"content-length:")
+        )
         await self.reader.readexactly(length)
         return status
 
 
-async def _load(url: str, bodies: list[bytes], clients: int, seconds: float, warmup: float,
-                client_kind: str = "raw") -> dict[str, Any]:
+async def _load(
+    url: str, bodies: list[bytes], clients: int, seconds: float, warmup: float, client_kind: str = "raw"
+) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
     start = time.perf_counter()
@@ -165,8 +169,13 @@ async def _load(url: str, bodies: list[bytes], clients: int, seconds: float, war
 
             await asyncio.gather(*(run(post, k) for k in range(clients)))
     ms = np.array(latencies) * 1000
-    return {"requests": len(ms), "errors": errors, "throughput_rps": len(ms) / seconds,
-            **{f"p{q}_ms": float(np.percentile(ms, q)) for q in (50, 90, 99)}, "max_ms": float(ms.max())}
+    return {
+        "requests": len(ms),
+        "errors": errors,
+        "throughput_rps": len(ms) / seconds,
+        **{f"p{q}_ms": float(np.percentile(ms, q)) for q in (50, 90, 99)},
+        "max_ms": float(ms.max()),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -178,8 +187,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
-    parser.add_argument("--client", choices=("raw", "httpx"), default="raw",
-                        help="load generator: raw asyncio HTTP/1.1 (light) or httpx.AsyncClient")
+    parser.add_argument(
+        "--client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="load generator: raw asyncio HTTP/1.1 (light) or httpx.AsyncClient",
+    )
     parser.add_argument("--scorer-processes", type=int, default=1, help="churn serve --scorer-processes")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args, _ = parser.parse_known_args(argv)
@@ -191,8 +204,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         bodies = _bodies(world, model)
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        cmd = [sys.executable, "-m", "churn", "serve", "--model", str(model), "--data", str(world),
-               "--port", str(port), "--trend-days", "0", "--scorer-processes", str(args.scorer_processes)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "churn",
+            "serve",
+            "--model",
+            str(model),
+            "--data",
+            str(world),
+            "--port",
+            str(port),
+            "--trend-days",
+            "0",
+            "--scorer-processes",
+            str(args.scorer_processes),
+        ]
         with open(Path(tmp) / "server.log", "w") as log:
             server = subprocess.Popen(cmd, env={**os.environ, "CHURN_API_KEY": KEY}, stdout=log, stderr=log)
             try:
@@ -211,8 +238,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             finally:
                 server.terminate()
                 server.wait(timeout=30)
-    figures.update(clients=args.clients, client=args.client, seconds=args.seconds, cores=os.cpu_count(),
-                   scorer_processes=args.scorer_processes, target_p99_ms=TARGET_P99_MS)
+    figures.update(
+        clients=args.clients,
+        client=args.client,
+        seconds=args.seconds,
+        cores=os.cpu_count(),
+        scorer_processes=args.scorer_processes,
+        target_p99_ms=TARGET_P99_MS,
+    )
     print(json.dumps(figures, indent=2) if args.json else _summary(figures))
     return figures
 

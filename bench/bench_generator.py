@@ -27,9 +27,7 @@ from features.generator import GeneratorConfig, generate_world
 
 def _peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return (
-        peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-    )  # bytes on macOS, KiB on Linux
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, object]:

@@ -48,8 +48,9 @@ def scoring_rows(dataset: Dataset, scorer: Scorer, n: int, seed: int) -> pd.Data
     return picked.assign(account_id=[f"B{i:07d}" for i in range(n)])
 
 
-def api_batches(scorer: Scorer, rows: pd.DataFrame, sizes: Sequence[int] = (1, 10, 20),
-                seconds: float = 2.0) -> dict[str, float]:
+def api_batches(
+    scorer: Scorer, rows: pd.DataFrame, sizes: Sequence[int] = (1, 10, 20), seconds: float = 2.0
+) -> dict[str, float]:
     """The API's path: ms per scorer call on a few posted accounts as dicts (``score_rows``), and
     how many times faster that is than the same rows through a DataFrame (``score``)."""
     records = [{k: (None if v is pd.NA else v) for k, v in r.items()} for r in rows.head(200).to_dict("records")]

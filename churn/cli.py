@@ -24,6 +24,7 @@ app = typer.Typer(
 )
 # --- generate ---------------------------------------------------------------------------
 
+
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option(help="Folder to write the world's Parquet tables to.")],
@@ -64,6 +65,7 @@ def _fmt(value: object) -> str:
 
 
 # --- validate ---------------------------------------------------------------------------
+
 
 @app.command()
 def validate(
@@ -109,6 +111,7 @@ def _day(value: object) -> str:
 
 # --- features ---------------------------------------------------------------------------
 
+
 @app.command()
 def features(
     data: Annotated[Path | None, typer.Option(help="Dataset folder or DuckDB file.")] = None,
@@ -151,32 +154,50 @@ def print_signal_catalog(lang: str) -> None:
     for s in SIGNALS:
         healthy = {1: "higher", -1: "lower", 0: "context"}[s.direction]
         needs = ", ".join(t for t, _ in s.requires)
-        table.add_row(s.name, s.group, s.unit, healthy, "yes" if s.actionable else "no", needs,
-                      s.label.get(lang, s.description) if lang != "en" else s.description)
+        table.add_row(
+            s.name,
+            s.group,
+            s.unit,
+            healthy,
+            "yes" if s.actionable else "no",
+            needs,
+            s.label.get(lang, s.description) if lang != "en" else s.description,
+        )
     console.print(table)
 
 
 # --- train ------------------------------------------------------------------------------
 
+
 @app.command()
 def train(
     out: Annotated[Path, typer.Option(help="Model folder to write.")],
     data: Annotated[Path | None, typer.Option(help="Dataset folder or DuckDB file.")] = None,
-    table: Annotated[Path | None, typer.Option(help="Bring your own features: one row per account (CSV/Parquet).")] = None,
+    table: Annotated[
+        Path | None, typer.Option(help="Bring your own features: one row per account (CSV/Parquet).")
+    ] = None,
     id_column: Annotated[str | None, typer.Option("--id", help="--table: the ID column.")] = None,
     label: Annotated[str | None, typer.Option(help="--table: the label column.")] = None,
     positive: Annotated[str | None, typer.Option(help="--table: the label value that means churn.")] = None,
     time_column: Annotated[str | None, typer.Option("--time", help="--table: a time column for a time split.")] = None,
     horizon: Annotated[int, typer.Option(min=1, help="Outcome window in days.")] = 90,
-    churn_definition: Annotated[str, typer.Option(help="contract (subscriptions) or activity (usage only).")] = "contract",
-    active_days: Annotated[int, typer.Option(min=1, help="activity: days of history that make an account active.")] = 365,
+    churn_definition: Annotated[
+        str, typer.Option(help="contract (subscriptions) or activity (usage only).")
+    ] = "contract",
+    active_days: Annotated[
+        int, typer.Option(min=1, help="activity: days of history that make an account active.")
+    ] = 365,
     outcomes: Annotated[str, typer.Option(help="Comma-separated: churn,renewal,upsell.")] = "churn,renewal,upsell",
     date_from: Annotated[str | None, typer.Option("--from", help="First snapshot date, YYYY-MM-DD.")] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="Last snapshot date, YYYY-MM-DD.")] = None,
-    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default: local SQLite beside --out).")] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI (default: local SQLite beside --out).")
+    ] = None,
     no_mlflow: Annotated[bool, typer.Option("--no-mlflow", help="Skip MLflow logging.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same model file.")] = 42,
-    param: Annotated[list[str] | None, typer.Option(help="LightGBM parameter override, key=value (repeatable).")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option(help="LightGBM parameter override, key=value (repeatable).")
+    ] = None,
     engine: Annotated[str, typer.Option(help="Feature engine: duckdb or spark.")] = "duckdb",
 ) -> None:
     """Train churn, renewal and upsell models (or a model on your own feature table)."""
@@ -205,8 +226,11 @@ def train(
         config = TrainConfig(
             outcomes=names,
             outcome=OutcomeConfig(horizon_days=horizon, churn_definition=churn_definition, active_days=active_days),  # type: ignore[arg-type]
-            lgbm=params, seed=seed, engine=engine,
-            start=parse_date(date_from) if date_from else None, end=parse_date(date_to) if date_to else None,
+            lgbm=params,
+            seed=seed,
+            engine=engine,
+            start=parse_date(date_from) if date_from else None,
+            end=parse_date(date_to) if date_to else None,
         )
         dataset = load_dataset(data)
         require_valid(dataset)
@@ -254,7 +278,9 @@ def print_metrics(result: object) -> None:
     from training.model_card import METRIC_ROWS
 
     for name, model in result.models.items():  # type: ignore[attr-defined]
-        table = Table(title=f"{name}: test metrics ({model.rows['test']:,} snapshots, calibration: {model.calibrator.method})")
+        table = Table(
+            title=f"{name}: test metrics ({model.rows['test']:,} snapshots, calibration: {model.calibrator.method})"
+        )
         table.add_column("metric")
         for family in ("LightGBM", "logistic", "equal-weight"):
             table.add_column(family, justify="right")
@@ -280,11 +306,17 @@ def print_scorecard(result: object) -> None:
     context = scorecard.info.get("learning", {}).get("context_signals_not_measures")
     if context:
         console.print(f"not measures (timing and size, not health; see the churn probability): {', '.join(context)}")
-    timing = {m.signal: c.weight * m.weight / 100 for c in scorecard.main.components for m in c.measures
-              if m.signal in CONTEXT_SIGNALS}
+    timing = {
+        m.signal: c.weight * m.weight / 100
+        for c in scorecard.main.components
+        for m in c.measures
+        if m.signal in CONTEXT_SIGNALS
+    }
     if timing:
-        console.print(f"timing and size measures ({', '.join(timing)}): {sum(timing.values()):.0f} of the 100 points "
-                      "together (capped)")
+        console.print(
+            f"timing and size measures ({', '.join(timing)}): {sum(timing.values()):.0f} of the 100 points "
+            "together (capped)"
+        )
     bt = scorecard.info.get("backtest")
     if not bt:
         return
@@ -297,18 +329,27 @@ def print_scorecard(result: object) -> None:
         table.add_row(label, *["n/a" if v is None or v != v else f"{v:.3f}" for v in values])
     if "exposed" in bt:  # the snapshots facing a renewal within the horizon: timing held fixed
         values = [bt["exposed"].get(f, {}).get("roc_auc") for f in ("scorecard", "model", "equal_weight")]
-        table.add_row(f"churn ROC-AUC, renewal due ({bt['exposed']['n']:,})",
-                      *["n/a" if v is None or v != v else f"{v:.3f}" for v in values])
+        table.add_row(
+            f"churn ROC-AUC, renewal due ({bt['exposed']['n']:,})",
+            *["n/a" if v is None or v != v else f"{v:.3f}" for v in values],
+        )
     console.print(table)
-    bands = ", ".join(f"{name} {b['churn_rate']:.1%} of {b['n']:,}" if b["n"] else f"{name} none"
-                      for name, b in bt["bands"].items())
+    bands = ", ".join(
+        f"{name} {b['churn_rate']:.1%} of {b['n']:,}" if b["n"] else f"{name} none" for name, b in bt["bands"].items()
+    )
     note = scorecard.onboarding.note or "learned on young accounts"
     console.print(f"churn rate per band: {bands}; onboarding card: {note}")
 
 
 def train_table_command(
-    table: Path, out: Path, id_column: str | None, label: str | None, positive: str | None,
-    time_column: str | None, seed: int, param: list[str] | None,
+    table: Path,
+    out: Path,
+    id_column: str | None,
+    label: str | None,
+    positive: str | None,
+    time_column: str | None,
+    seed: int,
+    param: list[str] | None,
 ) -> None:
     if not id_column or not label:
         fail("--table needs --id and --label", 2)
@@ -336,6 +377,7 @@ def train_table_command(
 
 
 # --- demo -------------------------------------------------------------------------------
+
 
 @app.command()
 def demo(
@@ -384,8 +426,14 @@ def demo(
 
     console.rule("6. portfolio KPI report: KPIs per month and segment, health bands, model metrics, drift")
     report_file, report_json = out / "report.html", out / "report.json"
-    report_cmd.run_report(world_dir, report_file, model=model_dir, scores=scores_file if scores_file.exists() else None,
-                          json_out=report_json, png_dir=out / "report_files")
+    report_cmd.run_report(
+        world_dir,
+        report_file,
+        model=model_dir,
+        scores=scores_file if scores_file.exists() else None,
+        json_out=report_json,
+        png_dir=out / "report_files",
+    )
 
     console.rule("7. drift: PSI of every model input and the churn probability, test snapshots vs today")
     drift_file = out / "drift.json"
@@ -398,11 +446,16 @@ def demo(
     console.print(f"MLflow store: {uri}  (browse: mlflow ui --backend-store-uri {uri})")
     console.print(f"scores with red/green flags: {scores_file.resolve()}")
     console.print(f"CRM export (Salesforce-style fields): {crm_file.resolve()}")
-    console.print(f"KPI report (self-contained HTML; numbers in report.json, charts in report_files/): {report_file.resolve()}")
+    console.print(
+        f"KPI report (self-contained HTML; numbers in report.json, charts in report_files/): {report_file.resolve()}"
+    )
     console.print(f"drift table (PSI per feature; `churn drift` exits 3 at 0.25): {drift_file.resolve()}")
     console.rule("serve the API and the CSM risk-list page")
-    console.print(f"{serve_cmd.KEY_RECIPE}\nchurn serve --model {model_dir} --data {world_dir}   # then open http://127.0.0.1:8000/",
-                  highlight=False, soft_wrap=True)
+    console.print(
+        f"{serve_cmd.KEY_RECIPE}\nchurn serve --model {model_dir} --data {world_dir}   # then open http://127.0.0.1:8000/",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def demo_score(world_dir: Path, model_dir: Path, scores_file: Path, crm_file: Path) -> None:

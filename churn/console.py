@@ -41,8 +41,13 @@ def user_errors() -> Iterator[None]:
 def progress_bar(description: str) -> Iterator[Callable[[str, float], None]]:
     """A Rich progress bar driven by ``update(step, fraction_done)`` callbacks."""
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(), console=err_console, transient=True, disable=not err_console.is_terminal,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
     ) as bar:
         task = bar.add_task(description, total=1.0)
 

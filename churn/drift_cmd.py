@@ -25,8 +25,12 @@ STATUS_STYLE = {"ok": "green", "watch": "yellow", "act": "bold red", "n/a": "dim
 def drift(
     model: Annotated[Path, typer.Option(help="Model folder written by `churn train` (with reference.json).")],
     data: Annotated[Path, typer.Option(help="Dataset folder (CSV/Parquet per table) or DuckDB file.")],
-    as_of: Annotated[str, typer.Option("--as-of", help="Scoring snapshot date, YYYY-MM-DD, or 'latest' (the day the data ends).")],
-    threshold: Annotated[float, typer.Option(min=0.0, help="Exit 3 when any PSI is at or above this (0.1 watch, 0.25 act).")] = 0.25,
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="Scoring snapshot date, YYYY-MM-DD, or 'latest' (the day the data ends).")
+    ],
+    threshold: Annotated[
+        float, typer.Option(min=0.0, help="Exit 3 when any PSI is at or above this (0.1 watch, 0.25 act).")
+    ] = 0.25,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the table as JSON to this file.")] = None,
     top: Annotated[int | None, typer.Option(min=1, help="Print only the N largest PSI rows.")] = None,
     engine: Annotated[str, typer.Option(help="Feature engine: duckdb or spark.")] = "duckdb",
@@ -77,7 +81,9 @@ def resolve_as_of(text: str, dataset: Any) -> pd.Timestamp:
     return end.normalize()
 
 
-def print_drift(table: pd.DataFrame, as_of: pd.Timestamp, accounts: int, reference: dict[str, Any], top: int | None = None) -> None:
+def print_drift(
+    table: pd.DataFrame, as_of: pd.Timestamp, accounts: int, reference: dict[str, Any], top: int | None = None
+) -> None:
     """The drift table, largest PSI first."""
     source = reference.get("source", {})
     dates = source.get("as_of", [])
@@ -105,8 +111,10 @@ def drift_document(
         "reference": reference.get("source", {}),
         "threshold": threshold,
         "crossed": [r.feature for r in rows.itertuples() if r.psi >= threshold],
-        "rows": [{"feature": r.feature, "psi": None if pd.isna(r.psi) else float(r.psi), "status": r.status}
-                 for r in rows.itertuples()],
+        "rows": [
+            {"feature": r.feature, "psi": None if pd.isna(r.psi) else float(r.psi), "status": r.status}
+            for r in rows.itertuples()
+        ],
     }
 
 
@@ -139,5 +147,8 @@ def demo_drift(dataset: Any, model: Path, as_of: pd.Timestamp, json_out: Path, t
         return
     print_drift(table, as_of, accounts, reference, top)
     worst = table.sort_values("psi", ascending=False).iloc[0]
-    console.print(f"largest PSI: {worst['feature']} {worst['psi']:.3f} ({worst['status']}); "
-                  f"`churn drift` exits {DRIFT_EXIT} when a PSI reaches --threshold (default 0.25)", highlight=False)
+    console.print(
+        f"largest PSI: {worst['feature']} {worst['psi']:.3f} ({worst['status']}); "
+        f"`churn drift` exits {DRIFT_EXIT} when a PSI reaches --threshold (default 0.25)",
+        highlight=False,
+    )

@@ -16,10 +16,21 @@ from churn.console import console, fail, progress_bar, user_errors
 def report(
     data: Annotated[Path, typer.Option(help="Dataset folder (CSV/Parquet per table) or DuckDB file.")],
     out: Annotated[Path, typer.Option(help="HTML file to write (self-contained: no network needed to view it).")],
-    model: Annotated[Path | None, typer.Option(help="Model folder: adds its test metrics (and drift, when available).")] = None,
-    scores: Annotated[Path | None, typer.Option(help="Scores file from `churn score`: health bands, and their movement if it holds two as_of dates.")] = None,
-    previous_scores: Annotated[Path | None, typer.Option(help="An earlier scores file to compare the health bands with.")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write every number of the report as JSON.")] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="Model folder: adds its test metrics (and drift, when available).")
+    ] = None,
+    scores: Annotated[
+        Path | None,
+        typer.Option(
+            help="Scores file from `churn score`: health bands, and their movement if it holds two as_of dates."
+        ),
+    ] = None,
+    previous_scores: Annotated[
+        Path | None, typer.Option(help="An earlier scores file to compare the health bands with.")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write every number of the report as JSON.")
+    ] = None,
     png_dir: Annotated[Path | None, typer.Option(help="Also write each chart as a PNG file into this folder.")] = None,
     engine: Annotated[str, typer.Option(help="duckdb (embedded) or spark.")] = "duckdb",
     margin: Annotated[float, typer.Option(help="Gross margin used by customer lifetime value, in (0, 1].")] = 0.8,
@@ -31,8 +42,17 @@ def report(
         fail(f"--out must be an .html file, not {out.name!r}", 2)
     if previous_scores is not None and scores is None:
         fail("--previous-scores needs --scores (the scoring to compare with it)", 2)
-    written = run_report(data, out, model=model, scores=scores, previous_scores=previous_scores,
-                         json_out=json_out, png_dir=png_dir, engine=engine, margin=margin)
+    written = run_report(
+        data,
+        out,
+        model=model,
+        scores=scores,
+        previous_scores=previous_scores,
+        json_out=json_out,
+        png_dir=png_dir,
+        engine=engine,
+        margin=margin,
+    )
     console.print(f"report: {out.resolve()}")
     if json_out:
         console.print(f"numbers as JSON: {json_out.resolve()}")
@@ -41,9 +61,16 @@ def report(
 
 
 def run_report(
-    data: Path, out: Path, *, model: Path | None = None, scores: Path | None = None,
-    previous_scores: Path | None = None, json_out: Path | None = None, png_dir: Path | None = None,
-    engine: str = "duckdb", margin: float = 0.8,
+    data: Path,
+    out: Path,
+    *,
+    model: Path | None = None,
+    scores: Path | None = None,
+    previous_scores: Path | None = None,
+    json_out: Path | None = None,
+    png_dir: Path | None = None,
+    engine: str = "duckdb",
+    margin: float = 0.8,
 ) -> list[Path]:
     """Compute and write the report; prints the headline KPIs. Returns the files written."""
     from features.kpi import KPIConfig, compute_kpis
@@ -64,13 +91,19 @@ def run_report(
         update("loading data", 0.05)
         dataset = load_dataset(data)
         require_valid(dataset)
-        kpis = compute_kpis(dataset, engine=engine, config=config,
-                            progress=lambda message, done: update(message, 0.1 + 0.6 * done))
+        kpis = compute_kpis(
+            dataset, engine=engine, config=config, progress=lambda message, done: update(message, 0.1 + 0.6 * done)
+        )
         update("drift", 0.75)
         drift = _drift(dataset, bundle, current, engine)
         report = build_report(
-            kpis, scores=current, previous_scores=before, metrics=bundle.metrics if bundle else None,
-            model_version=bundle.version if bundle else "", source=str(data), **drift,
+            kpis,
+            scores=current,
+            previous_scores=before,
+            metrics=bundle.metrics if bundle else None,
+            model_version=bundle.version if bundle else "",
+            source=str(data),
+            **drift,
         )
         update("writing", 0.9)
         written = write_report(report, out, json_out=json_out, png_dir=png_dir)
@@ -118,6 +151,8 @@ def print_latest(report: dict[str, Any]) -> None:
         table.add_column(column, justify="left" if column in ("KPI", "month") else "right")
     for row in kpis["latest"]:
         k = catalog[row["kpi"]]
-        values = ["-" if row["values"][s] is None else f"{row['values'][s]:,.{k['digits']}f}" for s in report["segments"]]
+        values = [
+            "-" if row["values"][s] is None else f"{row['values'][s]:,.{k['digits']}f}" for s in report["segments"]
+        ]
         table.add_row(k["label"], row["month"], *values)
     console.print(table)

@@ -15,12 +15,16 @@ from churn.console import console, fail, parse_date, progress_bar, user_errors
 def score(
     data: Annotated[Path, typer.Option(help="Dataset folder (CSV/Parquet per table) or DuckDB file.")],
     model: Annotated[Path, typer.Option(help="Model folder written by `churn train`.")],
-    as_of: Annotated[str, typer.Option("--as-of", help="Scoring date, YYYY-MM-DD, or 'latest' (the day the data ends).")],
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="Scoring date, YYYY-MM-DD, or 'latest' (the day the data ends).")
+    ],
     out: Annotated[Path, typer.Option(help="Scores file: .parquet (default format), .csv or .duckdb.")],
     table: Annotated[str, typer.Option(help="Table name when --out is a DuckDB file.")] = "scores",
     previous: Annotated[Path | None, typer.Option(help="An earlier scores file: fills health_trend.")] = None,
     crm_out: Annotated[Path | None, typer.Option(help="Full CRM export (CSV, one row per account).")] = None,
-    crm_changes: Annotated[Path | None, typer.Option(help="Also write only the rows that changed since the CRM export at --crm-out.")] = None,
+    crm_changes: Annotated[
+        Path | None, typer.Option(help="Also write only the rows that changed since the CRM export at --crm-out.")
+    ] = None,
     crm_mapping: Annotated[Path | None, typer.Option(help="CRM field mapping (YAML/JSON: field -> source).")] = None,
     lang: Annotated[str, typer.Option(help="Language of the flag sentences: en or tr.")] = "en",
     engine: Annotated[str, typer.Option(help="duckdb (embedded) or spark.")] = "duckdb",
@@ -54,8 +58,9 @@ def score(
         else:
             stamp = pd.Timestamp(parse_date(as_of), tz="UTC")
         with progress_bar("scoring") as update:
-            scores = score_dataset(dataset, scorer, stamp, engine=engine, lang=lang, top_k=top_k,
-                                   previous=prior, progress=update)
+            scores = score_dataset(
+                dataset, scorer, stamp, engine=engine, lang=lang, top_k=top_k, previous=prior, progress=update
+            )
         write_scores(scores, out, table=table)
         crm_rows = write_crm(scores, crm_out, mapping=mapping, changes=crm_changes) if crm_out else None
     print_summary(scores, stamp)
@@ -70,8 +75,10 @@ def print_summary(scores: pd.DataFrame, as_of: pd.Timestamp) -> None:
     from serving.scorer import band_summary, top_accounts
 
     total = scores["arr_at_risk"].sum()
-    console.print(f"{len(scores):,} accounts scored at {as_of:%Y-%m-%d} (model {scores['model_version'].iloc[0] if len(scores) else '-'}); "
-                  f"ARR at risk: {total:,.0f} of {scores['arr'].sum():,.0f}")
+    console.print(
+        f"{len(scores):,} accounts scored at {as_of:%Y-%m-%d} (model {scores['model_version'].iloc[0] if len(scores) else '-'}); "
+        f"ARR at risk: {total:,.0f} of {scores['arr'].sum():,.0f}"
+    )
     bands = Table(title="health bands")
     for column in ("band", "accounts", "ARR", "ARR at risk"):
         bands.add_column(column, justify="left" if column == "band" else "right")
@@ -84,9 +91,15 @@ def print_summary(scores: pd.DataFrame, as_of: pd.Timestamp) -> None:
     for _, row in top_accounts(scores).iterrows():
         # The first reason a CSM can act on; context such as the renewal date comes after.
         reason = next((f["sentence"] for f in row["red_flags"] if f["action"]), "")
-        top.add_row(str(row["account_id"]), _text(row["segment"]), _text(row["csm_owner"]),
-                    f"{row['churn_probability']:.1%}", f"{row['health_score']:.0f} {_text(row['health_band'])}",
-                    f"{row['arr_at_risk']:,.0f}", reason)
+        top.add_row(
+            str(row["account_id"]),
+            _text(row["segment"]),
+            _text(row["csm_owner"]),
+            f"{row['churn_probability']:.1%}",
+            f"{row['health_score']:.0f} {_text(row['health_band'])}",
+            f"{row['arr_at_risk']:,.0f}",
+            reason,
+        )
     console.print(top)
 
 

@@ -15,15 +15,28 @@ KEY_RECIPE = "export CHURN_API_KEY=$(python -c 'import secrets; print(secrets.to
 
 def serve(
     model: Annotated[Path, typer.Option(help="Model folder written by `churn train` (checksums verified at load).")],
-    data: Annotated[Path | None, typer.Option(help="Dataset to score at start-up (its latest snapshot), as `churn score --as-of latest`.")] = None,
-    scores: Annotated[Path | None, typer.Option(help="Serve this scores file (from `churn score`) instead of scoring --data.")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Dataset to score at start-up (its latest snapshot), as `churn score --as-of latest`."),
+    ] = None,
+    scores: Annotated[
+        Path | None, typer.Option(help="Serve this scores file (from `churn score`) instead of scoring --data.")
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
-    api_key_file: Annotated[Path | None, typer.Option(help="File holding the API key (else the CHURN_API_KEY variable).")] = None,
-    insecure_local: Annotated[bool, typer.Option("--insecure-local", help="Run without an API key; only on 127.0.0.1.")] = False,
-    trend_days: Annotated[int, typer.Option(min=0, max=365, help="Health trend: change since this many days earlier (0: none).")] = 30,
+    api_key_file: Annotated[
+        Path | None, typer.Option(help="File holding the API key (else the CHURN_API_KEY variable).")
+    ] = None,
+    insecure_local: Annotated[
+        bool, typer.Option("--insecure-local", help="Run without an API key; only on 127.0.0.1.")
+    ] = False,
+    trend_days: Annotated[
+        int, typer.Option(min=0, max=365, help="Health trend: change since this many days earlier (0: none).")
+    ] = 30,
     max_body_bytes: Annotated[int, typer.Option(min=1024, help="Larger request bodies get 413.")] = 1_048_576,
-    scorer_processes: Annotated[int, typer.Option(min=0, max=16, help="Processes scoring posted signals (0: a thread).")] = 1,
+    scorer_processes: Annotated[
+        int, typer.Option(min=0, max=16, help="Processes scoring posted signals (0: a thread).")
+    ] = 1,
 ) -> None:
     """Serve the REST API (/v1, /openapi.json, /healthz, /readyz, /metrics) and the risk-list page (/)."""
     # Requests are scored in small batches: one OpenMP thread per scorer call, because waking a
@@ -39,8 +52,15 @@ def serve(
             fail(f"{label}: no such file or folder: {path}", 2)
     try:
         settings = Settings(  # type: ignore[call-arg]  # the API key may come from CHURN_API_KEY
-            model_dir=model, data_dir=data, scores_file=scores, host=host, port=port, api_key_file=api_key_file,
-            insecure_local=insecure_local, trend_days=trend_days, max_body_bytes=max_body_bytes,
+            model_dir=model,
+            data_dir=data,
+            scores_file=scores,
+            host=host,
+            port=port,
+            api_key_file=api_key_file,
+            insecure_local=insecure_local,
+            trend_days=trend_days,
+            max_body_bytes=max_body_bytes,
             scorer_processes=scorer_processes,
         )
     except ValidationError as exc:  # never print the exception itself: its input could hold the key
@@ -59,11 +79,18 @@ def run(settings: object) -> None:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     url = f"http://{host}:{settings.port}"
     console.print(f"risk-list page: {url}/", soft_wrap=True)
-    console.print(f"API: {url}/v1  (OpenAPI {url}/openapi.json, liveness {url}/healthz, readiness {url}/readyz)",
-                  soft_wrap=True)
+    console.print(
+        f"API: {url}/v1  (OpenAPI {url}/openapi.json, liveness {url}/healthz, readiness {url}/readyz)", soft_wrap=True
+    )
     console.print(settings.key_hint(), highlight=False, soft_wrap=True)
     source = f"scores file {settings.scores_file}" if settings.scores_file else f"data {settings.data_dir}"
     console.print(f"loading model {settings.model_dir} and {source}; /readyz answers 200 once done", soft_wrap=True)
     configure_logging()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False,
-                server_header=False, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        server_header=False,
+        log_level="info",
+    )

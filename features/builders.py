@@ -108,9 +108,7 @@ def build_features(
     """
     say = progress or (lambda _msg: None)
     if not dataset.has("accounts", "account_id") or not dataset.has("accounts", "created_at"):
-        raise ValueError(
-            "accounts table with account_id and created_at is required to build features"
-        )
+        raise ValueError("accounts table with account_id and created_at is required to build features")
     stamps = to_timestamps(as_of)
     if not stamps:
         raise ValueError("as_of must hold at least one snapshot date")
@@ -154,9 +152,7 @@ def _compiled(
     key = (con.name, shapes, tuple(s.name for s in signals), config, day_grain)
     if key not in _SQL_CACHE:
         data = {n: t for n, t in tables.items() if n not in ("dates", "periods")}
-        expr = features_expr(
-            data, tables["dates"], tables["periods"], signals, config, day_grain=day_grain
-        )
+        expr = features_expr(data, tables["dates"], tables["periods"], signals, config, day_grain=day_grain)
         if len(_SQL_CACHE) >= _SQL_CACHE_SIZE:
             _SQL_CACHE.clear()
         _SQL_CACHE[key] = str(con.compile(expr))
@@ -182,17 +178,13 @@ def features_expr(
     """The whole computation as one ibis expression: spine, raw parts, derived signals."""
     accounts = tables["accounts"]
     first_seen = (
-        accounts.filter(accounts.created_at.notnull())
-        .group_by("account_id")
-        .agg(created_at=accounts.created_at.min())
+        accounts.filter(accounts.created_at.notnull()).group_by("account_id").agg(created_at=accounts.created_at.min())
     )
     spine = first_seen.join(dates, first_seen.created_at < dates.as_of)
     names = {s.name for s in signals}
     parts = _parts(tables, dates, periods, names, config, day_grain)
     derived = derive(attach_parts(spine, parts), names, config)
-    return derived.select(
-        "account_id", "as_of", *[derived[s.name].cast("float64") for s in signals]
-    )
+    return derived.select("account_id", "as_of", *[derived[s.name].cast("float64") for s in signals])
 
 
 def _parts(
@@ -307,9 +299,7 @@ def _finish_frame(frame: pd.DataFrame, signals: Sequence[Signal]) -> pd.DataFram
     out = pd.DataFrame(
         {
             "account_id": frame["account_id"].astype("string"),
-            "as_of": pd.to_datetime(frame["as_of"].astype("int64"), unit="us", utc=True).astype(
-                TIMESTAMP_DTYPE
-            ),
+            "as_of": pd.to_datetime(frame["as_of"].astype("int64"), unit="us", utc=True).astype(TIMESTAMP_DTYPE),
         }
     )
     for s in signals:

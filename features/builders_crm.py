@@ -101,9 +101,7 @@ def financial_parts(
         first = subs.group_by("account_id").agg(first_start=subs.start_date.min())
         later = subs.join(first, "account_id").filter(lambda r: r.start_date > r.first_start)
         renewals = join_dates(later.select("account_id", "start_date"), dates, "start_date")
-        parts.append(
-            Part(renewals.group_by(list(KEYS)).agg(_last_renewal=renewals.start_date.max()))
-        )
+        parts.append(Part(renewals.group_by(list(KEYS)).agg(_last_renewal=renewals.start_date.max())))
 
         if "plan" in subs.columns:
             planned = subs.filter(subs.plan.notnull())

@@ -65,9 +65,7 @@ def usage_parts(
         _key_users_30d=per_user.key_30.cast("int64").sum(),
     )
 
-    by_event = events.group_by([events.account_id, events.event, grain.name("grain")]).agg(
-        last=events.timestamp.max()
-    )
+    by_event = events.group_by([events.account_id, events.event, grain.name("grain")]).agg(last=events.timestamp.max())
     kinds = join_dates(by_event, dates, "last", lookback_days=30)
     event_counts = kinds.group_by(list(KEYS)).agg(
         _features_30d=kinds.event.nunique(),
@@ -81,9 +79,7 @@ def usage_parts(
 
     keyed = events.filter(events.event.isin(key_events))
     first_key = keyed.group_by(keyed.account_id).agg(first=keyed.timestamp.min())
-    first_key_known = join_dates(first_key, dates, "first").select(
-        "account_id", "as_of", _first_key="first"
-    )
+    first_key_known = join_dates(first_key, dates, "first").select("account_id", "as_of", _first_key="first")
     return [
         Part(user_counts, USER_COUNTS),
         Part(day_counts, ("_active_days_30d",)),

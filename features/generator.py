@@ -266,12 +266,7 @@ def _step(s: _State, rng: np.random.Generator, downturn_rate: float) -> _State:
     start = (s.down == 0) & (rng.random(shape) < downturn_rate)
     length = 2 + rng.geometric(0.35, shape)
     down = np.where(start, length, np.maximum(s.down - 1, 0))
-    h = (
-        s.mu
-        + _PHI_H * (s.h - s.mu)
-        + _SD_H * rng.standard_normal(shape)
-        - _DOWNTURN_DRIFT * (down > 0)
-    )
+    h = s.mu + _PHI_H * (s.h - s.mu) + _SD_H * rng.standard_normal(shape) - _DOWNTURN_DRIFT * (down > 0)
     innov = _SD_X * np.sqrt(1 - _PHI_X**2)
     xs = [_PHI_X * x + innov * rng.standard_normal(shape) for x in (s.xe, s.xs, s.xn, s.xf)]
     return _State(s.mu, h, down, *xs)
@@ -376,21 +371,15 @@ def _ts(day_us: np.ndarray) -> pd.Series:
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> pd.Series:
     """Zero-padded string IDs like A000123, built in Arrow."""
-    text = pc.utf8_lpad(
-        pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string()), width, "0"
-    )
-    return pd.Series(
-        pd.arrays.ArrowStringArray(pc.binary_join_element_wise(prefix, text, "")).astype("string")
-    )
+    text = pc.utf8_lpad(pc.cast(pa.array(np.asarray(numbers, dtype=np.int64)), pa.string()), width, "0")
+    return pd.Series(pd.arrays.ArrowStringArray(pc.binary_join_element_wise(prefix, text, "")).astype("string"))
 
 
 def _strings(values: np.ndarray | list[str]) -> pd.Series:
     return pd.Series(np.asarray(values, dtype=object), dtype="string")
 
 
-def _choose(
-    rng: np.random.Generator, options: tuple[str, ...], probs: np.ndarray | list[float], n: int
-) -> np.ndarray:
+def _choose(rng: np.random.Generator, options: tuple[str, ...], probs: np.ndarray | list[float], n: int) -> np.ndarray:
     return np.asarray(options, dtype=object)[rng.choice(len(options), size=n, p=probs)]
 
 
@@ -432,9 +421,7 @@ class _Subs:
 
     def frame(self) -> dict[str, np.ndarray]:
         cols = ("acct", "start", "end", "seats", "arr", "annual", "prorate")
-        return {
-            c: np.concatenate(getattr(self, c)) if getattr(self, c) else np.zeros(0) for c in cols
-        }
+        return {c: np.concatenate(getattr(self, c)) if getattr(self, c) else np.zeros(0) for c in cols}
 
 
 _OPEN = np.int64(10**9)  # "no end" day number
@@ -454,9 +441,7 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
     report = progress or (lambda stage, frac: None)
     cfg = config
     seeds = np.random.SeedSequence(cfg.seed).spawn(8)
-    rng_acc, rng_dyn, rng_use, rng_tix, rng_srv, rng_inv, rng_csm, rng_gt = (
-        np.random.default_rng(s) for s in seeds
-    )
+    rng_acc, rng_dyn, rng_use, rng_tix, rng_srv, rng_inv, rng_csm, rng_gt = (np.random.default_rng(s) for s in seeds)
     cal = _Calendar.build(cfg.start, cfg.months)
     n, months = cfg.accounts, cfg.months
 
@@ -502,9 +487,7 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
         active = (status == 2) & (paid_start <= ms)
         idx = np.flatnonzero(active)
         gt_parts.append(
-            _ground_truth_month(
-                cfg, cal, k, idx, state, e_hist, annual, term_end, anchor, acc["bias"], rng_gt
-            )
+            _ground_truth_month(cfg, cal, k, idx, state, e_hist, annual, term_end, anchor, acc["bias"], rng_gt)
         )
 
         # Decisions this month from s_{k-1}.
@@ -622,9 +605,7 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
     # Lost trials stop using the product at the end of the trial.
     usage_end = np.where(status == 4, acc["created_day"] + cfg.trial_days, usage_end)
     usage_start = np.maximum(usage_start, cal.begin)
-    usage, active_users = _usage(
-        cfg, cal, acc, usage_start, usage_end, comp_hist[0], seats_hist, rng_use, report
-    )
+    usage, active_users = _usage(cfg, cal, acc, usage_start, usage_end, comp_hist[0], seats_hist, rng_use, report)
     report("tickets", 0.0)
     noise = cfg.signal_noise
     tickets = _tickets(cal, usage_start, usage_end, comp_hist, seats_hist, rng_tix, noise)
@@ -654,9 +635,7 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
 # --- accounts -----------------------------------------------------------------------------
 
 
-def _accounts(
-    cfg: GeneratorConfig, cal: _Calendar, rng: np.random.Generator
-) -> dict[str, np.ndarray]:
+def _accounts(cfg: GeneratorConfig, cal: _Calendar, rng: np.random.Generator) -> dict[str, np.ndarray]:
     n, months = cfg.accounts, cfg.months
     seg = rng.choice(3, size=n, p=[0.68, 0.24, 0.08])
     existing = rng.random(n) < cfg.existing_share
@@ -839,9 +818,7 @@ def _ground_truth_month(
     terms0 = _churn_terms(sub, e_hist[idx, _HISTORY + k - 3])
     e_k = [None, None, None, None]
     states = [sub.tile(kp)]
-    e_known = [
-        e_hist[idx, _HISTORY + k - 3 + j][:, None] for j in range(3)
-    ]  # e_{k-3}, e_{k-2}, e_{k-1}
+    e_known = [e_hist[idx, _HISTORY + k - 3 + j][:, None] for j in range(3)]  # e_{k-3}, e_{k-2}, e_{k-1}
     s = states[0]
     for _ in range(3):
         s = _step(s, rng, cfg.downturn_rate)
@@ -894,9 +871,7 @@ def _merged_intervals(intervals: pd.DataFrame, grace: int) -> pd.DataFrame:
         new_block[1:] = (acct[1:] != acct[:-1]) | (start[1:] - prev_end[1:] >= grace)
     block = np.cumsum(new_block)
     out = pd.DataFrame({"acct": acct, "start": start, "end": run_end, "block": block})
-    return out.groupby("block").agg(
-        acct=("acct", "first"), start=("start", "min"), end=("end", "max")
-    )
+    return out.groupby("block").agg(acct=("acct", "first"), start=("start", "min"), end=("end", "max"))
 
 
 def _covered(iv: pd.DataFrame, acct: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -990,9 +965,7 @@ def _usage(
         e = eng[idx, k].astype(np.float64)
         st = seats_hist[idx, k]
         st = np.where(st > 0, st, acc["seats"][idx])
-        util = np.clip(
-            _utilisation(e) * (1 + 0.08 * noise * rng.standard_normal(idx.size)), 0.0, 1.0
-        )
+        util = np.clip(_utilisation(e) * (1 + 0.08 * noise * rng.standard_normal(idx.size)), 0.0, 1.0)
         frac = (hi - lo) / cal.days(k)
         # Expand to seats: user u is active when its fixed propensity is below utilisation.
         row = np.repeat(np.arange(idx.size), st)
@@ -1001,9 +974,7 @@ def _usage(
         g = (acc["g0"][idx][row] + u * 0.7548776662) % 1.0
         on = q < util[row]
         row, u, g = row[on], u[on], g[on]
-        rate = (
-            cfg.events_per_user * (0.3 + 1.4 * g) * np.exp(0.6 * e[row]) * frac[row] * weekend_boost
-        )
+        rate = cfg.events_per_user * (0.3 + 1.4 * g) * np.exp(0.6 * e[row]) * frac[row] * weekend_boost
         cnt = rng.poisson(rate)
         ev_row = np.repeat(row, cnt)
         ev_user = np.repeat(u, cnt)
@@ -1084,9 +1055,7 @@ def _usage(
             "event": _arrow_strings(events.take(pa.array(code.astype(np.int64)))),
             "quantity": quantity,
             "event_id": _arrow_strings(
-                pc.binary_join_element_wise(
-                    "E", pc.utf8_lpad(pc.cast(pa.array(event_no), pa.string()), 9, "0"), ""
-                )
+                pc.binary_join_element_wise("E", pc.utf8_lpad(pc.cast(pa.array(event_no), pa.string()), 9, "0"), "")
             ),
         }
     )
@@ -1131,9 +1100,7 @@ def _tickets(
     z = 0.8 * fr + noise * rng.normal(0, 0.7, m)
     prio = np.digitize(z, [-0.9, 0.5, 1.5])
     hour = 3_600_000_000
-    first = opened + (
-        rng.lognormal(np.log(np.array([10.0, 5.0, 2.0, 0.7])[prio]), 0.8) * hour
-    ).astype(np.int64)
+    first = opened + (rng.lognormal(np.log(np.array([10.0, 5.0, 2.0, 0.7])[prio]), 0.8) * hour).astype(np.int64)
     res_days = rng.lognormal(np.log(1.2) + 0.45 * fr + 0.3 * (prio >= 2), 0.9)
     resolved = opened + (res_days * 24 * hour).astype(np.int64)
     stuck = rng.random(m) < _sigmoid(-3.6 + 1.2 * fr + 0.6 * (prio >= 2))
@@ -1224,9 +1191,7 @@ def _surveys(
     )
     comment = np.where(has_comment, comment, None)
     user_ids = pd.Series(
-        _ids("A", a, 6).astype(object).to_numpy()
-        + "-U"
-        + pd.Series(user + 1).astype(str).str.zfill(4).to_numpy(),
+        _ids("A", a, 6).astype(object).to_numpy() + "-U" + pd.Series(user + 1).astype(str).str.zfill(4).to_numpy(),
         dtype="string",
     )
     return pd.DataFrame(
@@ -1370,9 +1335,7 @@ def _subscriptions_table(
     return table[written].reset_index(drop=True), intervals
 
 
-def _accounts_table(
-    acc: dict[str, np.ndarray], paid_start: np.ndarray, status: np.ndarray
-) -> pd.DataFrame:
+def _accounts_table(acc: dict[str, np.ndarray], paid_start: np.ndarray, status: np.ndarray) -> pd.DataFrame:
     n = acc["seg"].size
     name = (
         np.asarray(_NAME_A, dtype=object)[acc["name"][:, 0]]
@@ -1439,9 +1402,7 @@ def _summary(
         snapshots=int(len(gt)),
         labelled_snapshots=int(len(labelled)),
         churn_rate=float(y.mean()) if y.size else float("nan"),
-        mean_churn_probability=float(labelled["churn_probability"].mean())
-        if y.size
-        else float("nan"),
+        mean_churn_probability=float(labelled["churn_probability"].mean()) if y.size else float("nan"),
         upsell_rate=float(gt["upsell_probability"].mean()) if len(gt) else float("nan"),
         ground_truth_auc=auc,
         seconds=round(seconds, 3),

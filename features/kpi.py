@@ -66,8 +66,16 @@ class KPI:
 SkippedKPI = SkippedSignal  # a KPI left out of a run, and why
 
 
-def _k(name: str, label: str, group: str, unit: str, direction: int, formula: str,
-       *requires: Requirement, settles: bool = False) -> KPI:
+def _k(
+    name: str,
+    label: str,
+    group: str,
+    unit: str,
+    direction: int,
+    formula: str,
+    *requires: Requirement,
+    settles: bool = False,
+) -> KPI:
     return KPI(name, label, group, unit, direction, formula, requires, settles)
 
 
@@ -75,46 +83,171 @@ def _k(name: str, label: str, group: str, unit: str, direction: int, formula: st
 # who were not customers at the start. A customer holds a subscription term at that moment;
 # gaps between terms shorter than the grace period are bridged, as in the training labels.
 KPIS: tuple[KPI, ...] = (
-    _k("churn_rate", "Customer churn rate", "customers", "percent", -1,
-       "(S - customers of S still customers at the month end) / S x 100", _SUBS, settles=True),
-    _k("retention_rate", "Customer retention rate (CRR)", "customers", "percent", +1,
-       "(E - N) / S x 100", _SUBS, settles=True),
-    _k("gross_revenue_retention", "Gross revenue retention", "customers", "percent", +1,
-       "sum over S of min(ARR at end, ARR at start) / sum over S of ARR at start x 100", _SUBS, settles=True),
-    _k("net_revenue_retention", "Net revenue retention", "customers", "percent", +1,
-       "sum over S of ARR at end / sum over S of ARR at start x 100", _SUBS, settles=True),
-    _k("renewal_rate", "Renewal rate", "renewals", "percent", +1,
-       "accounts whose fixed term (>= min_term_days) ends in the month and that start a next term "
-       "within [end - 1 day, end + grace) / accounts with such a term ending x 100", _SUBS, settles=True),
-    _k("expansion_revenue", "Expansion (upsell) revenue", "customers", "currency", +1,
-       "sum over customers at start and end of max(ARR at end - ARR at start, 0)", _SUBS, settles=True),
-    _k("customer_lifetime_value", "Customer lifetime value", "customers", "currency", +1,
-       "(sum of ARR at start / S / 12) x (1 / monthly churn rate) x margin "
-       "= sum of ARR at start / 12 / churned x margin", _SUBS, settles=True),
-    _k("nps", "Net Promoter Score", "surveys", "points", +1,
-       "(NPS answers 9-10 - NPS answers 0-6) / NPS answers x 100", _SURVEYS),
-    _k("csat", "Customer satisfaction (CSAT)", "surveys", "percent", +1,
-       "CSAT answers of 4 or 5 / CSAT answers x 100", _SURVEYS),
-    _k("effort_score", "Customer effort score", "surveys", "score", -1,
-       "sum of effort (ces) answers / number of effort answers", _SURVEYS),
-    _k("avg_handle_time", "Average handle time", "support", "hours", -1,
-       "sum of (resolved_at - opened_at) in hours / tickets resolved in the month", _RESOLVED),
-    _k("first_contact_resolution", "First-contact resolution rate", "support", "percent", +1,
-       "tickets resolved in the month with contacts = 1 / tickets resolved with contacts known x 100",
-       (_RESOLVED[0], (*_RESOLVED[1], "contacts"))),
-    _k("time_to_value", "Time to value", "onboarding", "days", -1,
-       "mean days from created_at to the first key event (0 if logged before created_at), over accounts "
-       "that signed up in the month (after the usage log starts) and have reached a key event", _USAGE),
-    _k("trial_conversion", "Trial-to-paid conversion", "trials", "percent", +1,
-       "trials ending in the month (created_at + trial_days) that converted (trial_converted_at set) "
-       "/ trials ending in the month x 100; a trial has trial_converted_at or never a subscription",
-       ("accounts", ("trial_converted_at",)), ("subscriptions", ("account_id",))),
-    _k("engagement_disengaged", "Engagement 0-40 (disengaged)", "engagement", "percent", -1,
-       "customers at the month end with engagement score <= 40 / customers with a score x 100", _USAGE),
-    _k("engagement_somewhat", "Engagement 41-75 (somewhat engaged)", "engagement", "percent", 0,
-       "customers at the month end with 40 < engagement score <= 75 / customers with a score x 100", _USAGE),
-    _k("engagement_highly", "Engagement 76-100 (highly engaged)", "engagement", "percent", +1,
-       "customers at the month end with engagement score > 75 / customers with a score x 100", _USAGE),
+    _k(
+        "churn_rate",
+        "Customer churn rate",
+        "customers",
+        "percent",
+        -1,
+        "(S - customers of S still customers at the month end) / S x 100",
+        _SUBS,
+        settles=True,
+    ),
+    _k(
+        "retention_rate",
+        "Customer retention rate (CRR)",
+        "customers",
+        "percent",
+        +1,
+        "(E - N) / S x 100",
+        _SUBS,
+        settles=True,
+    ),
+    _k(
+        "gross_revenue_retention",
+        "Gross revenue retention",
+        "customers",
+        "percent",
+        +1,
+        "sum over S of min(ARR at end, ARR at start) / sum over S of ARR at start x 100",
+        _SUBS,
+        settles=True,
+    ),
+    _k(
+        "net_revenue_retention",
+        "Net revenue retention",
+        "customers",
+        "percent",
+        +1,
+        "sum over S of ARR at end / sum over S of ARR at start x 100",
+        _SUBS,
+        settles=True,
+    ),
+    _k(
+        "renewal_rate",
+        "Renewal rate",
+        "renewals",
+        "percent",
+        +1,
+        "accounts whose fixed term (>= min_term_days) ends in the month and that start a next term "
+        "within [end - 1 day, end + grace) / accounts with such a term ending x 100",
+        _SUBS,
+        settles=True,
+    ),
+    _k(
+        "expansion_revenue",
+        "Expansion (upsell) revenue",
+        "customers",
+        "currency",
+        +1,
+        "sum over customers at start and end of max(ARR at end - ARR at start, 0)",
+        _SUBS,
+        settles=True,
+    ),
+    _k(
+        "customer_lifetime_value",
+        "Customer lifetime value",
+        "customers",
+        "currency",
+        +1,
+        "(sum of ARR at start / S / 12) x (1 / monthly churn rate) x margin "
+        "= sum of ARR at start / 12 / churned x margin",
+        _SUBS,
+        settles=True,
+    ),
+    _k(
+        "nps",
+        "Net Promoter Score",
+        "surveys",
+        "points",
+        +1,
+        "(NPS answers 9-10 - NPS answers 0-6) / NPS answers x 100",
+        _SURVEYS,
+    ),
+    _k(
+        "csat",
+        "Customer satisfaction (CSAT)",
+        "surveys",
+        "percent",
+        +1,
+        "CSAT answers of 4 or 5 / CSAT answers x 100",
+        _SURVEYS,
+    ),
+    _k(
+        "effort_score",
+        "Customer effort score",
+        "surveys",
+        "score",
+        -1,
+        "sum of effort (ces) answers / number of effort answers",
+        _SURVEYS,
+    ),
+    _k(
+        "avg_handle_time",
+        "Average handle time",
+        "support",
+        "hours",
+        -1,
+        "sum of (resolved_at - opened_at) in hours / tickets resolved in the month",
+        _RESOLVED,
+    ),
+    _k(
+        "first_contact_resolution",
+        "First-contact resolution rate",
+        "support",
+        "percent",
+        +1,
+        "tickets resolved in the month with contacts = 1 / tickets resolved with contacts known x 100",
+        (_RESOLVED[0], (*_RESOLVED[1], "contacts")),
+    ),
+    _k(
+        "time_to_value",
+        "Time to value",
+        "onboarding",
+        "days",
+        -1,
+        "mean days from created_at to the first key event (0 if logged before created_at), over accounts "
+        "that signed up in the month (after the usage log starts) and have reached a key event",
+        _USAGE,
+    ),
+    _k(
+        "trial_conversion",
+        "Trial-to-paid conversion",
+        "trials",
+        "percent",
+        +1,
+        "trials ending in the month (created_at + trial_days) that converted (trial_converted_at set) "
+        "/ trials ending in the month x 100; a trial has trial_converted_at or never a subscription",
+        ("accounts", ("trial_converted_at",)),
+        ("subscriptions", ("account_id",)),
+    ),
+    _k(
+        "engagement_disengaged",
+        "Engagement 0-40 (disengaged)",
+        "engagement",
+        "percent",
+        -1,
+        "customers at the month end with engagement score <= 40 / customers with a score x 100",
+        _USAGE,
+    ),
+    _k(
+        "engagement_somewhat",
+        "Engagement 41-75 (somewhat engaged)",
+        "engagement",
+        "percent",
+        0,
+        "customers at the month end with 40 < engagement score <= 75 / customers with a score x 100",
+        _USAGE,
+    ),
+    _k(
+        "engagement_highly",
+        "Engagement 76-100 (highly engaged)",
+        "engagement",
+        "percent",
+        +1,
+        "customers at the month end with engagement score > 75 / customers with a score x 100",
+        _USAGE,
+    ),
 )
 KPIS_BY_NAME: dict[str, KPI] = {k.name: k for k in KPIS}
 
@@ -195,8 +328,13 @@ def data_window(dataset: Dataset) -> tuple[pd.Timestamp, pd.Timestamp]:
     """
     end = data_end(dataset)
     firsts = []
-    for table, column in (("usage_events", "timestamp"), ("support_tickets", "opened_at"),
-                          ("surveys", "answered_at"), ("invoices", "issued_at"), ("csm_inputs", "recorded_at")):
+    for table, column in (
+        ("usage_events", "timestamp"),
+        ("support_tickets", "opened_at"),
+        ("surveys", "answered_at"),
+        ("invoices", "issued_at"),
+        ("csm_inputs", "recorded_at"),
+    ):
         frame = dataset.get(table)
         if frame is not None and column in frame and frame[column].notna().any():
             firsts.append(frame[column].min())
@@ -277,18 +415,23 @@ def _segments(dataset: Dataset) -> tuple[str, ...]:
 def _long(result: pd.DataFrame, kpis: Sequence[KPI]) -> pd.DataFrame:
     """One group's wide result (month, segment, <kpi>, <kpi>__n) as long rows."""
     parts = [
-        pd.DataFrame({
-            "month": result["month"].astype("int64"), "segment": result["segment"].astype(str), "kpi": k.name,
-            "value": pd.to_numeric(result[k.name], errors="coerce").astype("float64"),
-            "n": pd.to_numeric(result[f"{k.name}__n"], errors="coerce").fillna(0).astype("int64"),
-        })
+        pd.DataFrame(
+            {
+                "month": result["month"].astype("int64"),
+                "segment": result["segment"].astype(str),
+                "kpi": k.name,
+                "value": pd.to_numeric(result[k.name], errors="coerce").astype("float64"),
+                "n": pd.to_numeric(result[f"{k.name}__n"], errors="coerce").fillna(0).astype("int64"),
+            }
+        )
         for k in kpis
     ]
     return pd.concat(parts, ignore_index=True)
 
 
-def _grid(rows: list[pd.DataFrame], months: Sequence[pd.Timestamp], segments: Sequence[str],
-          kpis: Sequence[KPI]) -> pd.DataFrame:
+def _grid(
+    rows: list[pd.DataFrame], months: Sequence[pd.Timestamp], segments: Sequence[str], kpis: Sequence[KPI]
+) -> pd.DataFrame:
     """Every (month, segment, kpi) once: a combination with no rows gets a null value and n = 0."""
     index = pd.MultiIndex.from_product(
         [[_micros(m) for m in months], list(segments), [k.name for k in kpis]], names=["month", "segment", "kpi"]

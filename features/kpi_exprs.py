@@ -92,8 +92,12 @@ def _flags(j: ir.Table, in_s: int, in_e: int, arr_s: ir.Value | None, arr_e: ir.
     """The common shape of the customer-state rows: (account_id, month, in_s, in_e, arr_s, arr_e)."""
     zero = ibis.literal(0.0, "float64")
     return j.select(
-        "account_id", "month", in_s=ibis.literal(in_s, "int64"), in_e=ibis.literal(in_e, "int64"),
-        arr_s=zero if arr_s is None else arr_s.cast("float64"), arr_e=zero if arr_e is None else arr_e.cast("float64"),
+        "account_id",
+        "month",
+        in_s=ibis.literal(in_s, "int64"),
+        in_e=ibis.literal(in_e, "int64"),
+        arr_s=zero if arr_s is None else arr_s.cast("float64"),
+        arr_e=zero if arr_e is None else arr_e.cast("float64"),
     )
 
 
@@ -121,8 +125,12 @@ def customers(tables: Tables, config: KPIConfig, present: Present) -> ir.Table:
     def aggs(r: ir.Table) -> dict[str, ir.Value]:
         start = r.in_s == 1
         return {
-            "S": r.in_s.sum(), "E": r.in_e.sum(), "kept": (r.in_s * r.in_e).sum(), "arr0": r.arr_s.sum(where=start),
-            "retained": ibis.least(r.arr_e, r.arr_s).sum(where=start), "net": r.arr_e.sum(where=start),
+            "S": r.in_s.sum(),
+            "E": r.in_e.sum(),
+            "kept": (r.in_s * r.in_e).sum(),
+            "arr0": r.arr_s.sum(where=start),
+            "retained": ibis.least(r.arr_e, r.arr_s).sum(where=start),
+            "net": r.arr_e.sum(where=start),
             "expansion": ibis.greatest(r.arr_e - r.arr_s, 0.0).sum(where=start & (r.in_e == 1)),
         }
 
@@ -130,12 +138,23 @@ def customers(tables: Tables, config: KPIConfig, present: Present) -> ir.Table:
         lost, new = a.S - a.kept, a.E - a.kept
         has_base = a.S > 0
         return {
-            "churn_rate": _pct(lost, a.S), "retention_rate": _pct(a.E - new, a.S),
-            "gross_revenue_retention": _pct(a.retained, a.arr0), "net_revenue_retention": _pct(a.net, a.arr0),
+            "churn_rate": _pct(lost, a.S),
+            "retention_rate": _pct(a.E - new, a.S),
+            "gross_revenue_retention": _pct(a.retained, a.arr0),
+            "net_revenue_retention": _pct(a.net, a.arr0),
             "expansion_revenue": ibis.cases((has_base, a.expansion.fill_null(0.0)), else_=None).cast("float64"),
             "customer_lifetime_value": a.arr0.cast("float64") / 12.0 / lost.cast("float64").nullif(0) * config.margin,
-            **{f"{k}__n": a.S for k in ("churn_rate", "retention_rate", "gross_revenue_retention",
-                                         "net_revenue_retention", "expansion_revenue", "customer_lifetime_value")},
+            **{
+                f"{k}__n": a.S
+                for k in (
+                    "churn_rate",
+                    "retention_rate",
+                    "gross_revenue_retention",
+                    "net_revenue_retention",
+                    "expansion_revenue",
+                    "customer_lifetime_value",
+                )
+            },
         }
 
     return _rollup(t, aggs, finish)
@@ -147,11 +166,14 @@ def renewals(tables: Tables, config: KPIConfig, present: Present) -> ir.Table:
     fixed = subs.filter(subs.end_date.notnull() & (subs.end_date - subs.start_date >= config.min_term_days * DAY))
     ending = fixed.join(months, _in_month(fixed.end_date, months)).select("account_id", "month", "end_date")
     starts = subs.select(_account=subs.account_id, _next=subs.start_date)
-    pairs = ending.left_join(starts, [
-        ending.account_id == starts._account,
-        starts._next >= ending.end_date - DAY,
-        starts._next < ending.end_date + config.grace_days * DAY,
-    ])
+    pairs = ending.left_join(
+        starts,
+        [
+            ending.account_id == starts._account,
+            starts._next >= ending.end_date - DAY,
+            starts._next < ending.end_date + config.grace_days * DAY,
+        ],
+    )
     per_account = pairs.group_by(["account_id", "month"]).agg(renewed=pairs._next.notnull().cast("int64").max())
     t = _with_segment(per_account, tables)
     return _rollup(
@@ -167,23 +189,34 @@ def renewals(tables: Tables, config: KPIConfig, present: Present) -> ir.Table:
 def surveys(tables: Tables, config: KPIConfig, present: Present) -> ir.Table:
     s, months = tables["surveys"], tables["months"]
     s = s.filter(s.score.notnull())
-    t = _with_segment(s.join(months, _in_month(s.answered_at, months)).select("account_id", "month", "kind", "score"),
-                      tables)
+    t = _with_segment(
+        s.join(months, _in_month(s.answered_at, months)).select("account_id", "month", "kind", "score"), tables
+    )
 
     def aggs(r: ir.Table) -> dict[str, ir.Value]:
         nps, csat, ces = r.kind == "nps", r.kind == "csat", r.kind == "ces"
         return {
-            "nps_n": r.count(where=nps), "promoters": r.count(where=nps & (r.score >= 9)),
+            "nps_n": r.count(where=nps),
+            "promoters": r.count(where=nps & (r.score >= 9)),
             "detractors": r.count(where=nps & (r.score <= 6)),
-            "csat_n": r.count(where=csat), "satisfied": r.count(where=csat & (r.score >= 4)),
-            "ces_n": r.count(where=ces), "ces_sum": r.score.sum(where=ces),
+            "csat_n": r.count(where=csat),
+            "satisfied": r.count(where=csat & (r.score >= 4)),
+            "ces_n": r.count(where=ces),
+            "ces_sum": r.score.sum(where=ces),
         }
 
-    return _rollup(t, aggs, lambda a: {
-        "nps": _pct(a.promoters - a.detractors, a.nps_n), "nps__n": a.nps_n,
-        "csat": _pct(a.satisfied, a.csat_n), "csat__n": a.csat_n,
-        "effort_score": a.ces_sum.cast("float64") / a.ces_n.cast("float64").nullif(0), "effort_score__n": a.ces_n,
-    })
+    return _rollup(
+        t,
+        aggs,
+        lambda a: {
+            "nps": _pct(a.promoters - a.detractors, a.nps_n),
+            "nps__n": a.nps_n,
+            "csat": _pct(a.satisfied, a.csat_n),
+            "csat__n": a.csat_n,
+            "effort_score": a.ces_sum.cast("float64") / a.ces_n.cast("float64").nullif(0),
+            "effort_score__n": a.ces_n,
+        },
+    )
 
 
 def support(tables: Tables, config: KPIConfig, present: Present) -> ir.Table:
@@ -200,8 +233,10 @@ def support(tables: Tables, config: KPIConfig, present: Present) -> ir.Table:
         return out
 
     def finish(a: ir.Table) -> dict[str, ir.Value]:
-        out = {"avg_handle_time": a.hours.cast("float64") / a.resolved.cast("float64").nullif(0),
-               "avg_handle_time__n": a.resolved}
+        out = {
+            "avg_handle_time": a.hours.cast("float64") / a.resolved.cast("float64").nullif(0),
+            "avg_handle_time__n": a.resolved,
+        }
         if has_contacts:
             out |= {"first_contact_resolution": _pct(a.first, a.known), "first_contact_resolution__n": a.known}
         return out
@@ -225,8 +260,10 @@ def onboarding(tables: Tables, config: KPIConfig, present: Present) -> ir.Table:
     return _rollup(
         t,
         lambda r: {"reached": r.days.count(), "days_sum": r.days.sum()},
-        lambda a: {"time_to_value": a.days_sum.cast("float64") / a.reached.cast("float64").nullif(0),
-                   "time_to_value__n": a.reached},
+        lambda a: {
+            "time_to_value": a.days_sum.cast("float64") / a.reached.cast("float64").nullif(0),
+            "time_to_value__n": a.reached,
+        },
     )
 
 
@@ -267,8 +304,14 @@ def engagement(tables: Tables, config: KPIConfig, present: Present) -> ir.Table:
     scores = features_expr(data, tables["eng_dates"], tables["eng_periods"], signals, config.features, day_grain=True)
     if has_subs:  # customers at the month end
         blocks = coverage_blocks(tables["subscriptions"], config.grace_days * DAY)
-        scores = scores.join(blocks, [scores.account_id == blocks.account_id, blocks.block_start <= scores.as_of,
-                                      scores.as_of < blocks.block_end])
+        scores = scores.join(
+            blocks,
+            [
+                scores.account_id == blocks.account_id,
+                blocks.block_start <= scores.as_of,
+                scores.as_of < blocks.block_end,
+            ],
+        )
     else:  # no contracts: accounts with any activity in the 90 days before the month end
         scores = scores.filter(scores.active_users_90d > 0)
     j = scores.join(months, scores.as_of == months.month_end)
@@ -276,17 +319,31 @@ def engagement(tables: Tables, config: KPIConfig, present: Present) -> ir.Table:
     (low, _), (mid, _), _ = ENGAGEMENT_BANDS
 
     def aggs(r: ir.Table) -> dict[str, ir.Value]:
-        return {"scored": r.score.count(), "low": r.count(where=r.score <= low),
-                "mid": r.count(where=(r.score > low) & (r.score <= mid)), "high": r.count(where=r.score > mid)}
+        return {
+            "scored": r.score.count(),
+            "low": r.count(where=r.score <= low),
+            "mid": r.count(where=(r.score > low) & (r.score <= mid)),
+            "high": r.count(where=r.score > mid),
+        }
 
-    return _rollup(t, aggs, lambda a: {
-        "engagement_disengaged": _pct(a.low, a.scored), "engagement_somewhat": _pct(a.mid, a.scored),
-        "engagement_highly": _pct(a.high, a.scored),
-        **{f"engagement_{b}__n": a.scored for b in ("disengaged", "somewhat", "highly")},
-    })
+    return _rollup(
+        t,
+        aggs,
+        lambda a: {
+            "engagement_disengaged": _pct(a.low, a.scored),
+            "engagement_somewhat": _pct(a.mid, a.scored),
+            "engagement_highly": _pct(a.high, a.scored),
+            **{f"engagement_{b}__n": a.scored for b in ("disengaged", "somewhat", "highly")},
+        },
+    )
 
 
 GROUPS: dict[str, Callable[[Tables, KPIConfig, Present], ir.Table]] = {
-    "customers": customers, "renewals": renewals, "surveys": surveys, "support": support,
-    "onboarding": onboarding, "trials": trials, "engagement": engagement,
+    "customers": customers,
+    "renewals": renewals,
+    "surveys": surveys,
+    "support": support,
+    "onboarding": onboarding,
+    "trials": trials,
+    "engagement": engagement,
 }

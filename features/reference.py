@@ -144,9 +144,7 @@ _COUNTS = {
 }
 
 
-def _usage(
-    ev: pd.DataFrame, a: int, created: pd.Series, config: FeatureConfig
-) -> dict[str, pd.Series]:
+def _usage(ev: pd.DataFrame, a: int, created: pd.Series, config: FeatureConfig) -> dict[str, pd.Series]:
     if "event_id" in ev.columns:
         ordered = ev.sort_values(["timestamp", "account_id", "user_id", "event"], kind="stable")
         with_id = ordered[ordered["event_id"].notna()].drop_duplicates("event_id", keep="first")
@@ -164,9 +162,7 @@ def _usage(
     prev = past[_in(t, a, 60, 30)].groupby("account_id")["user_id"].nunique()
     au30_all = au30.reindex(created.index).fillna(0)
     prev_all = prev.reindex(created.index).fillna(0)
-    out["active_users_trend"] = ((au30_all - prev_all) / prev_all.where(prev_all != 0)).astype(
-        "float64"
-    )
+    out["active_users_trend"] = ((au30_all - prev_all) / prev_all.where(prev_all != 0)).astype("float64")
     out["active_days_30d"] = (last30["timestamp"] // DAY).groupby(last30["account_id"]).nunique()
     out["features_used_30d"] = last30.groupby("account_id")["event"].nunique()
     key30 = last30[last30["event"].isin(key)]
@@ -197,11 +193,7 @@ def _support(tk: pd.DataFrame, a: int, config: FeatureConfig) -> dict[str, pd.Se
         if "priority" in past.columns:
             high = past["priority"].isin(["high", "urgent"]).fillna(False).astype(bool)
             out["open_high_priority_tickets"] = count(is_open & high)
-        recent_mask = (
-            (resolved.notna() & _in(resolved, a, config.support_window_days))
-            .fillna(False)
-            .astype(bool)
-        )
+        recent_mask = (resolved.notna() & _in(resolved, a, config.support_window_days)).fillna(False).astype(bool)
         recent = past[recent_mask]
         hours = (recent["resolved_at"] - recent["opened_at"]).astype("float64") / HOUR
         out["avg_handle_time_hours"] = hours.groupby(recent["account_id"]).mean()
@@ -238,9 +230,7 @@ def _sentiment(sv: pd.DataFrame, a: int, config: FeatureConfig) -> dict[str, pd.
     out["nps"] = nps_now
     out["nps_trend"] = nps_now - nps_prev  # NaN unless both exist
     csat = recent[recent["kind"] == "csat"]
-    out["csat_score"] = (csat["score"] >= 4).astype("float64").groupby(
-        csat["account_id"]
-    ).mean() * 100.0
+    out["csat_score"] = (csat["score"] >= 4).astype("float64").groupby(csat["account_id"]).mean() * 100.0
     ces = recent[recent["kind"] == "ces"]
     out["effort_score"] = ces.groupby("account_id")["score"].mean()
     out["days_since_last_survey"] = (a - past.groupby("account_id")["answered_at"].max()) / DAY
@@ -273,23 +263,16 @@ def _subscriptions(subs: pd.DataFrame, a: int, config: FeatureConfig) -> dict[st
     renewals = subs[(subs["start_date"] > first) & (subs["start_date"] < a)]
     out["days_since_last_renewal"] = (a - renewals.groupby("account_id")["start_date"].max()) / DAY
     if "plan" in subs.columns:
-        planned = subs[subs["plan"].notna()].sort_values(
-            ["account_id", "start_date", "plan"], kind="stable"
-        )
+        planned = subs[subs["plan"].notna()].sort_values(["account_id", "start_date", "plan"], kind="stable")
         previous = planned.groupby("account_id")["plan"].shift(1)
-        changed = planned[
-            previous.notna() & (planned["plan"] != previous).fillna(False).astype(bool)
-        ]
+        changed = planned[previous.notna() & (planned["plan"] != previous).fillna(False).astype(bool)]
         window = changed[_in(changed["start_date"], a, config.plan_change_window_days)]
         out["plan_changes"] = window.groupby("account_id").size()
     return out
 
 
 def _invoices(inv: pd.DataFrame, a: int) -> dict[str, pd.Series]:
-    unpaid = inv[
-        (inv["due_at"] < a)
-        & (inv["paid_at"].isna() | (inv["paid_at"] >= a)).fillna(True).astype(bool)
-    ]
+    unpaid = inv[(inv["due_at"] < a) & (inv["paid_at"].isna() | (inv["paid_at"] >= a)).fillna(True).astype(bool)]
     unpaid = unpaid[unpaid["due_at"].notna()]
     g = unpaid.groupby("account_id")
     return {

@@ -108,21 +108,13 @@ def _number(x: float, digits: int, lang: str) -> str:
 
 def _format(value: float, unit: str, lang: str) -> str:
     if unit == "share":
-        return (
-            ("%" if lang == "tr" else "")
-            + _number(value * 100, 0, lang)
-            + ("" if lang == "tr" else "%")
-        )
+        return ("%" if lang == "tr" else "") + _number(value * 100, 0, lang) + ("" if lang == "tr" else "%")
     if unit in ("hours", "score", "points"):
         return _number(value, 1, lang)
     if unit == "currency":
         return _number(value, 0, lang)
     if unit == "ratio":
-        return (
-            ("%" if lang == "tr" else "")
-            + _number(value * 100, 0, lang)
-            + ("" if lang == "tr" else "%")
-        )
+        return ("%" if lang == "tr" else "") + _number(value * 100, 0, lang) + ("" if lang == "tr" else "%")
     digits = 0 if float(value).is_integer() or unit == "days" else 1
     return _number(value, digits, lang)
 
@@ -300,8 +292,7 @@ SIGNALS: tuple[Signal, ...] = (
             "{value} of active users used a key feature in the last 30 days",
             "Aktif kullanıcıların {value} kadarı son 30 günde temel bir özellik kullandı",
         ),
-        "Share of the 30-day active users with a key event in those 30 days; null with no "
-        "active users.",
+        "Share of the 30-day active users with a key event in those 30 days; null with no active users.",
         _ADOPTION,
     ),
     _sig(
@@ -488,8 +479,7 @@ SIGNALS: tuple[Signal, ...] = (
         (_SURVEYS,),
         ("Customer effort score", "Müşteri efor skoru"),
         ("Customer effort averaged {value}", "Müşteri eforu ortalama {value}"),
-        "Mean customer effort answer in the survey window; direction set by "
-        "FeatureConfig.effort_higher_is_better.",
+        "Mean customer effort answer in the survey window; direction set by FeatureConfig.effort_higher_is_better.",
         _ASK,
     ),
     _sig(
@@ -643,8 +633,7 @@ SIGNALS: tuple[Signal, ...] = (
             "The CSM's latest read is {value} (0 red, 1 yellow, 2 green)",
             "CSM'in son değerlendirmesi {value} (0 kırmızı, 1 sarı, 2 yeşil)",
         ),
-        "Latest CSM sentiment before as_of: red 0, yellow 1, green 2 (same-instant "
-        "inputs are averaged).",
+        "Latest CSM sentiment before as_of: red 0, yellow 1, green 2 (same-instant inputs are averaged).",
         (
             "Agree a recovery plan with the CSM and the account's sponsor",
             "CSM ve hesabın sponsoruyla bir iyileştirme planı üzerinde anlaşın",
@@ -684,9 +673,7 @@ def registry(config: FeatureConfig | None = None) -> tuple[Signal, ...]:
     """The catalog under ``config``: the effort score's direction follows the config."""
     config = config or FeatureConfig()
     direction = +1 if config.effort_higher_is_better else -1
-    return tuple(
-        replace(s, direction=direction) if s.name == "effort_score" else s for s in SIGNALS
-    )
+    return tuple(replace(s, direction=direction) if s.name == "effort_score" else s for s in SIGNALS)
 
 
 def split_available(

@@ -46,9 +46,7 @@ def days(n: float) -> int:
     return int(n * DAY)
 
 
-def join_dates(
-    table: ir.Table, dates: ir.Table, time: str, lookback_days: float | None = None
-) -> ir.Table:
+def join_dates(table: ir.Table, dates: ir.Table, time: str, lookback_days: float | None = None) -> ir.Table:
     """Pair each row with every snapshot date after it (within ``lookback_days`` if given)."""
     before = table[time] < dates.as_of
     if lookback_days is None:
@@ -56,26 +54,20 @@ def join_dates(
     return table.join(dates, [before, table[time] >= dates.as_of - days(lookback_days)])
 
 
-def between(
-    time: ir.IntegerValue, as_of: ir.IntegerValue, start_days: float, end_days: float = 0
-) -> ir.BooleanValue:
+def between(time: ir.IntegerValue, as_of: ir.IntegerValue, start_days: float, end_days: float = 0) -> ir.BooleanValue:
     """``time`` in ``[as_of - start_days, as_of - end_days)``."""
     upper = time < as_of if end_days == 0 else time < as_of - days(end_days)
     return (time >= as_of - days(start_days)) & upper
 
 
-def latest_before(
-    table: ir.Table, time: str, periods: ir.Table, dates: ir.Table, name: str
-) -> ir.Table:
+def latest_before(table: ir.Table, time: str, periods: ir.Table, dates: ir.Table, name: str) -> ir.Table:
     """Per (account_id, as_of): the latest ``time`` strictly before as_of, as ``name``.
 
     Rows are first reduced to their latest time per account and period, then each
     snapshot takes the maximum over the periods that end at or before it.
     """
     paired = table.join(periods, [table[time] >= periods.lo, table[time] < periods.as_of])
-    per_period = paired.group_by([paired.account_id, paired.as_of.name("period_end")]).agg(
-        latest=paired[time].max()
-    )
+    per_period = paired.group_by([paired.account_id, paired.as_of.name("period_end")]).agg(latest=paired[time].max())
     carried = per_period.join(dates, per_period.period_end <= dates.as_of)
     return carried.group_by([carried.account_id, carried.as_of]).agg(**{name: carried.latest.max()})
 

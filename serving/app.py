@@ -60,8 +60,12 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
             gc.unfreeze()
 
     app = FastAPI(
-        title="churn-health API", version="1", description=DESCRIPTION, lifespan=lifespan,
-        docs_url=None, redoc_url=None,  # the Swagger/ReDoc pages load assets from a CDN; /openapi.json is enough
+        title="churn-health API",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,  # the Swagger/ReDoc pages load assets from a CDN; /openapi.json is enough
         default_response_class=StrictJSONResponse,
     )
     app.state.service = service
@@ -81,8 +85,13 @@ class JsonLines(logging.Formatter):
     """One JSON object per log line: time, level, logger, message and the record's ``fields``."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name,
-                "message": record.getMessage(), **getattr(record, "fields", {})}
+        line = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)

@@ -31,8 +31,15 @@ DEFAULT_MAPPING: dict[str, str] = {
 }
 KEY_SOURCE = "account_id"
 VOLATILE_SOURCES = ("scored_at",)  # never a reason to re-send a record
-ROUNDING = {"churn_probability": 4, "renewal_probability": 4, "upsell_probability": 4, "health_score": 1,
-            "arr": 2, "arr_at_risk": 2, "health_trend": 1}
+ROUNDING = {
+    "churn_probability": 4,
+    "renewal_probability": 4,
+    "upsell_probability": 4,
+    "health_score": 1,
+    "arr": 2,
+    "arr_at_risk": 2,
+    "health_trend": 1,
+}
 FLAG_SOURCES = {f"red_flag_{i}": ("red_flags", i - 1) for i in range(1, 6)} | {
     f"green_flag_{i}": ("green_flags", i - 1) for i in range(1, 6)
 }
@@ -108,7 +115,10 @@ def read_export(path: Path) -> pd.DataFrame:
 
 
 def write_crm(
-    scores: pd.DataFrame, target: Path | str, *, mapping: Mapping[str, str] = DEFAULT_MAPPING,
+    scores: pd.DataFrame,
+    target: Path | str,
+    *,
+    mapping: Mapping[str, str] = DEFAULT_MAPPING,
     changes: Path | str | None = None,
 ) -> tuple[int, int | None]:
     """Write the full CRM CSV to ``target`` atomically, and optionally the changed rows to ``changes``.

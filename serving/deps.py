@@ -11,10 +11,14 @@ from serving.schemas import ErrorBody
 from serving.service import Service
 
 DESCRIPTIONS = {
-    400: "The body could not be read as text (not UTF-8 JSON).", 401: "Missing or wrong API key.",
-    404: "Unknown account.", 413: "Request body over the size limit.",
-    415: "The body is not JSON.", 422: "Invalid input; `details` names each field at fault.",
-    500: "Internal error; quote the request id.", 503: "Not ready yet, or too busy; retry later.",
+    400: "The body could not be read as text (not UTF-8 JSON).",
+    401: "Missing or wrong API key.",
+    404: "Unknown account.",
+    413: "Request body over the size limit.",
+    415: "The body is not JSON.",
+    422: "Invalid input; `details` names each field at fault.",
+    500: "Internal error; quote the request id.",
+    503: "Not ready yet, or too busy; retry later.",
     504: "Scoring took too long.",
 }
 

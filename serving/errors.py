@@ -17,9 +17,18 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid_request", 429: "too_many_requests",
-    500: "internal_error", 503: "unavailable", 504: "timeout",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+    504: "timeout",
 }
 REQUEST_TAGS = ("signals", "ids")  # the discriminator tags of ScoreRequest, not field names
 
@@ -36,12 +45,20 @@ def request_id(request: Request) -> str:
 
 
 def error_body(status: int, message: str, rid: str, details: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    return {"status": status, "error": CODES.get(status, "error"), "message": message, "request_id": rid,
-            "details": details or []}
+    return {
+        "status": status,
+        "error": CODES.get(status, "error"),
+        "message": message,
+        "request_id": rid,
+        "details": details or [],
+    }
 
 
 def error_response(
-    status: int, message: str, rid: str, details: list[dict[str, str]] | None = None,
+    status: int,
+    message: str,
+    rid: str,
+    details: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> StrictJSONResponse:
     return StrictJSONResponse(error_body(status, message, rid, details), status_code=status, headers=headers)
@@ -63,8 +80,10 @@ def field_name(loc: tuple[Any, ...]) -> str:
 
 
 def _validation(request: Request, exc: RequestValidationError) -> StrictJSONResponse:
-    details = [{"field": field_name(tuple(e.get("loc", ()))), "message": str(e.get("msg", "invalid"))}
-               for e in exc.errors()[:20]]
+    details = [
+        {"field": field_name(tuple(e.get("loc", ()))), "message": str(e.get("msg", "invalid"))}
+        for e in exc.errors()[:20]
+    ]
     first = details[0] if details else {"field": "body", "message": "invalid"}
     message = f"{first['field']}: {first['message']}"
     return error_response(422, message, request_id(request), details)

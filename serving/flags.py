@@ -48,7 +48,12 @@ def check_additivity(contrib: np.ndarray, raw: np.ndarray, tolerance: float = 1e
 
 
 def flags(
-    values: np.ndarray, contrib: np.ndarray, names: list[str], *, lang: str = "en", config: FlagConfig = FlagConfig(),
+    values: np.ndarray,
+    contrib: np.ndarray,
+    names: list[str],
+    *,
+    lang: str = "en",
+    config: FlagConfig = FlagConfig(),
     typical: np.ndarray | None = None,
 ) -> tuple[list[list[Flag]], list[list[Flag]]]:
     """Red and green flags per row from the feature values (rows, f) and contributions (rows, f[+1]).
@@ -73,8 +78,14 @@ def flags(
 
 
 def _side(
-    values: np.ndarray, contrib: np.ndarray, names: list[str], actionable: np.ndarray, plausible: np.ndarray,
-    sign: int, lang: str, config: FlagConfig,
+    values: np.ndarray,
+    contrib: np.ndarray,
+    names: list[str],
+    actionable: np.ndarray,
+    plausible: np.ndarray,
+    sign: int,
+    lang: str,
+    config: FlagConfig,
 ) -> list[list[Flag]]:
     push = sign * contrib
     width = min(len(names), config.top_k + config.lookahead)

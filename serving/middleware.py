@@ -45,11 +45,19 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("churn_http_requests", "HTTP requests by route template and status",
-                                ["method", "route", "status"], registry=self.registry)
-        self.latency = Histogram("churn_http_request_seconds", "Request latency by route template", ["route"],
-                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
-                                 registry=self.registry)
+        self.requests = Counter(
+            "churn_http_requests",
+            "HTTP requests by route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "churn_http_request_seconds",
+            "Request latency by route template",
+            ["route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+            registry=self.registry,
+        )
         self.scored = Counter("churn_accounts_scored", "Accounts scored from posted signals", registry=self.registry)
         self.ready = Gauge("churn_ready", "1 when the model is loaded and checked", registry=self.registry)
         self.in_flight = Gauge("churn_http_requests_in_flight", "HTTP requests being handled", registry=self.registry)
@@ -95,14 +103,16 @@ class Guard:
         try:
             if _declared_length(headers) > self.limit:
                 await error_response(413, f"request body over the {self.limit:,}-byte limit", rid)(
-                    scope, receive, send_with_headers)
+                    scope, receive, send_with_headers
+                )
             else:
                 await self.app(scope, receive_limited, send_with_headers)
         except Exception:  # noqa: BLE001 - the last line of defence: a generic 500, the traceback to the log
             log.exception("request %s failed", rid)
             if not sent:
                 await error_response(500, "internal error; quote the request id when reporting it", rid)(
-                    scope, receive, send_with_headers)
+                    scope, receive, send_with_headers
+                )
         finally:
             self.metrics.in_flight.dec()
             self._record(scope, rid, status, time.perf_counter() - started_at)
@@ -112,10 +122,19 @@ class Guard:
         self.metrics.requests.labels(scope["method"], route, str(status)).inc()
         self.metrics.latency.labels(route).observe(seconds)
         if access.isEnabledFor(logging.INFO):
-            access.info("request", extra={"fields": {
-                "request_id": rid, "method": scope["method"], "route": route, "status": status,
-                "ms": round(seconds * 1000, 2), "model_version": scope.get("state", {}).get("model_version"),
-            }})
+            access.info(
+                "request",
+                extra={
+                    "fields": {
+                        "request_id": rid,
+                        "method": scope["method"],
+                        "route": route,
+                        "status": status,
+                        "ms": round(seconds * 1000, 2),
+                        "model_version": scope.get("state", {}).get("model_version"),
+                    }
+                },
+            )
 
 
 def _declared_length(headers: dict[bytes, bytes]) -> int:

@@ -46,17 +46,34 @@ def kpi_section(result: KPIResult) -> dict[str, Any]:
     catalog, series, latest = [], {}, []
     for kpi in result.kpis:
         digits = DIGITS[kpi.unit]
-        catalog.append({"name": kpi.name, "label": kpi.label, "unit": kpi.unit, "direction": direction[kpi.name],
-                        "formula": kpi.formula, "digits": digits})
+        catalog.append(
+            {
+                "name": kpi.name,
+                "label": kpi.label,
+                "unit": kpi.unit,
+                "direction": direction[kpi.name],
+                "formula": kpi.formula,
+                "digits": digits,
+            }
+        )
         rows = frame[frame["kpi"] == kpi.name].set_index(["segment", "month"])["value"]
         series[kpi.name] = {s: [num(rows.get((s, m)), digits) for m in months] for s in result.segments}
         filled = [i for i, v in enumerate(series[kpi.name][ALL]) if v is not None]
         if filled:
             at = filled[-1]
-            latest.append({"kpi": kpi.name, "month": months[at].strftime("%Y-%m"),
-                           "values": {s: series[kpi.name][s][at] for s in result.segments}})
-    return {"catalog": catalog, "series": series, "latest": latest,
-            "skipped": [{"name": s.name, "reason": s.reason} for s in result.skipped]}
+            latest.append(
+                {
+                    "kpi": kpi.name,
+                    "month": months[at].strftime("%Y-%m"),
+                    "values": {s: series[kpi.name][s][at] for s in result.segments},
+                }
+            )
+    return {
+        "catalog": catalog,
+        "series": series,
+        "latest": latest,
+        "skipped": [{"name": s.name, "reason": s.reason} for s in result.skipped],
+    }
 
 
 def check_scores(scores: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -68,8 +85,10 @@ def check_scores(scores: pd.DataFrame, source: str) -> pd.DataFrame:
     bad = band.notna() & ~band.isin(BANDS)
     if bad.any():
         positions = bad.to_numpy().nonzero()[0]
-        rows = tuple({"row": int(p) + 1, "account_id": scores["account_id"].iloc[p],
-                      "health_band": band.iloc[p]} for p in positions[:5])
+        rows = tuple(
+            {"row": int(p) + 1, "account_id": scores["account_id"].iloc[p], "health_band": band.iloc[p]}
+            for p in positions[:5]
+        )
         raise DataError([Problem(source, "health_band", f"not one of {', '.join(BANDS)}", int(bad.sum()), rows)])
     out = scores.copy()
     out["as_of"] = pd.to_datetime(out["as_of"], utc=True)
@@ -98,9 +117,15 @@ def band_rows(scores: pd.DataFrame) -> list[dict[str, Any]]:
         if name == "none" and part.empty:
             continue
         share = 100 * len(part) / total if total else None
-        rows.append({"band": name, "accounts": len(part), "share": num(share, 1),
-                     "arr": num(part["arr"].sum(min_count=1), 0),
-                     "arr_at_risk": num(part["arr_at_risk"].sum(min_count=1), 0)})
+        rows.append(
+            {
+                "band": name,
+                "accounts": len(part),
+                "share": num(share, 1),
+                "arr": num(part["arr"].sum(min_count=1), 0),
+                "arr_at_risk": num(part["arr_at_risk"].sum(min_count=1), 0),
+            }
+        )
     return rows
 
 
@@ -112,10 +137,15 @@ def transitions(before: pd.DataFrame, after: pd.DataFrame) -> dict[str, Any]:
     rank = {b: i for i, b in enumerate(BANDS)}  # red 0 < yellow 1 < green 2: a higher rank is healthier
     moved = both["new"].map(rank) - both["old"].map(rank)
     return {
-        "from": _day(before["as_of"].max()), "to": _day(after["as_of"].max()), "bands": list(BANDS),
+        "from": _day(before["as_of"].max()),
+        "to": _day(after["as_of"].max()),
+        "bands": list(BANDS),
         "matrix": [[int(((both["old"] == a) & (both["new"] == b)).sum()) for b in BANDS] for a in BANDS],
-        "improved": int((moved > 0).sum()), "worsened": int((moved < 0).sum()), "unchanged": int((moved == 0).sum()),
-        "new": int((~new.index.isin(old.index)).sum()), "left": int((~old.index.isin(new.index)).sum()),
+        "improved": int((moved > 0).sum()),
+        "worsened": int((moved < 0).sum()),
+        "unchanged": int((moved == 0).sum()),
+        "new": int((~new.index.isin(old.index)).sum()),
+        "left": int((~old.index.isin(new.index)).sum()),
     }
 
 
@@ -129,10 +159,13 @@ def health_section(scores: pd.DataFrame, previous: pd.DataFrame | None = None) -
             part = current[seg == name]
             segments.append({"segment": str(name), "counts": {b: int((part["health_band"] == b).sum()) for b in BANDS}})
     return {
-        "as_of": _day(current["as_of"].max()), "accounts": len(current), "bands": band_rows(current),
+        "as_of": _day(current["as_of"].max()),
+        "accounts": len(current),
+        "bands": band_rows(current),
         "previous_as_of": None if before is None else _day(before["as_of"].max()),
         "previous_bands": None if before is None else band_rows(before),
-        "segments": segments, "transitions": None if before is None else transitions(before, current),
+        "segments": segments,
+        "transitions": None if before is None else transitions(before, current),
     }
 
 
@@ -142,20 +175,30 @@ def model_section(metrics: dict[str, Any], version: str) -> dict[str, Any]:
     for name, families in metrics.get("outcomes", {}).items():
         present = [f for f in FAMILIES if isinstance(families.get(f), dict)]
         main = families.get(present[0], {}) if present else {}
-        outcomes.append({
-            "name": name, "families": present, "n": main.get("n"), "positive_rate": num(main.get("positive_rate"), 3),
-            "metrics": [{"key": key, "label": label, "values": {f: num(families[f].get(key), 3) for f in present}}
-                        for key, label in METRIC_ROWS],
-        })
+        outcomes.append(
+            {
+                "name": name,
+                "families": present,
+                "n": main.get("n"),
+                "positive_rate": num(main.get("positive_rate"), 3),
+                "metrics": [
+                    {"key": key, "label": label, "values": {f: num(families[f].get(key), 3) for f in present}}
+                    for key, label in METRIC_ROWS
+                ],
+            }
+        )
     backtest = metrics.get("health_score")
     health = None
     if backtest:
         health = {
-            "n": backtest.get("n"), "scorecard_auc": num(backtest.get("scorecard", {}).get("roc_auc"), 3),
+            "n": backtest.get("n"),
+            "scorecard_auc": num(backtest.get("scorecard", {}).get("roc_auc"), 3),
             "model_auc": num(backtest.get("model", {}).get("roc_auc"), 3),
             "auc_ratio": num(backtest.get("auc_ratio_to_model"), 3),
-            "bands": [{"band": b, "n": v.get("n"), "churn_rate": num(100 * v["churn_rate"] if v.get("n") else None, 1)}
-                      for b, v in backtest.get("bands", {}).items()],
+            "bands": [
+                {"band": b, "n": v.get("n"), "churn_rate": num(100 * v["churn_rate"] if v.get("n") else None, 1)}
+                for b, v in backtest.get("bands", {}).items()
+            ],
         }
     return {"version": version, "families": FAMILIES, "outcomes": outcomes, "health_score": health}
 
@@ -191,11 +234,18 @@ def build_report(
     if drift_part is None and drift_note:
         drift_part = {"as_of": drift_as_of, "accounts": None, "rows": [], "counts": {}, "note": drift_note}
     return {
-        "title": "Portfolio KPI report", "source": source, "kpi_version": KPIS_VERSION,
+        "title": "Portfolio KPI report",
+        "source": source,
+        "kpi_version": KPIS_VERSION,
         "generated_at": (generated_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
-        "config": {"margin": config.margin, "grace_days": config.grace_days, "min_term_days": config.min_term_days,
-                   "trial_days": config.trial_days},
-        "months": [m.strftime("%Y-%m") for m in kpis.months], "segments": list(kpis.segments),
+        "config": {
+            "margin": config.margin,
+            "grace_days": config.grace_days,
+            "min_term_days": config.min_term_days,
+            "trial_days": config.trial_days,
+        },
+        "months": [m.strftime("%Y-%m") for m in kpis.months],
+        "segments": list(kpis.segments),
         "kpis": kpi_section(kpis),
         "health": None if scores is None else health_section(scores, previous_scores),
         "model": None if metrics is None else model_section(metrics, model_version),
@@ -209,8 +259,12 @@ def _day(stamp: Any) -> str:
 
 def render_html(report: Report, charts: dict[str, str]) -> str:
     """The report as one HTML page; ``charts`` are inline SVG documents by chart name."""
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["fmt"] = fmt
     catalog = {k["name"]: k for k in report["kpis"]["catalog"]}
     engagement = [n for n in ("engagement_disengaged", "engagement_somewhat", "engagement_highly") if n in catalog]

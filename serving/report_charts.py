@@ -17,10 +17,19 @@ from matplotlib.ticker import FuncFormatter
 
 SEGMENT_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 BAND_COLORS = {"red": "#d62728", "yellow": "#e8b600", "green": "#2ca02c", "none": "#999999"}
-ENGAGEMENT = (("engagement_disengaged", "0-40", "#d62728"), ("engagement_somewhat", "41-75", "#e8b600"),
-              ("engagement_highly", "76-100", "#2ca02c"))
-UNIT_LABELS = {"percent": "%", "points": "NPS points", "currency": "currency", "hours": "hours", "days": "days",
-               "score": "score"}
+ENGAGEMENT = (
+    ("engagement_disengaged", "0-40", "#d62728"),
+    ("engagement_somewhat", "41-75", "#e8b600"),
+    ("engagement_highly", "76-100", "#2ca02c"),
+)
+UNIT_LABELS = {
+    "percent": "%",
+    "points": "NPS points",
+    "currency": "currency",
+    "hours": "hours",
+    "days": "days",
+    "score": "score",
+}
 
 
 def _axes(title: str, size: tuple[float, float] = (4.8, 2.7)) -> tuple[Figure, Any]:
@@ -50,8 +59,15 @@ def kpi_figure(kpi: dict[str, Any], series: dict[str, list[float | None]], month
     x = np.arange(len(months))
     others = [s for s in series if s != "all"]
     for i, segment in enumerate(others):
-        ax.plot(x, _values(series[segment]), color=SEGMENT_COLORS[i % len(SEGMENT_COLORS)], linewidth=1.2,
-                marker="o", markersize=2.5, label=segment)
+        ax.plot(
+            x,
+            _values(series[segment]),
+            color=SEGMENT_COLORS[i % len(SEGMENT_COLORS)],
+            linewidth=1.2,
+            marker="o",
+            markersize=2.5,
+            label=segment,
+        )
     if "all" in series:
         ax.plot(x, _values(series["all"]), color="#222222", linewidth=2.2, marker="o", markersize=3, label="all")
     ax.set_ylabel(UNIT_LABELS.get(kpi["unit"], kpi["unit"]), fontsize=8)
@@ -87,8 +103,14 @@ def bands_figure(health: dict[str, Any]) -> Figure:
     colors = [BAND_COLORS.get(n, "#999999") for n in names]
     if health["previous_bands"]:
         before = {row["band"]: row["accounts"] for row in health["previous_bands"]}
-        ax.bar(x - 0.2, [before.get(n, 0) for n in names], width=0.4, color=colors, alpha=0.4,
-               label=health["previous_as_of"])
+        ax.bar(
+            x - 0.2,
+            [before.get(n, 0) for n in names],
+            width=0.4,
+            color=colors,
+            alpha=0.4,
+            label=health["previous_as_of"],
+        )
         ax.bar(x + 0.2, [current[n] for n in names], width=0.4, color=colors, label=health["as_of"])
         ax.legend(fontsize=7, frameon=False)
     else:
@@ -119,7 +141,7 @@ def to_svg(fig: Figure, name: str) -> str:
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": name}):
         fig.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
 def to_png(fig: Figure, dpi: int = 110) -> bytes:

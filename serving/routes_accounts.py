@@ -18,8 +18,12 @@ router = APIRouter(prefix="/v1", tags=["accounts"], dependencies=[ApiKey])
 Text = Annotated[str | None, Query(min_length=1, max_length=256, pattern=PRINTABLE)]
 
 
-@router.get("/accounts/{account_id}", response_model=AccountScore, responses=errors(401, 404, 422, 500, 503),
-            summary="Latest score and flags of one account")
+@router.get(
+    "/accounts/{account_id}",
+    response_model=AccountScore,
+    responses=errors(401, 404, 422, 500, 503),
+    summary="Latest score and flags of one account",
+)
 async def account(
     service: ReadyService,
     account_id: Annotated[str, Path(min_length=1, max_length=256, pattern=PRINTABLE)],
@@ -33,8 +37,12 @@ async def account(
     return StrictJSONResponse(account_result(served.rows[position], lang, service.outcomes))
 
 
-@router.get("/risk-list", response_model=RiskList, responses=errors(401, 422, 500, 503),
-            summary="Accounts ranked by ARR at risk, filtered and paginated")
+@router.get(
+    "/risk-list",
+    response_model=RiskList,
+    responses=errors(401, 422, 500, 503),
+    summary="Accounts ranked by ARR at risk, filtered and paginated",
+)
 async def risk_list(
     service: ReadyService,
     owner: Text = None,
@@ -55,9 +63,17 @@ async def risk_list(
     at_risk = frame["arr_at_risk"].to_numpy(dtype=float)[positions]
     start = (page - 1) * page_size
     items = [account_result(served.rows[i], lang, service.outcomes) for i in positions[start : start + page_size]]
-    return StrictJSONResponse({
-        "as_of": None if served.as_of is None else served.as_of.isoformat(),
-        "model_version": service.model_version, "lang": lang, "total": int(len(positions)),
-        "page": page, "page_size": page_size, "arr_at_risk_total": float(np.nansum(at_risk)),
-        "owners": served.owners, "segments": served.segments, "items": items,
-    })
+    return StrictJSONResponse(
+        {
+            "as_of": None if served.as_of is None else served.as_of.isoformat(),
+            "model_version": service.model_version,
+            "lang": lang,
+            "total": int(len(positions)),
+            "page": page,
+            "page_size": page_size,
+            "arr_at_risk_total": float(np.nansum(at_risk)),
+            "owners": served.owners,
+            "segments": served.segments,
+            "items": items,
+        }
+    )

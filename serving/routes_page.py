@@ -30,8 +30,11 @@ def _read(name: str) -> bytes:
 
 @router.get("/")
 async def page() -> Response:
-    return Response(_read("page.html"), media_type="text/html; charset=utf-8",
-                    headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"})
+    return Response(
+        _read("page.html"),
+        media_type="text/html; charset=utf-8",
+        headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"},
+    )
 
 
 @router.get("/static/{name}")

@@ -21,7 +21,9 @@ router = APIRouter(prefix="/v1", tags=["scoring"], dependencies=[ApiKey])
 
 
 @router.post(
-    "/score", response_model=ScoreResponse, responses=errors(400, 401, 404, 413, 415, 422, 500, 503, 504),
+    "/score",
+    response_model=ScoreResponse,
+    responses=errors(400, 401, 404, 413, 415, 422, 500, 503, 504),
     summary=f"Score up to {MAX_BATCH} accounts",
     description=(
         f"Either `accounts`: up to {MAX_BATCH} accounts with every catalog signal (null = no data), scored now; "
@@ -31,7 +33,9 @@ router = APIRouter(prefix="/v1", tags=["scoring"], dependencies=[ApiKey])
     ),
 )
 async def score(
-    service: ReadyService, body: Annotated[ScoreRequest, Body()], _json: Annotated[None, Depends(json_body)],
+    service: ReadyService,
+    body: Annotated[ScoreRequest, Body()],
+    _json: Annotated[None, Depends(json_body)],
     lang: Lang = "en",
 ) -> StrictJSONResponse:
     if isinstance(body, ScoreIds):
@@ -55,8 +59,13 @@ def known(service: Service, ids: list[str]) -> list[dict[str, Any]]:
 def records(body: ScoreSignals) -> list[dict[str, Any]]:
     today = pd.Timestamp.now(tz="UTC").normalize()
     return [
-        {"account_id": a.account_id, "as_of": a.as_of or today, "segment": a.segment, "csm_owner": a.csm_owner,
-         **a.signals.model_dump()}  # type: ignore[attr-defined]  # a model built from the signal catalog
+        {
+            "account_id": a.account_id,
+            "as_of": a.as_of or today,
+            "segment": a.segment,
+            "csm_owner": a.csm_owner,
+            **a.signals.model_dump(),
+        }  # type: ignore[attr-defined]  # a model built from the signal catalog
         for a in body.accounts
     ]
 
@@ -66,8 +75,9 @@ async def scored(service: Service, rows: list[dict[str, Any]]) -> list[dict[str,
     try:
         results = await asyncio.wait_for(service.batcher.submit(rows), service.settings.request_timeout_s)
     except Overloaded:
-        raise HTTPException(503, "too many accounts waiting to be scored; retry shortly",
-                            headers={"Retry-After": "1"}) from None
+        raise HTTPException(
+            503, "too many accounts waiting to be scored; retry shortly", headers={"Retry-After": "1"}
+        ) from None
     except TimeoutError:
         raise HTTPException(504, f"scoring took longer than {service.settings.request_timeout_s:g} s") from None
     service.metrics.scored.inc(len(rows))

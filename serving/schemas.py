@@ -34,13 +34,25 @@ ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 # Allowed range of each signal by unit, with the exceptions a unit does not cover.
 UNIT_RANGES: dict[str, tuple[float, float]] = {
-    "users": (0, 1e7), "count": (0, 1e7), "days": (0, 36_500), "hours": (0, 1e6),
-    "share": (0, 1), "ratio": (-1, 1e6), "currency": (0, 1e12), "points": (-100, 100), "score": (0, 100),
+    "users": (0, 1e7),
+    "count": (0, 1e7),
+    "days": (0, 36_500),
+    "hours": (0, 1e6),
+    "share": (0, 1),
+    "ratio": (-1, 1e6),
+    "currency": (0, 1e12),
+    "points": (-100, 100),
+    "score": (0, 100),
 }
 SIGNAL_RANGES: dict[str, tuple[float, float]] = {
-    "time_to_value_days": (-36_500, 36_500), "days_to_renewal": (-36_500, 36_500),
-    "ticket_trend": (-1e7, 1e7), "nps_trend": (-200, 200),
-    "support_csat": (1, 5), "nps_latest": (0, 10), "effort_score": (0, 10), "csm_sentiment": (0, 2),
+    "time_to_value_days": (-36_500, 36_500),
+    "days_to_renewal": (-36_500, 36_500),
+    "ticket_trend": (-1e7, 1e7),
+    "nps_trend": (-200, 200),
+    "support_csat": (1, 5),
+    "nps_latest": (0, 10),
+    "effort_score": (0, 10),
+    "csm_sentiment": (0, 2),
 }
 
 Lang = Literal["en", "tr"]

@@ -29,10 +29,23 @@ from training.scorecard_core import score_health_arrays
 OUTCOMES = ("churn", "renewal", "upsell")
 CONTEXT_COLUMNS = ("segment", "csm_owner")  # from the accounts table, for filtering risk lists
 SCORE_COLUMNS = (
-    "account_id", "as_of", "segment", "csm_owner",
-    "churn_probability", "renewal_probability", "upsell_probability",
-    "health_score", "health_band", "health_trend", "onboarding",
-    "arr", "arr_at_risk", "red_flags", "green_flags", "model_version", "scored_at",
+    "account_id",
+    "as_of",
+    "segment",
+    "csm_owner",
+    "churn_probability",
+    "renewal_probability",
+    "upsell_probability",
+    "health_score",
+    "health_band",
+    "health_trend",
+    "onboarding",
+    "arr",
+    "arr_at_risk",
+    "red_flags",
+    "green_flags",
+    "model_version",
+    "scored_at",
 )
 FLAG_COLUMNS = ("red_flags", "green_flags")
 
@@ -84,7 +97,11 @@ class Scorer:
         return np.array([np.nan if m is None else m for m in medians], dtype=float)
 
     def score(
-        self, features: pd.DataFrame, *, lang: str = "en", top_k: int | None = None,
+        self,
+        features: pd.DataFrame,
+        *,
+        lang: str = "en",
+        top_k: int | None = None,
         scored_at: pd.Timestamp | None = None,
     ) -> pd.DataFrame:
         """Score a signal frame; one output row per input row, in the same order.
@@ -148,16 +165,21 @@ class Scorer:
                 contrib = contributions(model.booster, x)
                 # The contributions add up to the raw score, so one pass gives both.
                 out["churn_probability"] = model.calibrator.predict(contrib.sum(axis=1))
-                out["red_flags"], out["green_flags"] = flags(x, contrib, self.signals, lang=lang, config=config,
-                                                             typical=self.typical)
+                out["red_flags"], out["green_flags"] = flags(
+                    x, contrib, self.signals, lang=lang, config=config, typical=self.typical
+                )
             else:
                 out[f"{name}_probability"] = model.predict(x)
         if self.bundle.scorecard is None:
-            out.update(health_score=np.full(n, np.nan), health_band=np.full(n, None, dtype=object),
-                       onboarding=np.zeros(n, dtype=bool))
+            out.update(
+                health_score=np.full(n, np.nan),
+                health_band=np.full(n, None, dtype=object),
+                onboarding=np.zeros(n, dtype=bool),
+            )
         else:
-            health = score_health_arrays({k: block[:, at[k]] for k in self.bundle.scorecard.signals}, n,
-                                         self.bundle.scorecard)
+            health = score_health_arrays(
+                {k: block[:, at[k]] for k in self.bundle.scorecard.signals}, n, self.bundle.scorecard
+            )
             out.update({k: health[k] for k in ("health_score", "health_band", "onboarding")})
         out["arr"] = arr = block[:, at["arr"]]
         out["arr_at_risk"] = arr * np.asarray(out["churn_probability"], dtype=float)
@@ -171,11 +193,19 @@ def _now() -> pd.Timestamp:
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(
         {
-            "account_id": STRING_DTYPE, "as_of": TIMESTAMP_DTYPE, "segment": STRING_DTYPE,
-            "csm_owner": STRING_DTYPE, "health_band": STRING_DTYPE, "model_version": STRING_DTYPE,
-            "onboarding": bool, "scored_at": TIMESTAMP_DTYPE,
+            "account_id": STRING_DTYPE,
+            "as_of": TIMESTAMP_DTYPE,
+            "segment": STRING_DTYPE,
+            "csm_owner": STRING_DTYPE,
+            "health_band": STRING_DTYPE,
+            "model_version": STRING_DTYPE,
+            "onboarding": bool,
+            "scored_at": TIMESTAMP_DTYPE,
             **{f"{o}_probability": "float64" for o in OUTCOMES},
-            "health_score": "float64", "health_trend": "float64", "arr": "float64", "arr_at_risk": "float64",
+            "health_score": "float64",
+            "health_trend": "float64",
+            "arr": "float64",
+            "arr_at_risk": "float64",
         }
     )
 

@@ -18,7 +18,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
 bearer = HTTPBearer(
-    auto_error=False, scheme_name="bearerAuth",
+    auto_error=False,
+    scheme_name="bearerAuth",
     description="The server's API key (CHURN_API_KEY or --api-key-file) as 'Authorization: Bearer <key>'.",
 )
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="churn"'}

@@ -46,9 +46,12 @@ class Served:
         ranked = top_accounts(scores, n=len(scores)).reset_index(drop=True)
         rows = ranked.to_dict("records")
         return cls(
-            ranked, rows, {str(r["account_id"]): i for i, r in enumerate(rows)},
+            ranked,
+            rows,
+            {str(r["account_id"]): i for i, r in enumerate(rows)},
             ranked["as_of"].max() if len(ranked) else None,
-            _levels(ranked, "csm_owner"), _levels(ranked, "segment"),
+            _levels(ranked, "csm_owner"),
+            _levels(ranked, "segment"),
         )
 
 
@@ -153,5 +156,10 @@ class Service:
 def example_record(account_id: str = "example", as_of: pd.Timestamp | None = None) -> dict[str, Any]:
     """A record with every catalog signal missing: what the scorer accepts, for warm-up and docs."""
     stamp = as_of if as_of is not None else pd.Timestamp.now(tz="UTC").normalize()
-    return {"account_id": account_id, "as_of": stamp, "segment": None, "csm_owner": None,
-            **{s.name: np.nan for s in SIGNALS}}
+    return {
+        "account_id": account_id,
+        "as_of": stamp,
+        "segment": None,
+        "csm_owner": None,
+        **{s.name: np.nan for s in SIGNALS},
+    }

@@ -20,16 +20,10 @@ def ts(value: object) -> pd.Timestamp | None:
         return None
     if isinstance(value, int | np.integer):
         return T0 + pd.Timedelta(microseconds=int(value))
-    return (
-        pd.Timestamp(value).tz_convert("UTC")
-        if pd.Timestamp(value).tzinfo
-        else pd.Timestamp(value, tz="UTC")
-    )
+    return pd.Timestamp(value).tz_convert("UTC") if pd.Timestamp(value).tzinfo else pd.Timestamp(value, tz="UTC")
 
 
-def typed(
-    name: str, rows: Iterable[Mapping[str, object]], columns: Iterable[str] | None = None
-) -> pd.DataFrame:
+def typed(name: str, rows: Iterable[Mapping[str, object]], columns: Iterable[str] | None = None) -> pd.DataFrame:
     """A frame typed like the loader's output, with the given (or all) contract columns."""
     spec = TABLE_SPECS[name]
     rows = list(rows)
@@ -46,9 +40,7 @@ def typed(
         elif col.kind is Kind.INT:
             data[col.name] = pd.Series(values, dtype="Int64")
         else:
-            data[col.name] = pd.Series(
-                [np.nan if v is None else v for v in values], dtype="float64"
-            )
+            data[col.name] = pd.Series([np.nan if v is None else v for v in values], dtype="float64")
     return pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
 
 
@@ -66,9 +58,7 @@ def assert_frames_match(got: pd.DataFrame, want: pd.DataFrame, tol: float = 1e-9
     for c in got.columns[2:]:
         x, y = got[c].to_numpy(dtype=float), want[c].to_numpy(dtype=float)
         same_nan = np.isnan(x) == np.isnan(y)
-        close = np.isnan(x) | (
-            np.abs(x - np.nan_to_num(y)) <= tol * np.maximum(1.0, np.abs(np.nan_to_num(y)))
-        )
+        close = np.isnan(x) | (np.abs(x - np.nan_to_num(y)) <= tol * np.maximum(1.0, np.abs(np.nan_to_num(y))))
         bad = ~(same_nan & close)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])

@@ -62,8 +62,11 @@ def feature_rows(dataset: Dataset, paths: tuple[Path, Path], as_of: pd.Timestamp
 
 
 def posted(row: pd.Series, **extra) -> dict:
-    account = {"account_id": str(row["account_id"]), "as_of": row["as_of"].isoformat(),
-               "signals": signal_payload(row, NAMES)}
+    account = {
+        "account_id": str(row["account_id"]),
+        "as_of": row["as_of"].isoformat(),
+        "signals": signal_payload(row, NAMES),
+    }
     for name in ("segment", "csm_owner"):
         if not pd.isna(row[name]):
             account[name] = str(row[name])
@@ -101,8 +104,14 @@ def test_known_accounts_score_as_in_batch(client: TestClient, batch: pd.DataFram
         assert strict_json(client.get(f"/v1/accounts/{row['account_id']}", headers=AUTH).text) == api
 
 
-def test_posted_signals_score_as_in_batch(client: TestClient, batch: pd.DataFrame, feature_rows: pd.DataFrame,
-                                          dataset: Dataset, paths: tuple[Path, Path], as_of: pd.Timestamp) -> None:
+def test_posted_signals_score_as_in_batch(
+    client: TestClient,
+    batch: pd.DataFrame,
+    feature_rows: pd.DataFrame,
+    dataset: Dataset,
+    paths: tuple[Path, Path],
+    as_of: pd.Timestamp,
+) -> None:
     """Posting an account's signals gives the batch probabilities and flags bitwise, in English and Turkish."""
     rows = feature_rows.sample(8, random_state=1)
     body = {"accounts": [posted(row) for _, row in rows.iterrows()]}
@@ -129,9 +138,12 @@ def test_risk_list_ranks_by_arr_at_risk_and_filters(client: TestClient, batch: p
     assert seen == ranked[:120]
     owner = batch["csm_owner"].dropna().iloc[0]
     segment = batch["segment"].dropna().iloc[0]
-    for query, mask in ((f"owner={owner}", batch["csm_owner"] == owner), (f"segment={segment}", batch["segment"] == segment),
-                        ("band=red", batch["health_band"] == "red"),
-                        (f"band=yellow&owner={owner}", (batch["health_band"] == "yellow") & (batch["csm_owner"] == owner))):
+    for query, mask in (
+        (f"owner={owner}", batch["csm_owner"] == owner),
+        (f"segment={segment}", batch["segment"] == segment),
+        ("band=red", batch["health_band"] == "red"),
+        (f"band=yellow&owner={owner}", (batch["health_band"] == "yellow") & (batch["csm_owner"] == owner)),
+    ):
         r = client.get(f"/v1/risk-list?{query}&page_size=200", headers=AUTH)
         body = strict_json(r.text)
         expected = batch[mask.fillna(False)]
@@ -167,13 +179,26 @@ def test_micro_batched_requests_score_like_single_ones(app, feature_rows: pd.Dat
 # --- keys ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("headers", [
-    {}, {"Authorization": "Bearer wrong-key-0123456789"}, {"Authorization": f"Basic {KEY}"},
-    {"Authorization": f"Bearer {KEY}x"}, {"Authorization": KEY}, {"X-API-Key": KEY},
-])
-@pytest.mark.parametrize("method,path", [
-    ("GET", "/v1/risk-list"), ("GET", "/v1/accounts/A000001"), ("POST", "/v1/score"), ("GET", "/metrics"),
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-key-0123456789"},
+        {"Authorization": f"Basic {KEY}"},
+        {"Authorization": f"Bearer {KEY}x"},
+        {"Authorization": KEY},
+        {"X-API-Key": KEY},
+    ],
+)
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", "/v1/risk-list"),
+        ("GET", "/v1/accounts/A000001"),
+        ("POST", "/v1/score"),
+        ("GET", "/metrics"),
+    ],
+)
 def test_every_v1_route_needs_the_key(client: TestClient, headers: dict, method: str, path: str) -> None:
     """It answers 401 with a Bearer challenge to a missing, wrong or malformed key, and to a key in the query."""
     r = client.request(method, path, headers=headers, json={"account_ids": ["A000001"]})
@@ -202,17 +227,20 @@ def signals_with(**changes) -> dict:
     return values
 
 
-@pytest.mark.parametrize("signals,field", [
-    ({k: v for k, v in signals_with().items() if k != "nps"}, "accounts[0].signals.nps"),  # missing signal
-    (signals_with(nps="12"), "accounts[0].signals.nps"),  # string for a number
-    (signals_with(nps=[1]), "accounts[0].signals.nps"),  # list for a scalar
-    (signals_with(nps=True), "accounts[0].signals.nps"),  # boolean for a number
-    (signals_with(nps="NaN"), "accounts[0].signals.nps"),
-    (signals_with(email="a@b.c"), "accounts[0].signals.email"),  # unknown field (and no PII)
-    (signals_with(licence_utilisation=1.5), "accounts[0].signals.licence_utilisation"),  # out of range
-    (signals_with(active_users_30d=-1), "accounts[0].signals.active_users_30d"),
-    (signals_with(support_csat=9), "accounts[0].signals.support_csat"),
-])
+@pytest.mark.parametrize(
+    "signals,field",
+    [
+        ({k: v for k, v in signals_with().items() if k != "nps"}, "accounts[0].signals.nps"),  # missing signal
+        (signals_with(nps="12"), "accounts[0].signals.nps"),  # string for a number
+        (signals_with(nps=[1]), "accounts[0].signals.nps"),  # list for a scalar
+        (signals_with(nps=True), "accounts[0].signals.nps"),  # boolean for a number
+        (signals_with(nps="NaN"), "accounts[0].signals.nps"),
+        (signals_with(email="a@b.c"), "accounts[0].signals.email"),  # unknown field (and no PII)
+        (signals_with(licence_utilisation=1.5), "accounts[0].signals.licence_utilisation"),  # out of range
+        (signals_with(active_users_30d=-1), "accounts[0].signals.active_users_30d"),
+        (signals_with(support_csat=9), "accounts[0].signals.support_csat"),
+    ],
+)
 def test_bad_signals_get_422_naming_the_field(client: TestClient, signals: dict, field: str) -> None:
     r = client.post("/v1/score", headers=AUTH, json={"accounts": [{"account_id": "a", "signals": signals}]})
     body = assert_error(r, 422)
@@ -227,26 +255,38 @@ def test_non_finite_numbers_get_422(client: TestClient, token: str) -> None:
     assert f"accounts[0].signals.{NAMES[0]}" in [d["field"] for d in assert_error(r, 422)["details"]]
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"accounts": [{"account_id": "a", "signals": signals_with(), "name": "Acme"}]}, "accounts[0].name"),
-    ({"accounts": [{"account_id": 123, "signals": signals_with()}]}, "accounts[0].account_id"),
-    ({"accounts": [{"account_id": "", "signals": signals_with()}]}, "accounts[0].account_id"),
-    ({"accounts": [{"account_id": "a" * 257, "signals": signals_with()}]}, "accounts[0].account_id"),
-    ({"accounts": [{"account_id": "a\nb", "signals": signals_with()}]}, "accounts[0].account_id"),
-    ({"accounts": [{"account_id": "a", "as_of": "9999-01-01", "signals": signals_with()}]}, "accounts[0].as_of"),
-    ({"accounts": []}, "accounts"),
-    ({"accounts": [{"account_id": f"a{i}", "signals": signals_with()} for i in range(MAX_BATCH + 1)]}, "accounts"),
-    ({"account_ids": ["a"] * (MAX_BATCH + 1)}, "account_ids"),
-    ({"account_ids": ["a"], "accounts": []}, "account_ids"),
-    ({}, "accounts"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"accounts": [{"account_id": "a", "signals": signals_with(), "name": "Acme"}]}, "accounts[0].name"),
+        ({"accounts": [{"account_id": 123, "signals": signals_with()}]}, "accounts[0].account_id"),
+        ({"accounts": [{"account_id": "", "signals": signals_with()}]}, "accounts[0].account_id"),
+        ({"accounts": [{"account_id": "a" * 257, "signals": signals_with()}]}, "accounts[0].account_id"),
+        ({"accounts": [{"account_id": "a\nb", "signals": signals_with()}]}, "accounts[0].account_id"),
+        ({"accounts": [{"account_id": "a", "as_of": "9999-01-01", "signals": signals_with()}]}, "accounts[0].as_of"),
+        ({"accounts": []}, "accounts"),
+        ({"accounts": [{"account_id": f"a{i}", "signals": signals_with()} for i in range(MAX_BATCH + 1)]}, "accounts"),
+        ({"account_ids": ["a"] * (MAX_BATCH + 1)}, "account_ids"),
+        ({"account_ids": ["a"], "accounts": []}, "account_ids"),
+        ({}, "accounts"),
+    ],
+)
 def test_bad_bodies_get_422_naming_the_field(client: TestClient, body: dict, field: str) -> None:
     fields = [d["field"] for d in assert_error(client.post("/v1/score", headers=AUTH, json=body), 422)["details"]]
     assert field in fields
 
 
-@pytest.mark.parametrize("query,field", [("band=purple", "band"), ("page=0", "page"), ("page_size=201", "page_size"),
-                                         ("page=1.5", "page"), ("lang=fr", "lang"), ("owner=", "owner")])
+@pytest.mark.parametrize(
+    "query,field",
+    [
+        ("band=purple", "band"),
+        ("page=0", "page"),
+        ("page_size=201", "page_size"),
+        ("page=1.5", "page"),
+        ("lang=fr", "lang"),
+        ("owner=", "owner"),
+    ],
+)
 def test_bad_query_parameters_get_422(client: TestClient, query: str, field: str) -> None:
     body = assert_error(client.get(f"/v1/risk-list?{query}", headers=AUTH), 422)
     assert field in [d["field"] for d in body["details"]]
@@ -260,8 +300,16 @@ def test_exactly_max_batch_is_accepted(client: TestClient) -> None:
 
 def test_ids_are_echoed_byte_identical(client: TestClient) -> None:
     """Leading zeros, big integers, 256 characters, emoji, RTL and zero-width joiners stay as sent (no normalization)."""
-    for account_id in ("00123", "9007199254740993", "x" * 256, "caf\u00e9", "cafe\u0301", "\U0001f600",
-                       "\u05e9\u05dc\u05d5\u05dd", "a\u200db"):
+    for account_id in (
+        "00123",
+        "9007199254740993",
+        "x" * 256,
+        "caf\u00e9",
+        "cafe\u0301",
+        "\U0001f600",
+        "\u05e9\u05dc\u05d5\u05dd",
+        "a\u200db",
+    ):
         assert one(client, signals_with(), account_id)["account_id"] == account_id
 
 
@@ -283,7 +331,9 @@ def test_unknown_account_is_404(client: TestClient) -> None:
 
 
 def test_non_json_body_is_415_and_wrong_method_405(client: TestClient) -> None:
-    assert_error(client.post("/v1/score", headers={**AUTH, "Content-Type": "text/plain"}, content=b'{"account_ids":["a"]}'), 415)
+    assert_error(
+        client.post("/v1/score", headers={**AUTH, "Content-Type": "text/plain"}, content=b'{"account_ids":["a"]}'), 415
+    )
     r = client.put("/v1/score", headers=AUTH, json={})
     assert_error(r, 405)
     assert r.headers["allow"] == "POST"
@@ -295,8 +345,9 @@ def test_response_models_document_what_is_sent(client: TestClient, batch: pd.Dat
     AccountScore.model_validate(strict_json(client.get(f"/v1/accounts/{account_id}?lang=tr", headers=AUTH).text))
 
 
-def test_a_scores_file_is_served_as_written(paths: tuple[Path, Path], batch: pd.DataFrame, dataset: Dataset,
-                                            as_of: pd.Timestamp, tmp_path: Path) -> None:
+def test_a_scores_file_is_served_as_written(
+    paths: tuple[Path, Path], batch: pd.DataFrame, dataset: Dataset, as_of: pd.Timestamp, tmp_path: Path
+) -> None:
     """--scores serves the rows of a `churn score` file (trend included), flags worded in the asked language."""
     from serving.outputs import write_scores
 

@@ -37,8 +37,9 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def app(paths: tuple[Path, Path]):
     # Scoring in a thread of this process, so tests can swap the scorer for a broken one.
-    return loaded_app(model_dir=paths[1], data_dir=paths[0], max_body_bytes=64 * 1024, request_timeout_s=0.5,
-                      scorer_processes=0)
+    return loaded_app(
+        model_dir=paths[1], data_dir=paths[0], max_body_bytes=64 * 1024, request_timeout_s=0.5, scorer_processes=0
+    )
 
 
 @pytest.fixture()
@@ -80,7 +81,7 @@ def test_model_failures_are_generic_500s(app, client: TestClient, monkeypatch, c
         r = client.post("/v1/score", headers=AUTH, json=BODY)
     body = assert_error(r, 500)
     assert body["message"].startswith("internal error")
-    for leak in ("RuntimeError", "ModelOutputError", "secret internals", "NaN", "Infinity", "File \""):
+    for leak in ("RuntimeError", "ModelOutputError", "secret internals", "NaN", "Infinity", 'File "'):
         assert leak not in r.text
     assert r.headers["x-request-id"] in caplog.text  # the log has the story, keyed by request id
     monkeypatch.setattr(batcher, "score_records", real)
@@ -170,13 +171,16 @@ def test_ready_only_after_loading(paths) -> None:
     assert ready["status"] == "ready" and ready["model_version"] == c.app.state.service.scorer.version
 
 
-@pytest.mark.parametrize("kwargs,reason", [
-    ({}, "no API key"),
-    ({"api_key": "short"}, "too short"),
-    ({"api_key": "has space in the key 123"}, "printable ASCII"),
-    ({"insecure_local": True, "host": "0.0.0.0"}, "loopback"),
-    ({"api_key": KEY, "data_dir": None}, "give --data"),
-])
+@pytest.mark.parametrize(
+    "kwargs,reason",
+    [
+        ({}, "no API key"),
+        ({"api_key": "short"}, "too short"),
+        ({"api_key": "has space in the key 123"}, "printable ASCII"),
+        ({"insecure_local": True, "host": "0.0.0.0"}, "loopback"),
+        ({"api_key": KEY, "data_dir": None}, "give --data"),
+    ],
+)
 def test_unsafe_settings_are_refused(paths, monkeypatch, kwargs: dict, reason: str) -> None:
     from pydantic import ValidationError
 
@@ -199,8 +203,10 @@ def test_the_key_never_reaches_logs_or_bodies(app, client: TestClient, caplog) -
     """Requests with the key, near-misses of it and errors log request ids and routes, never the key."""
     with caplog.at_level(logging.DEBUG):
         replies = [
-            client.get("/v1/risk-list", headers=AUTH), client.get("/v1/risk-list", headers={"Authorization": f"Bearer {KEY}0"}),
-            client.get(f"/v1/risk-list?api_key={KEY}"), client.post("/v1/score", headers=AUTH, json={"bad": KEY}),
+            client.get("/v1/risk-list", headers=AUTH),
+            client.get("/v1/risk-list", headers={"Authorization": f"Bearer {KEY}0"}),
+            client.get(f"/v1/risk-list?api_key={KEY}"),
+            client.post("/v1/score", headers=AUTH, json={"bad": KEY}),
             client.get(f"/v1/accounts/{KEY}", headers=AUTH),
         ]
         logging.getLogger("churn.serve").error("a careless message with %s", KEY)
@@ -208,7 +214,9 @@ def test_the_key_never_reaches_logs_or_bodies(app, client: TestClient, caplog) -
     assert server and all(KEY not in rec.getMessage() and KEY not in str(getattr(rec, "fields", "")) for rec in server)
     assert "[redacted]" in caplog.text
     assert all(KEY not in r.text for r in replies)
-    logged = {getattr(rec, "fields", {}).get("request_id"): rec.fields for rec in caplog.records if hasattr(rec, "fields")}
+    logged = {
+        getattr(rec, "fields", {}).get("request_id"): rec.fields for rec in caplog.records if hasattr(rec, "fields")
+    }
     for r in replies:
         assert logged[r.headers["x-request-id"]]["status"] == r.status_code  # each response traceable to its log line
 
@@ -233,8 +241,11 @@ def test_serve_refuses_to_start_without_a_key(paths, monkeypatch, tmp_path: Path
     short = tmp_path / "key"
     short.write_text("abc123\n")
     runner = CliRunner()
-    for extra, reason in (([], "no API key"), (["--api-key-file", str(short)], "too short"),
-                          (["--insecure-local", "--host", "0.0.0.0"], "loopback")):
+    for extra, reason in (
+        ([], "no API key"),
+        (["--api-key-file", str(short)], "too short"),
+        (["--insecure-local", "--host", "0.0.0.0"], "loopback"),
+    ):
         result = runner.invoke(cli, ["serve", "--model", str(paths[1]), "--data", str(paths[0]), *extra])
         assert result.exit_code == 2 and reason in result.output and "abc123" not in result.output
 
@@ -246,7 +257,18 @@ def test_churn_serve_prints_url_and_key_hint(paths, tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "CHURN_API_KEY": KEY, "CHURN_MAX_PENDING_ROWS": "10000"}
-    cmd = [sys.executable, "-m", "churn", "serve", "--model", str(paths[1]), "--data", str(paths[0]), "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "churn",
+        "serve",
+        "--model",
+        str(paths[1]),
+        "--data",
+        str(paths[0]),
+        "--port",
+        str(port),
+    ]
     out, err = tmp_path / "out.txt", tmp_path / "err.txt"
     with out.open("w") as o, err.open("w") as e:
         proc = subprocess.Popen(cmd, stdout=o, stderr=e, env=env)
@@ -268,8 +290,11 @@ def test_churn_serve_prints_url_and_key_hint(paths, tmp_path: Path) -> None:
             # received all of them (its in-flight gauge and request counter say so).
             body = {"accounts": [{"account_id": f"a{i}", "signals": SIGNALS_ONE} for i in range(100)]}
             limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH, limits=limits, timeout=30) as http, \
-                    ThreadPoolExecutor(50) as pool:
+            with (
+                httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH, limits=limits, timeout=30) as http,
+                ThreadPoolExecutor(50) as pool,
+            ):
+
                 def post() -> tuple[int, float]:
                     answer = http.post("/v1/score", json=body)
                     return answer.status_code, time.monotonic()
@@ -303,10 +328,14 @@ def test_churn_serve_prints_url_and_key_hint(paths, tmp_path: Path) -> None:
 def received(http: httpx.Client) -> float:
     """POST /v1/score requests the server has taken in: being handled now (less this /metrics call) or answered."""
     text = http.get("/metrics").text
-    in_flight = next(float(line.split()[-1]) for line in text.splitlines()
-                     if line.startswith("churn_http_requests_in_flight "))
-    answered = sum(float(line.split()[-1]) for line in text.splitlines()
-                   if line.startswith("churn_http_requests_total{") and 'route="/v1/score"' in line)
+    in_flight = next(
+        float(line.split()[-1]) for line in text.splitlines() if line.startswith("churn_http_requests_in_flight ")
+    )
+    answered = sum(
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("churn_http_requests_total{") and 'route="/v1/score"' in line
+    )
     return in_flight - 1 + answered
 
 

@@ -20,12 +20,14 @@ from serving.settings import Settings
 EXAMPLES = 200  # per operation (positive and negative cases together)
 
 app = create_app(Settings(model_dir="unloaded", data_dir="unloaded", api_key=KEY))
-config = SchemathesisConfig.from_dict({
-    "seed": 7,
-    "generation": {"mode": "all", "max-examples": EXAMPLES},
-    "auth": {"openapi": {"bearerAuth": {"bearer": KEY}}},
-    "checks": {"max_response_time": 1.0},
-})
+config = SchemathesisConfig.from_dict(
+    {
+        "seed": 7,
+        "generation": {"mode": "all", "max-examples": EXAMPLES},
+        "auth": {"openapi": {"bearerAuth": {"bearer": KEY}}},
+        "checks": {"max_response_time": 1.0},
+    }
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
 
 

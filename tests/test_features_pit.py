@@ -54,8 +54,7 @@ def _future_rows(draw: st.DrawFn, a: int, ids: list[str]) -> dict[str, list[dict
             for k in range(draw(n))
         ],
         "surveys": [
-            {"account_id": draw(acct), "answered_at": draw(at), "kind": "nps", "score": 0}
-            for _ in range(draw(n))
+            {"account_id": draw(acct), "answered_at": draw(at), "kind": "nps", "score": 0} for _ in range(draw(n))
         ],
         "subscriptions": [
             {
@@ -79,10 +78,7 @@ def _future_rows(draw: st.DrawFn, a: int, ids: list[str]) -> dict[str, list[dict
             }
             for k in range(draw(n))
         ],
-        "csm_inputs": [
-            {"account_id": draw(acct), "recorded_at": draw(at), "sentiment": "red"}
-            for _ in range(draw(n))
-        ],
+        "csm_inputs": [{"account_id": draw(acct), "recorded_at": draw(at), "sentiment": "red"} for _ in range(draw(n))],
     }
 
 
@@ -101,9 +97,7 @@ def test_rows_on_or_after_as_of_change_nothing(duck, case, data) -> None:
     extra = _future_rows(data.draw, a_us, ids)
     tables = {}
     for name, frame in before.tables.items():
-        tables[name] = pd.concat(
-            [frame, typed(name, extra[name], frame.columns)], ignore_index=True
-        )
+        tables[name] = pd.concat([frame, typed(name, extra[name], frame.columns)], ignore_index=True)
     after = dataset(tables)
     want = build_features(before, [a], con=duck).frame
     got = build_features(after, [a], con=duck).frame
@@ -164,16 +158,9 @@ def test_empty_optional_tables_give_zero_counts_and_null_values(duck) -> None:
     assert result.skipped == ()
     assert list(frame.columns[2:]) == list(SIGNAL_NAMES)
     assert len(frame) == 2
+    assert (frame[["active_users_30d", "tickets_90d", "open_tickets", "arr", "overdue_amount"]] == 0).all().all()
     assert (
-        (frame[["active_users_30d", "tickets_90d", "open_tickets", "arr", "overdue_amount"]] == 0)
-        .all()
-        .all()
-    )
-    assert (
-        frame[["nps", "nps_latest", "days_since_last_activity", "csm_sentiment", "days_to_renewal"]]
-        .isna()
-        .all()
-        .all()
+        frame[["nps", "nps_latest", "days_since_last_activity", "csm_sentiment", "days_to_renewal"]].isna().all().all()
     )
     assert_frames_match(frame, reference_features(dataset(tables), [AS_OF]).frame)
 
@@ -213,13 +200,8 @@ def test_accounts_without_events_and_with_a_single_event(duck) -> None:
         ],
     }
     frame = build_features(dataset(rows), [AS_OF], con=duck).frame.set_index("account_id")
-    assert frame.loc["quiet", "active_users_7d"] == 0 and np.isnan(
-        frame.loc["quiet", "days_since_last_activity"]
-    )
-    assert (
-        frame.loc["once", "active_users_7d"] == 1
-        and frame.loc["once", "days_since_last_activity"] == 1.0
-    )
+    assert frame.loc["quiet", "active_users_7d"] == 0 and np.isnan(frame.loc["quiet", "days_since_last_activity"])
+    assert frame.loc["once", "active_users_7d"] == 1 and frame.loc["once", "days_since_last_activity"] == 1.0
     assert frame.loc["once", "time_to_value_days"] == 199.0
     assert frame.loc["once", "key_feature_adoption"] == 0.5
 
@@ -242,8 +224,7 @@ def test_unicode_and_zero_padded_ids_survive(duck) -> None:
     rows = {
         "accounts": [{"account_id": i, "created_at": 0} for i in ids],
         "usage_events": [
-            {"account_id": i, "user_id": i, "timestamp": 150 * DAY_US + k, "event": "login"}
-            for k, i in enumerate(ids)
+            {"account_id": i, "user_id": i, "timestamp": 150 * DAY_US + k, "event": "login"} for k, i in enumerate(ids)
         ],
     }
     frame = build_features(dataset(rows), [AS_OF], con=duck).frame
@@ -255,9 +236,7 @@ def test_unicode_and_zero_padded_ids_survive(duck) -> None:
 def test_output_types_and_order(duck) -> None:
     """It returns string account_id, UTC microsecond as_of and float64 signals in order."""
     rows = {"accounts": [{"account_id": "a", "created_at": 0}]}
-    frame = build_features(
-        dataset(rows), ["2024-08-01", "2024-07-01T00:00:00+02:00"], con=duck
-    ).frame
+    frame = build_features(dataset(rows), ["2024-08-01", "2024-07-01T00:00:00+02:00"], con=duck).frame
     assert str(frame["as_of"].dtype) == "datetime64[us, UTC]"
     assert frame["as_of"].tolist() == to_timestamps(["2024-06-30T22:00:00Z", "2024-08-01"])
     assert all(str(frame[c].dtype) == "float64" for c in frame.columns[2:])

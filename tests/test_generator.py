@@ -38,9 +38,7 @@ def medium() -> World:
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    return {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.parquet"))
-    }
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.parquet"))}
 
 
 def test_same_seed_gives_byte_identical_files(tmp_path: Path, small: World) -> None:
@@ -133,9 +131,7 @@ def test_ground_truth_covers_every_active_account_month(small: World) -> None:
     gt = small.ground_truth
     assert set(zip(gt["account_id"], gt["as_of"], strict=True)) == expected
     assert not gt.duplicated(["account_id", "as_of"]).any()
-    assert (
-        gt["churn_probability"].between(0, 1).all() and gt["upsell_probability"].between(0, 1).all()
-    )
+    assert gt["churn_probability"].between(0, 1).all() and gt["upsell_probability"].between(0, 1).all()
     assert set(gt["top_driver"]) <= {"none", *CHURN_DRIVERS}
     # Outcomes are unknown where the 90-day window passes the end of the data.
     horizon_end = gt["as_of"] + pd.Timedelta(days=SMALL.horizon_days)
@@ -164,9 +160,7 @@ def _snapshot_signals(world: World) -> pd.DataFrame:
     parts = []
     for as_of, snap in gt.groupby("as_of"):
         recent = usage[(usage["timestamp"] >= as_of - 30 * DAY) & (usage["timestamp"] < as_of)]
-        earlier = usage[
-            (usage["timestamp"] >= as_of - 90 * DAY) & (usage["timestamp"] < as_of - 60 * DAY)
-        ]
+        earlier = usage[(usage["timestamp"] >= as_of - 90 * DAY) & (usage["timestamp"] < as_of - 60 * DAY)]
         f = snap.set_index("account_id")[["churned", "upsell_probability"]]
         f["users_now"] = recent.groupby("account_id")["user_id"].nunique()
         f["users_before"] = earlier.groupby("account_id")["user_id"].nunique()
@@ -191,9 +185,7 @@ def _snapshot_signals(world: World) -> pd.DataFrame:
         subs = t["subscriptions"]
         live = subs[(subs["start_date"] < as_of) & ~(subs["end_date"] <= as_of)]
         f["seats"] = live.groupby("account_id")["seats"].sum().astype(float)
-        later = subs[
-            (subs["start_date"] < as_of + 90 * DAY) & ~(subs["end_date"] <= as_of + 89 * DAY)
-        ]
+        later = subs[(subs["start_date"] < as_of + 90 * DAY) & ~(subs["end_date"] <= as_of + 89 * DAY)]
         f["seats_later"] = later.groupby("account_id")["seats"].sum().astype(float)
         parts.append(f)
     out = pd.concat(parts)
@@ -235,10 +227,7 @@ def test_high_utilisation_accounts_upsell_more(signals: pd.DataFrame) -> None:
     high = util >= 0.8
     assert high.sum() > 100
     assert grew[high].mean() > 2 * grew[util < 0.5].mean()
-    assert (
-        signals.loc[high, "upsell_probability"].mean()
-        > 2 * signals.loc[util < 0.5, "upsell_probability"].mean()
-    )
+    assert signals.loc[high, "upsell_probability"].mean() > 2 * signals.loc[util < 0.5, "upsell_probability"].mean()
 
 
 def test_annual_plans_churn_only_at_renewal(medium: World) -> None:
@@ -281,9 +270,7 @@ def test_monthly_terms_are_single_months_that_never_hide_a_cancellation(medium: 
     prev_seats = monthly.groupby("account_id")["seats"].shift()
     changed = prev_seats.notna() & (monthly["seats"] != prev_seats)
     assert changed.sum() > 20
-    assert (
-        monthly.loc[changed, "arr"] != monthly.groupby("account_id")["arr"].shift()[changed]
-    ).all()
+    assert (monthly.loc[changed, "arr"] != monthly.groupby("account_id")["arr"].shift()[changed]).all()
 
 
 def test_no_row_end_is_decided_after_its_start(medium: World) -> None:
@@ -297,9 +284,7 @@ def test_no_row_end_is_decided_after_its_start(medium: World) -> None:
     addons = annual.drop(base.index)
     term_ends = set(zip(base["account_id"], base["end_date"], strict=True))
     assert len(addons) > 0
-    assert all(
-        pair in term_ends for pair in zip(addons["account_id"], addons["end_date"], strict=True)
-    )
+    assert all(pair in term_ends for pair in zip(addons["account_id"], addons["end_date"], strict=True))
 
 
 def test_usage_stops_after_churn(medium: World) -> None:
@@ -323,9 +308,7 @@ def test_trials_that_do_not_convert_have_no_subscription(medium: World) -> None:
     subscribed = set(t["subscriptions"]["account_id"])
     never = accounts[~accounts["account_id"].isin(subscribed)]
     assert len(never) > 10
-    last_event = (
-        t["usage_events"].groupby("account_id")["timestamp"].max().reindex(never["account_id"])
-    )
+    last_event = t["usage_events"].groupby("account_id")["timestamp"].max().reindex(never["account_id"])
     used = (last_event.to_numpy() - never["created_at"].to_numpy()) / np.timedelta64(1, "D")
     assert np.nanmax(used) <= 15
 
@@ -333,9 +316,7 @@ def test_trials_that_do_not_convert_have_no_subscription(medium: World) -> None:
 def test_progress_is_reported_and_bad_config_is_refused() -> None:
     """It reports progress from 0 to 1 and refuses a nonsensical config."""
     seen: list[tuple[str, float]] = []
-    generate_world(
-        GeneratorConfig(accounts=30, months=6, seed=1), progress=lambda s, f: seen.append((s, f))
-    )
+    generate_world(GeneratorConfig(accounts=30, months=6, seed=1), progress=lambda s, f: seen.append((s, f)))
     assert seen[-1] == ("done", 1.0)
     assert all(0.0 <= f <= 1.0 for _, f in seen)
     with pytest.raises(ValueError, match="accounts"):

@@ -38,15 +38,35 @@ def kpis(tables: dict, con, config: KPIConfig = KPIConfig(), months=MONTHS):  # 
 
 def test_nps_csat_and_effort_by_hand(con) -> None:
     """NPS of 10, 9, 8, 7, 6, 0 is (2 - 2) / 6 = 0; a month with no answers has no value, not 0."""
-    answers = [("A", "nps", 10), ("A", "nps", 9), ("A", "nps", 8), ("B", "nps", 7), ("B", "nps", 6), ("B", "nps", 0),
-               ("A", "csat", 5), ("A", "csat", 4), ("B", "csat", 3), ("B", "csat", 1),
-               ("A", "ces", 2), ("B", "ces", 4), ("B", "ces", 6)]
-    rows = [{"account_id": a, "answered_at": f"2024-03-{i + 1:02d} 12:00", "kind": k, "score": s}
-            for i, (a, k, s) in enumerate(answers)]
+    answers = [
+        ("A", "nps", 10),
+        ("A", "nps", 9),
+        ("A", "nps", 8),
+        ("B", "nps", 7),
+        ("B", "nps", 6),
+        ("B", "nps", 0),
+        ("A", "csat", 5),
+        ("A", "csat", 4),
+        ("B", "csat", 3),
+        ("B", "csat", 1),
+        ("A", "ces", 2),
+        ("B", "ces", 4),
+        ("B", "ces", 6),
+    ]
+    rows = [
+        {"account_id": a, "answered_at": f"2024-03-{i + 1:02d} 12:00", "kind": k, "score": s}
+        for i, (a, k, s) in enumerate(answers)
+    ]
     rows += [{"account_id": "A", "answered_at": "2024-04-30 23:59:59", "kind": "nps", "score": s} for s in (10, 10, 5)]
     rows += [{"account_id": "A", "answered_at": "2024-05-01 00:00", "kind": "nps", "score": None}]  # no score
-    r = kpis({"accounts": _accounts(("A", "2023-01-01", "SMB"), ("B", "2023-01-01", "enterprise")),
-              "usage_events": WINDOW, "surveys": rows}, con)
+    r = kpis(
+        {
+            "accounts": _accounts(("A", "2023-01-01", "SMB"), ("B", "2023-01-01", "enterprise")),
+            "usage_events": WINDOW,
+            "surveys": rows,
+        },
+        con,
+    )
     assert r.value("nps", "2024-03") == 0.0
     assert r.value("nps", "2024-03", "SMB") == pytest.approx(100 * 2 / 3)  # 10, 9, 8
     assert r.value("nps", "2024-03", "enterprise") == pytest.approx(-100 * 2 / 3)  # 7, 6, 0
@@ -114,10 +134,15 @@ def test_unsettled_months_and_no_churn_give_no_value(con) -> None:
 
 def test_a_short_gap_across_the_month_end_is_not_churn(con) -> None:
     """A 16-day gap over 1 April is bridged by the 30-day grace period; with 10 days it is churn, then a return."""
-    tables = {"accounts": _accounts(("K", "2023-01-01", "SMB"), ("L", "2023-01-01", "SMB")),
-              "usage_events": [*WINDOW, *_usage(("A", "2024-06-30", "login"))],
-              "subscriptions": [_sub("K", "2024-01-01", "2024-03-25", 100), _sub("K", "2024-04-10", None, 100),
-                                _sub("L", "2024-01-01", None, 100)]}
+    tables = {
+        "accounts": _accounts(("K", "2023-01-01", "SMB"), ("L", "2023-01-01", "SMB")),
+        "usage_events": [*WINDOW, *_usage(("A", "2024-06-30", "login"))],
+        "subscriptions": [
+            _sub("K", "2024-01-01", "2024-03-25", 100),
+            _sub("K", "2024-04-10", None, 100),
+            _sub("L", "2024-01-01", None, 100),
+        ],
+    }
     bridged = kpis(tables, con)
     assert bridged.value("churn_rate", "2024-03") == 0.0
     assert bridged.value("retention_rate", "2024-04") == 100.0
@@ -136,13 +161,22 @@ def test_margin_scales_lifetime_value(con) -> None:
 def test_renewal_rate_by_hand(con) -> None:
     """Of three annual terms ending in March, two are followed within the grace period; monthly terms are not renewals."""
     subs = [
-        _sub("G", "2023-03-10", "2024-03-10", 1000), _sub("G", "2024-03-10", "2025-03-10", 1000),
-        _sub("H", "2023-03-15", "2024-03-15", 1000), _sub("H", "2024-04-20", "2025-04-20", 1000),  # 36 days late
-        _sub("I", "2023-03-20", "2024-03-20", 1000), _sub("I", "2024-03-19", "2025-03-19", 1000),  # a day early
+        _sub("G", "2023-03-10", "2024-03-10", 1000),
+        _sub("G", "2024-03-10", "2025-03-10", 1000),
+        _sub("H", "2023-03-15", "2024-03-15", 1000),
+        _sub("H", "2024-04-20", "2025-04-20", 1000),  # 36 days late
+        _sub("I", "2023-03-20", "2024-03-20", 1000),
+        _sub("I", "2024-03-19", "2025-03-19", 1000),  # a day early
         _sub("J", "2024-02-20", "2024-03-20", 100),  # monthly, not counted
     ]
-    r = kpis({"accounts": _accounts(*[(a, "2023-01-01", "SMB") for a in "GHIJ"]), "usage_events": WINDOW,
-              "subscriptions": subs}, con)
+    r = kpis(
+        {
+            "accounts": _accounts(*[(a, "2023-01-01", "SMB") for a in "GHIJ"]),
+            "usage_events": WINDOW,
+            "subscriptions": subs,
+        },
+        con,
+    )
     assert r.value("renewal_rate", "2024-03") == pytest.approx(100 * 2 / 3)
     assert r.value("renewal_rate", "2024-02") is None  # no fixed term ended
 
@@ -177,12 +211,25 @@ def test_support_kpis_by_hand(con) -> None:
 
 def test_time_to_value_by_hand(con) -> None:
     """Sign-ups of March reaching a key event after 10, 4.5 and 0 days: 14.5 / 3; earlier sign-ups are left out."""
-    accounts = _accounts(("X", "2023-12-01", "SMB"), ("Y", "2024-03-02", "SMB"), ("Z", "2024-03-10", "SMB"),
-                         ("W", "2024-03-20", "SMB"), ("V", "2024-03-25 10:00", "SMB"))
-    usage = [*WINDOW, *_usage(("X", "2024-03-05", "report_create"), ("Y", "2024-03-12", "report_create"),
-                              ("Y", "2024-03-05", "login"), ("Z", "2024-03-14 12:00", "integration_sync"),
-                              ("Z", "2024-03-20", "report_create"), ("W", "2024-03-21", "login"),
-                              ("V", "2024-03-25 08:00", "report_create"))]  # logged before the sign-up time: day 0
+    accounts = _accounts(
+        ("X", "2023-12-01", "SMB"),
+        ("Y", "2024-03-02", "SMB"),
+        ("Z", "2024-03-10", "SMB"),
+        ("W", "2024-03-20", "SMB"),
+        ("V", "2024-03-25 10:00", "SMB"),
+    )
+    usage = [
+        *WINDOW,
+        *_usage(
+            ("X", "2024-03-05", "report_create"),
+            ("Y", "2024-03-12", "report_create"),
+            ("Y", "2024-03-05", "login"),
+            ("Z", "2024-03-14 12:00", "integration_sync"),
+            ("Z", "2024-03-20", "report_create"),
+            ("W", "2024-03-21", "login"),
+            ("V", "2024-03-25 08:00", "report_create"),
+        ),
+    ]  # logged before the sign-up time: day 0
     r = kpis({"accounts": accounts, "usage_events": usage}, con)
     assert r.value("time_to_value", "2024-03") == pytest.approx(14.5 / 3)
     assert r.value("time_to_value", "2024-04") is None
@@ -190,8 +237,9 @@ def test_time_to_value_by_hand(con) -> None:
 
 def test_trial_conversion_by_hand(con) -> None:
     """Trials ending in March: P converted, Q did not (R paid at once is no trial): 50%; April 0%; May none."""
-    accounts = _accounts(("P", "2024-03-01", "SMB"), ("Q", "2024-03-05", "SMB"), ("R", "2024-03-10", "SMB"),
-                         ("U", "2024-03-25", "SMB"))
+    accounts = _accounts(
+        ("P", "2024-03-01", "SMB"), ("Q", "2024-03-05", "SMB"), ("R", "2024-03-10", "SMB"), ("U", "2024-03-25", "SMB")
+    )
     accounts[0]["trial_converted_at"] = "2024-03-15"
     subs = [_sub("P", "2024-03-15", None, 100), _sub("R", "2024-03-10", None, 100)]
     r = kpis({"accounts": accounts, "usage_events": WINDOW, "subscriptions": subs}, con)
@@ -204,12 +252,22 @@ def test_engagement_bands_by_hand(con) -> None:
     """Score = active days in 30 / 20 x 100: 4, 10, 20 and 16 days give 20, 50, 100, 80 -> 25% / 25% / 50%."""
     config = KPIConfig(features=FeatureConfig(engagement_activities=(EngagementActivity("active_days_30d", 1, 20),)))
     days = {"E1": 4, "E2": 10, "E3": 20, "E4": 16, "E5": 20}
-    usage = [*WINDOW, *[u for a, n in days.items() for u in _usage(*[(a, f"2024-03-{d + 2:02d}", "login")
-                                                                      for d in range(n)])]]
+    usage = [
+        *WINDOW,
+        *[u for a, n in days.items() for u in _usage(*[(a, f"2024-03-{d + 2:02d}", "login") for d in range(n)])],
+    ]
     subs = [_sub(a, "2024-01-01", None, 100) for a in "E1 E2 E3 E4".split()] + [
-        _sub("E5", "2024-01-01", "2024-03-20", 100)]  # not a customer at the month end
-    r = kpis({"accounts": _accounts(*[(a, "2023-01-01", "SMB") for a in days]), "usage_events": usage,
-              "subscriptions": subs}, con, config)
+        _sub("E5", "2024-01-01", "2024-03-20", 100)
+    ]  # not a customer at the month end
+    r = kpis(
+        {
+            "accounts": _accounts(*[(a, "2023-01-01", "SMB") for a in days]),
+            "usage_events": usage,
+            "subscriptions": subs,
+        },
+        con,
+        config,
+    )
     assert r.value("engagement_disengaged", "2024-03") == 25.0
     assert r.value("engagement_somewhat", "2024-03") == 25.0
     assert r.value("engagement_highly", "2024-03") == 50.0
@@ -253,8 +311,11 @@ def test_bad_config_is_refused() -> None:
 @pytest.mark.slow
 def test_spark_equals_duckdb(spark) -> None:
     """Every KPI gives the same numbers on Spark as on DuckDB."""
-    tables = {**CUSTOMERS, "surveys": [{"account_id": "A", "answered_at": "2024-03-02", "kind": "nps", "score": 9}],
-              "support_tickets": TICKETS}
+    tables = {
+        **CUSTOMERS,
+        "surveys": [{"account_id": "A", "answered_at": "2024-03-02", "kind": "nps", "score": 9}],
+        "support_tickets": TICKETS,
+    }
     duck = compute_kpis(dataset(tables), months=MONTHS, engine="duckdb").frame
     on_spark = compute_kpis(dataset(tables), months=MONTHS, engine="spark").frame
     pd.testing.assert_frame_equal(on_spark, duck, check_exact=False, rtol=1e-9)

@@ -32,9 +32,11 @@ def test_churn_model_reaches_the_ceiling(tmp_path: Path) -> None:
     model_auc = roc_auc_score(joined["y"], joined["p"])
     ceiling = roc_auc_score(joined["y"], joined["churn_probability"])
     metrics = model.metrics
-    print(f"\nchurn test AUC {model_auc:.4f}, ground truth {ceiling:.4f}, ratio {model_auc / ceiling:.3f}, "
-          f"ECE {metrics['model']['ece']:.4f}, logistic {metrics['logistic']['roc_auc']:.4f}, "
-          f"equal-weight {metrics['equal_weight']['roc_auc']:.4f}")
+    print(
+        f"\nchurn test AUC {model_auc:.4f}, ground truth {ceiling:.4f}, ratio {model_auc / ceiling:.3f}, "
+        f"ECE {metrics['model']['ece']:.4f}, logistic {metrics['logistic']['roc_auc']:.4f}, "
+        f"equal-weight {metrics['equal_weight']['roc_auc']:.4f}"
+    )
     assert model_auc >= 0.95 * ceiling
     assert model_auc <= ceiling + 0.02, "a model far above the ceiling means leakage"
     assert metrics["model"]["ece"] <= 0.03
@@ -55,16 +57,18 @@ def test_churn_model_reaches_the_ceiling(tmp_path: Path) -> None:
     scores = score_health(test, result.scorecard)
     soon = test["days_to_renewal"].to_numpy(dtype=float) <= 31
     green_soon = float((scores["health_band"].to_numpy()[soon] == "green").mean())
-    print(f"health score AUC {health['scorecard']['roc_auc']:.4f} (ratio {health['auc_ratio_to_model']:.3f}), "
-          f"equal-weight {health['equal_weight']['roc_auc']:.4f}; renewal within 90 days "
-          f"({exposed['share']:.1%} of snapshots, {exposed['churners_share']:.0%} of churners): scorecard "
-          f"{exposed['scorecard']['roc_auc']:.4f}, model {exposed['model']['roc_auc']:.4f} "
-          f"(ratio {exposed['auc_ratio_to_model']:.3f}), equal-weight {exposed['equal_weight']['roc_auc']:.4f}; "
-          f"churn rate red {bands['red']['churn_rate']:.4f} ({bands['red']['share']:.1%} of snapshots, "
-          f"{bands['red']['churners_share']:.1%} of churners), yellow {bands['yellow']['churn_rate']:.4f}, "
-          f"green {bands['green']['churn_rate']:.4f}; largest measure {max(points.values()):.1f} points, "
-          f"context {sum(p for n, p in points.items() if n in CONTEXT_SIGNALS):.1f}; "
-          f"green within a month of renewal {green_soon:.1%}")
+    print(
+        f"health score AUC {health['scorecard']['roc_auc']:.4f} (ratio {health['auc_ratio_to_model']:.3f}), "
+        f"equal-weight {health['equal_weight']['roc_auc']:.4f}; renewal within 90 days "
+        f"({exposed['share']:.1%} of snapshots, {exposed['churners_share']:.0%} of churners): scorecard "
+        f"{exposed['scorecard']['roc_auc']:.4f}, model {exposed['model']['roc_auc']:.4f} "
+        f"(ratio {exposed['auc_ratio_to_model']:.3f}), equal-weight {exposed['equal_weight']['roc_auc']:.4f}; "
+        f"churn rate red {bands['red']['churn_rate']:.4f} ({bands['red']['share']:.1%} of snapshots, "
+        f"{bands['red']['churners_share']:.1%} of churners), yellow {bands['yellow']['churn_rate']:.4f}, "
+        f"green {bands['green']['churn_rate']:.4f}; largest measure {max(points.values()):.1f} points, "
+        f"context {sum(p for n, p in points.items() if n in CONTEXT_SIGNALS):.1f}; "
+        f"green within a month of renewal {green_soon:.1%}"
+    )
     assert health["auc_ratio_to_model"] >= 0.90
     assert exposed["auc_ratio_to_model"] >= 0.90
     assert exposed["scorecard"]["roc_auc"] >= exposed["equal_weight"]["roc_auc"] + 0.03

@@ -24,8 +24,9 @@ def _text(nb: nbformat.NotebookNode) -> str:
     for cell in nb.cells:
         outputs = cell.get("outputs", [])
         parts.append("".join(out.text for out in outputs if out.output_type == "stream"))
-        parts += [out.data.get("text/plain", "") for out in outputs
-                  if out.output_type in ("execute_result", "display_data")]
+        parts += [
+            out.data.get("text/plain", "") for out in outputs if out.output_type in ("execute_result", "display_data")
+        ]
     return "\n".join(parts)
 
 

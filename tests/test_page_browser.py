@@ -19,14 +19,29 @@ import pytest
 import uvicorn
 from api_support import AUTH, KEY, loaded_app, make_world_and_model
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1440,1000")
+CHROMIUM, CHROMEDRIVER = (
+    shutil.which("chromium") or "/usr/bin/chromium",
+    shutil.which("chromedriver") or "/usr/bin/chromedriver",
+)
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1440,1000",
+)
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-                       reason="Chromium/chromedriver not installed: run `make browser` (apt-get install chromium chromium-driver)"),
+    pytest.mark.skipif(
+        not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+        reason="Chromium/chromedriver not installed: run `make browser` (apt-get install chromium chromium-driver)",
+    ),
 ]
 
 
@@ -76,8 +91,12 @@ def wait_for(driver, condition, timeout: float = 20):
 
 def rows(driver) -> list[tuple[str, str]]:
     """The listed (account, band) pairs, read in one script call so a re-render cannot split the read."""
-    return [tuple(r) for r in driver.execute_script(
-        "return Array.from(document.querySelectorAll('#rows tr'), r => [r.dataset.account, r.dataset.band]);")]
+    return [
+        tuple(r)
+        for r in driver.execute_script(
+            "return Array.from(document.querySelectorAll('#rows tr'), r => [r.dataset.account, r.dataset.band]);"
+        )
+    ]
 
 
 def test_browser_risk_list_filter_and_detail(server: str, driver, tmp_path: Path) -> None:
@@ -102,8 +121,13 @@ def test_browser_risk_list_filter_and_detail(server: str, driver, tmp_path: Path
     assert {band for _, band in rows(driver)} == {"red"}
 
     account = red["items"][0]
-    wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, f'#rows tr[data-account="{account["account_id"]}"]').click() or True)
-    wait_for(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-detail") == account["account_id"])
+    wait_for(
+        driver,
+        lambda d: d.find_element(By.CSS_SELECTOR, f'#rows tr[data-account="{account["account_id"]}"]').click() or True,
+    )
+    wait_for(
+        driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-detail") == account["account_id"]
+    )
     bars = driver.find_elements(By.CSS_SELECTOR, "#d-chart svg rect.bar")
     assert len(bars) == len(account["red_flags"]) + len(account["green_flags"]) > 0
     chart_text = driver.find_element(By.ID, "d-chart").text
@@ -134,5 +158,8 @@ def test_browser_page_in_turkish(server: str, driver, tmp_path: Path) -> None:
     items = httpx.get(f"{server}/v1/risk-list", params={"page_size": 50, "lang": "tr"}, headers=AUTH).json()["items"]
     flagged = next(a for a in items if a["red_flags"])
     sentence = flagged["red_flags"][0]["sentence"]
-    wait_for(driver, lambda d: sentence in d.find_element(By.CSS_SELECTOR, f'#rows tr[data-account="{flagged["account_id"]}"]').text)
+    wait_for(
+        driver,
+        lambda d: sentence in d.find_element(By.CSS_SELECTOR, f'#rows tr[data-account="{flagged["account_id"]}"]').text,
+    )
     driver.save_screenshot(str(tmp_path / "risk_list_tr.png"))

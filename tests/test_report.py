@@ -28,14 +28,25 @@ from training.artifact import write_model_folder
 from training.lgbm import LGBMParams
 from training.train import TrainConfig, train
 
-FAST = TrainConfig(outcomes=("churn",), lgbm=LGBMParams(num_boost_round=60, early_stopping_rounds=20),
-                   test_dates=3, calibration_dates=2)
+FAST = TrainConfig(
+    outcomes=("churn",),
+    lgbm=LGBMParams(num_boost_round=60, early_stopping_rounds=20),
+    test_dates=3,
+    calibration_dates=2,
+)
 runner = CliRunner()
 
 
 def _scores(as_of: str, bands: dict[str, str], arr: float = 100.0) -> pd.DataFrame:
-    return pd.DataFrame({"account_id": list(bands), "as_of": pd.Timestamp(as_of, tz="UTC"),
-                         "health_band": list(bands.values()), "arr": arr, "arr_at_risk": arr / 4})
+    return pd.DataFrame(
+        {
+            "account_id": list(bands),
+            "as_of": pd.Timestamp(as_of, tz="UTC"),
+            "health_band": list(bands.values()),
+            "arr": arr,
+            "arr_at_risk": arr / 4,
+        }
+    )
 
 
 def test_band_movement_by_hand() -> None:
@@ -57,8 +68,11 @@ def test_band_rows_by_hand() -> None:
 
 def test_scores_with_an_unknown_band_or_no_band_column_are_refused() -> None:
     bad = _scores("2025-01-01", {"a": "red", "b": "purple"})
-    with pytest.raises(DataError, match=r"scores.parquet.health_band: not one of red, yellow, green \(1 row\); "
-                                        r"e.g. row 2 \(account_id='b', health_band='purple'\)"):
+    with pytest.raises(
+        DataError,
+        match=r"scores.parquet.health_band: not one of red, yellow, green \(1 row\); "
+        r"e.g. row 2 \(account_id='b', health_band='purple'\)",
+    ):
         check_scores(bad, "scores.parquet")
     with pytest.raises(DataError, match="scores.parquet.health_band: required column is missing"):
         check_scores(bad.drop(columns="health_band"), "scores.parquet")
@@ -89,16 +103,40 @@ def made(tmp_path_factory: pytest.TempPathFactory, world_dir: Path) -> dict[str,
     model = write_model_folder(train(dataset, FAST), folder / "model", data_source=str(world_dir), fingerprint="x")
     scorer = Scorer.load(model)
     end = dataset.tables["usage_events"]["timestamp"].max().normalize()
-    scores = pd.concat([score_dataset(dataset, scorer, end - pd.DateOffset(months=1)),
-                        score_dataset(dataset, scorer, end)], ignore_index=True)
+    scores = pd.concat(
+        [score_dataset(dataset, scorer, end - pd.DateOffset(months=1)), score_dataset(dataset, scorer, end)],
+        ignore_index=True,
+    )
     write_scores(scores, folder / "scores.parquet")
     html, data, pngs = folder / "report.html", folder / "report.json", folder / "charts"
-    result = runner.invoke(app, ["report", "--data", str(world_dir), "--model", str(model), "--scores",
-                                 str(folder / "scores.parquet"), "--out", str(html), "--json", str(data),
-                                 "--png-dir", str(pngs)])
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            "--data",
+            str(world_dir),
+            "--model",
+            str(model),
+            "--scores",
+            str(folder / "scores.parquet"),
+            "--out",
+            str(html),
+            "--json",
+            str(data),
+            "--png-dir",
+            str(pngs),
+        ],
+    )
     assert result.exit_code == 0, result.output
-    return {"html": html.read_text(encoding="utf-8"), "json": json.loads(data.read_text()), "pngs": pngs,
-            "output": result.output, "path": html, "dataset": dataset, "scores": read_scores(folder / "scores.parquet")}
+    return {
+        "html": html.read_text(encoding="utf-8"),
+        "json": json.loads(data.read_text()),
+        "pngs": pngs,
+        "output": result.output,
+        "path": html,
+        "dataset": dataset,
+        "scores": read_scores(folder / "scores.parquet"),
+    }
 
 
 class _Cells(HTMLParser):
@@ -173,8 +211,7 @@ def test_the_json_holds_the_kpi_engine_numbers(made) -> None:
     for row in frame.itertuples():
         got = report["kpis"]["series"][row.kpi][row.segment][report["months"].index(row.month.strftime("%Y-%m"))]
         assert got == num(row.value, digits[row.kpi]), (row.kpi, row.segment, row.month)
-    assert frame["value"].isna().any() and any(v is None for s in report["kpis"]["series"].values()
-                                                for v in s["all"])
+    assert frame["value"].isna().any() and any(v is None for s in report["kpis"]["series"].values() for v in s["all"])
 
 
 def test_the_health_section_compares_the_two_scorings(made) -> None:
@@ -232,7 +269,8 @@ def test_the_page_renders_in_a_browser(made) -> None:
     try:
         driver.get(made["path"].as_uri())
         heights = driver.execute_script(
-            "return [...document.querySelectorAll('figure svg')].map(e => e.getBoundingClientRect().height)")
+            "return [...document.querySelectorAll('figure svg')].map(e => e.getBoundingClientRect().height)"
+        )
         resources = driver.execute_script("return performance.getEntriesByType('resource').length")
         shot = Image.open(BytesIO(driver.get_screenshot_as_png()))
     finally:

@@ -45,25 +45,44 @@ def card_doc() -> dict[str, Any]:
         "bands": {"red": [0, 40], "yellow": [41, 75], "green": [76, 100]},
         "onboarding_age_days": 90,
         "cards": {
-            "main": {"components": [
-                {"name": "usage", "weight": 60, "measures": [
-                    {"signal": "licence_utilisation", "weight": 100, "curve": [[0.2, 0], [0.8, 100]]}]},
-                {"name": "support", "weight": 40, "measures": [
-                    {"signal": "open_high_priority_tickets", "weight": 50, "curve": [[0, 100], [3, 0]]},
-                    {"signal": "support_csat", "weight": 50, "curve": [[1, 0], [5, 100]]}]},
-            ]},
-            "onboarding": {"components": [
-                {"name": "usage", "weight": 100, "measures": [
-                    {"signal": "licence_utilisation", "weight": 100, "curve": [[0.0, 0], [0.4, 100]]}]},
-            ]},
+            "main": {
+                "components": [
+                    {
+                        "name": "usage",
+                        "weight": 60,
+                        "measures": [{"signal": "licence_utilisation", "weight": 100, "curve": [[0.2, 0], [0.8, 100]]}],
+                    },
+                    {
+                        "name": "support",
+                        "weight": 40,
+                        "measures": [
+                            {"signal": "open_high_priority_tickets", "weight": 50, "curve": [[0, 100], [3, 0]]},
+                            {"signal": "support_csat", "weight": 50, "curve": [[1, 0], [5, 100]]},
+                        ],
+                    },
+                ]
+            },
+            "onboarding": {
+                "components": [
+                    {
+                        "name": "usage",
+                        "weight": 100,
+                        "measures": [{"signal": "licence_utilisation", "weight": 100, "curve": [[0.0, 0], [0.4, 100]]}],
+                    },
+                ]
+            },
         },
         "overrides": [],
     }
 
 
 def rows(**columns: list[float]) -> pd.DataFrame:
-    base = {"licence_utilisation": [0.5], "open_high_priority_tickets": [0.0], "support_csat": [3.0],
-            "tenure_days": [400.0]}
+    base = {
+        "licence_utilisation": [0.5],
+        "open_high_priority_tickets": [0.0],
+        "support_csat": [3.0],
+        "tenure_days": [400.0],
+    }
     base.update(columns)
     n = max(len(v) for v in base.values())
     return pd.DataFrame({k: v * n if len(v) == 1 else v for k, v in base.items()})
@@ -83,8 +102,11 @@ def test_missing_measures_renormalise_the_remaining_weights() -> None:
     """It leaves a missing measure out of its component's mean, a component with no measure out of
     the score, counts the measures used, and gives no score when nothing is known."""
     sc = parse_scorecard(card_doc())
-    frame = rows(support_csat=[np.nan, np.nan, np.nan], open_high_priority_tickets=[0.0, np.nan, np.nan],
-                 licence_utilisation=[0.5, 0.5, np.nan])
+    frame = rows(
+        support_csat=[np.nan, np.nan, np.nan],
+        open_high_priority_tickets=[0.0, np.nan, np.nan],
+        licence_utilisation=[0.5, 0.5, np.nan],
+    )
     out = score_health(frame, sc)
     assert out["health_score"].iloc[0] == pytest.approx(0.6 * 50 + 0.4 * 100)  # support = tickets alone
     assert out["health_score"].iloc[1] == pytest.approx(50.0)  # usage alone
@@ -123,11 +145,19 @@ def test_a_pinned_measure_ignores_its_value() -> None:
 def test_override_rules_force_a_band_and_cap_the_score() -> None:
     """A band rule forces red however high the score; a cap rule lowers it; both say which rule fired."""
     doc = card_doc()
-    doc["overrides"] = [{"when": "open_high_priority_tickets >= 3", "band": "red"},
-                        {"when": "support_csat < 2", "cap": 40}]
+    doc["overrides"] = [
+        {"when": "open_high_priority_tickets >= 3", "band": "red"},
+        {"when": "support_csat < 2", "cap": 40},
+    ]
     sc = parse_scorecard(doc)
-    out = score_health(rows(licence_utilisation=[0.8, 0.8, 0.8], open_high_priority_tickets=[3.0, 0.0, 0.0],
-                            support_csat=[5.0, 5.0, 1.0]), sc)
+    out = score_health(
+        rows(
+            licence_utilisation=[0.8, 0.8, 0.8],
+            open_high_priority_tickets=[3.0, 0.0, 0.0],
+            support_csat=[5.0, 5.0, 1.0],
+        ),
+        sc,
+    )
     assert out["health_band"].tolist() == ["red", "green", "red"]
     assert out["health_score"].iloc[0] > 75 and out["health_score"].iloc[2] == 40
     assert out["override"].tolist() == ["open_high_priority_tickets >= 3", None, "support_csat < 2"]
@@ -158,23 +188,32 @@ def _break(path: str, value: Any) -> dict[str, Any]:
 MAIN = "cards.main.components"
 
 
-@pytest.mark.parametrize(("doc", "message"), [
-    (_break(f"{MAIN}.0.weight", 70), r"card main: component weights sum to 110, not 100"),
-    (_break(f"{MAIN}.1.measures.0.weight", 60), r"support: measure weights sum to 110, not 100"),
-    (_break(f"{MAIN}.1.measures.0.signal", "tickets_per_fortnight"), r"unknown signal 'tickets_per_fortnight'"),
-    (_break(f"{MAIN}.0.measures.0.curve", [[0.2, 0], [0.5, 80], [0.8, 60]]), r"curve is not monotone"),
-    (_break(f"{MAIN}.0.measures.0.curve", [[0.8, 0], [0.2, 100]]), r"curve values must be strictly increasing"),
-    (_break(f"{MAIN}.0.measures.0.curve", [[0.2, 0], [0.8, 120]]), r"scores must lie between 0 and 100"),
-    (_break(f"{MAIN}.0.measures.0.weight", -5), r"weight must be a number >= 0"),
-    (_break(f"{MAIN}.0.measures.0.pin", 150), r"pin must be a score from 0 to 100"),
-    (_break("bands.yellow", [45, 75]), r"bands: yellow is \[45, 75\]; it must start at 41"),
-    (_break("bands.green", [76, 90]), r"green must end at 100"),
-    (_break("bands", {"red": [0, 40], "amber": [41, 75], "green": [76, 100]}), r"bands must be red, yellow and green"),
-    (_break("overrides", [{"when": "open_high_priority_tickets about 3", "band": "red"}]), r"override 1: when must"),
-    (_break("overrides", [{"when": "nps < 0", "band": "purple"}]), r"override 1: band must be one of"),
-    (_break("overrides", [{"when": "nps < 0"}]), r"override 1: give band"),
-    (_break("onboarding_age_days", "ninety"), r"onboarding_age_days must be a number"),
-])
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (_break(f"{MAIN}.0.weight", 70), r"card main: component weights sum to 110, not 100"),
+        (_break(f"{MAIN}.1.measures.0.weight", 60), r"support: measure weights sum to 110, not 100"),
+        (_break(f"{MAIN}.1.measures.0.signal", "tickets_per_fortnight"), r"unknown signal 'tickets_per_fortnight'"),
+        (_break(f"{MAIN}.0.measures.0.curve", [[0.2, 0], [0.5, 80], [0.8, 60]]), r"curve is not monotone"),
+        (_break(f"{MAIN}.0.measures.0.curve", [[0.8, 0], [0.2, 100]]), r"curve values must be strictly increasing"),
+        (_break(f"{MAIN}.0.measures.0.curve", [[0.2, 0], [0.8, 120]]), r"scores must lie between 0 and 100"),
+        (_break(f"{MAIN}.0.measures.0.weight", -5), r"weight must be a number >= 0"),
+        (_break(f"{MAIN}.0.measures.0.pin", 150), r"pin must be a score from 0 to 100"),
+        (_break("bands.yellow", [45, 75]), r"bands: yellow is \[45, 75\]; it must start at 41"),
+        (_break("bands.green", [76, 90]), r"green must end at 100"),
+        (
+            _break("bands", {"red": [0, 40], "amber": [41, 75], "green": [76, 100]}),
+            r"bands must be red, yellow and green",
+        ),
+        (
+            _break("overrides", [{"when": "open_high_priority_tickets about 3", "band": "red"}]),
+            r"override 1: when must",
+        ),
+        (_break("overrides", [{"when": "nps < 0", "band": "purple"}]), r"override 1: band must be one of"),
+        (_break("overrides", [{"when": "nps < 0"}]), r"override 1: give band"),
+        (_break("onboarding_age_days", "ninety"), r"onboarding_age_days must be a number"),
+    ],
+)
 def test_an_invalid_file_is_refused_with_a_reason(doc: dict[str, Any], message: str) -> None:
     """It refuses a broken scorecard with a one-line message naming the problem."""
     with pytest.raises(ScorecardError, match=message) as info:
@@ -224,12 +263,23 @@ def test_capped_shares_without_room_are_equal() -> None:
 
 # --- on a trained world ---------------------------------------------------------------------------
 
-QUICK = TrainConfig(outcomes=("churn",), lgbm=LGBMParams(num_boost_round=300, early_stopping_rounds=30),
-                    test_dates=2, calibration_dates=2)
+QUICK = TrainConfig(
+    outcomes=("churn",),
+    lgbm=LGBMParams(num_boost_round=300, early_stopping_rounds=30),
+    test_dates=2,
+    calibration_dates=2,
+)
 # The generator's planted churn drivers, as the direction each measure's curve must have (+1: a
 # higher value scores healthier).
-PLANTED = {"open_high_priority_tickets": -1, "nps": +1, "nps_latest": +1, "overdue_amount": -1,
-           "max_days_overdue": -1, "active_users_trend": +1, "licence_utilisation": +1}
+PLANTED = {
+    "open_high_priority_tickets": -1,
+    "nps": +1,
+    "nps_latest": +1,
+    "overdue_amount": -1,
+    "max_days_overdue": -1,
+    "active_users_trend": +1,
+    "licence_utilisation": +1,
+}
 
 
 @pytest.fixture(scope="module")
@@ -290,8 +340,10 @@ def test_measures_against_the_catalog_are_left_out_and_listed(trained) -> None:
 
 def _test_rows(result):
     labelled = result.frame[result.frame["churn"].notna()]
-    return (labelled[labelled["as_of"].isin(result.dates["train"])],
-            labelled[labelled["as_of"].isin(result.dates["test"])])
+    return (
+        labelled[labelled["as_of"].isin(result.dates["train"])],
+        labelled[labelled["as_of"].isin(result.dates["test"])],
+    )
 
 
 def test_backtest_orders_the_bands_and_keeps_the_model_power_where_renewals_fall(trained) -> None:
@@ -329,8 +381,12 @@ def test_renewal_timing_weighs_at_most_the_context_cap(trained) -> None:
     for card in (result.scorecard.main, result.scorecard.onboarding):
         assert sum(p for s, p in _points(card).items() if s in CONTEXT_SIGNALS) <= cap + 0.5
     train_rows, test = _test_rows(result)
-    moved = test.assign(days_to_renewal=np.where(test["days_to_renewal"] > 90, 5.0, 300.0),
-                        days_since_last_renewal=10.0, arr=test["arr"] * 10, plan_changes=3.0)
+    moved = test.assign(
+        days_to_renewal=np.where(test["days_to_renewal"] > 90, 5.0, 300.0),
+        days_since_last_renewal=10.0,
+        arr=test["arr"] * 10,
+        plan_changes=3.0,
+    )
     before = score_health(test, result.scorecard)
     shift = (score_health(moved, result.scorecard)["health_score"] - before["health_score"]).abs()
     # Where every measure is present: a missing one hands its weight to the rest, context included.
@@ -338,8 +394,12 @@ def test_renewal_timing_weighs_at_most_the_context_cap(trained) -> None:
     assert complete.sum() > 50 and 0 < shift[complete].max() <= cap + 0.5
 
     x = to_matrix(train_rows, result.spec)
-    timeless = learn_scorecard(x, train_rows["churn"].to_numpy(dtype=float), result.models["churn"].booster,
-                               ScorecardConfig(context_measures=False))
+    timeless = learn_scorecard(
+        x,
+        train_rows["churn"].to_numpy(dtype=float),
+        result.models["churn"].booster,
+        ScorecardConfig(context_measures=False),
+    )
     for card in (timeless.main, timeless.onboarding):
         assert not set(card.signals) & set(CONTEXT_SIGNALS)
     assert set(timeless.info["learning"]["context_signals_not_measures"]) >= {"days_to_renewal", "arr"}

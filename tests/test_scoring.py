@@ -78,8 +78,9 @@ def test_contributions_add_up_to_the_raw_score(dataset: Dataset, scorer: Scorer,
     assert check_additivity(contrib, raw_score(booster, x)) <= 1e-6
 
 
-def test_one_pass_probability_equals_the_model(scores: pd.DataFrame, dataset: Dataset, scorer: Scorer,
-                                               as_of: pd.Timestamp) -> None:
+def test_one_pass_probability_equals_the_model(
+    scores: pd.DataFrame, dataset: Dataset, scorer: Scorer, as_of: pd.Timestamp
+) -> None:
     """Churn probability from the summed contributions equals the calibrated model's prediction."""
     rows = eligible_features(dataset, build_features(dataset, [as_of]).frame, scorer.outcome_config)
     expected = scorer.bundle.outcomes["churn"].predict(to_matrix(rows, scorer.bundle.spec))
@@ -88,8 +89,9 @@ def test_one_pass_probability_equals_the_model(scores: pd.DataFrame, dataset: Da
     assert scores["account_id"].is_unique
 
 
-def test_only_accounts_with_an_active_subscription_are_scored(dataset: Dataset, scores: pd.DataFrame,
-                                                               as_of: pd.Timestamp) -> None:
+def test_only_accounts_with_an_active_subscription_are_scored(
+    dataset: Dataset, scores: pd.DataFrame, as_of: pd.Timestamp
+) -> None:
     """Churned and not-yet-started accounts get no score: the model was never trained on them."""
     subs = dataset.tables["subscriptions"]
     active = subs[(subs["start_date"] <= as_of) & (subs["end_date"].isna() | (subs["end_date"] > as_of))]
@@ -140,8 +142,9 @@ def test_context_is_never_the_only_reason(scores: pd.DataFrame) -> None:
     assert scores["red_flags"].map(len).gt(0).mean() > 0.5
 
 
-def test_flags_sit_on_the_matching_side_of_the_typical_account(dataset: Dataset, scorer: Scorer, as_of: pd.Timestamp,
-                                                               scores: pd.DataFrame) -> None:
+def test_flags_sit_on_the_matching_side_of_the_typical_account(
+    dataset: Dataset, scorer: Scorer, as_of: pd.Timestamp, scores: pd.DataFrame
+) -> None:
     """A red flag's value is less healthy than the reference median by the catalog's direction, a green
     flag's healthier (missing values and context signals have no side). Without the reference profile
     the model's raw SHAP puts some flags on the wrong side (e.g. "nobody used the product for 0 days")."""
@@ -165,8 +168,9 @@ def test_flags_sit_on_the_matching_side_of_the_typical_account(dataset: Dataset,
     assert np.isnan(blind.typical).all() and wrong_side(blind.score(rows)) > 0
 
 
-def test_sentences_carry_the_real_numbers_in_both_languages(dataset: Dataset, scorer: Scorer,
-                                                            as_of: pd.Timestamp, scores: pd.DataFrame) -> None:
+def test_sentences_carry_the_real_numbers_in_both_languages(
+    dataset: Dataset, scorer: Scorer, as_of: pd.Timestamp, scores: pd.DataFrame
+) -> None:
     """English and Turkish flags render the signal's template with the account's actual value."""
     turkish = score_dataset(dataset, scorer, as_of, lang="tr")
     checked = 0
@@ -184,8 +188,9 @@ def test_sentences_carry_the_real_numbers_in_both_languages(dataset: Dataset, sc
     assert "azaldı" in trend["sentence"] or "arttı" in trend["sentence"]
 
 
-def test_rerun_gives_identical_rows(dataset: Dataset, scorer: Scorer, as_of: pd.Timestamp,
-                                    scores: pd.DataFrame, tmp_path: Path) -> None:
+def test_rerun_gives_identical_rows(
+    dataset: Dataset, scorer: Scorer, as_of: pd.Timestamp, scores: pd.DataFrame, tmp_path: Path
+) -> None:
     """Scoring the same inputs twice gives the same rows apart from scored_at, also through a file."""
     again = score_dataset(dataset, scorer, as_of)
     pd.testing.assert_frame_equal(again.drop(columns="scored_at"), scores.drop(columns="scored_at"))
@@ -194,8 +199,9 @@ def test_rerun_gives_identical_rows(dataset: Dataset, scorer: Scorer, as_of: pd.
         pd.testing.assert_frame_equal(back, scores, check_dtype=False, obj=suffix)
 
 
-def test_failed_write_keeps_the_previous_output(scores: pd.DataFrame, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_keeps_the_previous_output(
+    scores: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A write that fails half-way leaves the previous scores file readable and unchanged, and no temp file."""
     target = write_scores(scores, tmp_path / "scores.parquet")
     before = target.read_bytes()
@@ -278,8 +284,13 @@ def test_fewer_outcomes_score_with_fewer_tables(world_dir: Path, tmp_path: Path)
     """An activity churn model trained on accounts and usage only scores with those; other outcomes are null."""
     full = load_dataset(world_dir)
     small = Dataset({k: v for k, v in full.tables.items() if k in ("accounts", "usage_events")}, full.source)
-    config = TrainConfig(outcomes=("churn",), outcome=OutcomeConfig(churn_definition="activity"),
-                         lgbm=LGBMParams(num_boost_round=60, early_stopping_rounds=20), test_dates=2, calibration_dates=2)
+    config = TrainConfig(
+        outcomes=("churn",),
+        outcome=OutcomeConfig(churn_definition="activity"),
+        lgbm=LGBMParams(num_boost_round=60, early_stopping_rounds=20),
+        test_dates=2,
+        calibration_dates=2,
+    )
     write_model_folder(train(small, config), tmp_path / "m", data_source="small", fingerprint="t")
     end = full.tables["usage_events"]["timestamp"].max().normalize()
     scores = score_dataset(small, Scorer.load(tmp_path / "m"), end)
@@ -292,19 +303,37 @@ def test_cli_scores_and_summarises(world_dir: Path, model_dir: Path, tmp_path: P
     """`churn score` writes scores and CRM files and prints the band summary; bad input exits 2 in one line."""
     runner = CliRunner()
     out, crm = tmp_path / "s.duckdb", tmp_path / "crm.csv"
-    result = runner.invoke(app, ["score", "--data", str(world_dir), "--model", str(model_dir), "--as-of", "latest",
-                                 "--out", str(out), "--crm-out", str(crm), "--lang", "tr"])
+    result = runner.invoke(
+        app,
+        [
+            "score",
+            "--data",
+            str(world_dir),
+            "--model",
+            str(model_dir),
+            "--as-of",
+            "latest",
+            "--out",
+            str(out),
+            "--crm-out",
+            str(crm),
+            "--lang",
+            "tr",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "ARR at risk" in result.output and "top 10 accounts" in result.output
     assert len(read_scores(out)) == len(read_export(crm)) > 0
-    bad = runner.invoke(app, ["score", "--data", str(world_dir), "--model", str(tmp_path), "--as-of", "latest",
-                              "--out", str(out)])
+    bad = runner.invoke(
+        app, ["score", "--data", str(world_dir), "--model", str(tmp_path), "--as-of", "latest", "--out", str(out)]
+    )
     assert bad.exit_code == 2 and "not a model folder" in bad.output
 
 
 @pytest.mark.spark
-def test_spark_scores_equal_embedded_scores(dataset: Dataset, scorer: Scorer, as_of: pd.Timestamp,
-                                            scores: pd.DataFrame, spark) -> None:
+def test_spark_scores_equal_embedded_scores(
+    dataset: Dataset, scorer: Scorer, as_of: pd.Timestamp, scores: pd.DataFrame, spark
+) -> None:
     """Scoring on Spark (model broadcast, mapInPandas batches) equals the embedded scores, flags included.
 
     The features themselves are equal on both engines by tests/test_features_spark.py; here
@@ -314,5 +343,6 @@ def test_spark_scores_equal_embedded_scores(dataset: Dataset, scorer: Scorer, as
 
     rows = eligible_features(dataset, build_features(dataset, [as_of]).frame, scorer.outcome_config)
     on_spark = score_on_spark(rows, scorer, spark=spark)
-    pd.testing.assert_frame_equal(on_spark.drop(columns="scored_at"), scores.drop(columns="scored_at"),
-                                  check_dtype=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(
+        on_spark.drop(columns="scored_at"), scores.drop(columns="scored_at"), check_dtype=False, rtol=1e-9
+    )

@@ -10,13 +10,7 @@ import pytest
 
 from training.tabular import TabularConfig, load_table, train_table
 
-TELCO = (
-    Path(__file__).resolve().parents[1].parent
-    / "shared"
-    / "data"
-    / "telco"
-    / "Telco-Customer-Churn.csv"
-)
+TELCO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "telco" / "Telco-Customer-Churn.csv"
 FAST = TabularConfig(repeats=1, folds=3)
 
 
@@ -192,17 +186,13 @@ def test_numeric_label() -> None:
 
 def test_missing_id_column() -> None:
     """It refuses an id column that is not in the table, listing the columns there are."""
-    with pytest.raises(
-        ValueError, match=r"id column 'customer' not in table; available: account, plan"
-    ):
+    with pytest.raises(ValueError, match=r"id column 'customer' not in table; available: account, plan"):
         train_table(table(), "customer", "churned")
 
 
 def test_missing_label_column() -> None:
     """It refuses a label column that is not in the table."""
-    with pytest.raises(
-        ValueError, match=r"label column 'Churn' not in table; available: .*churned"
-    ):
+    with pytest.raises(ValueError, match=r"label column 'Churn' not in table; available: .*churned"):
         train_table(table(), "account", "Churn")
 
 
@@ -220,9 +210,7 @@ def test_label_with_three_values() -> None:
 def test_label_needs_positive() -> None:
     """It asks which value is positive when the label's values do not say."""
     frame = table().assign(churned=lambda f: f["churned"].map({"Yes": "lost", "No": "kept"}))
-    with pytest.raises(
-        ValueError, match=r"label column 'churned' has values 'kept', 'lost': name the positive one"
-    ):
+    with pytest.raises(ValueError, match=r"label column 'churned' has values 'kept', 'lost': name the positive one"):
         train_table(frame, "account", "churned")
     with pytest.raises(ValueError, match=r"positive value 'gone' is not in label column 'churned'"):
         train_table(frame, "account", "churned", positive="gone")
@@ -232,9 +220,7 @@ def test_too_few_of_a_class() -> None:
     """It refuses a label with fewer rows of a class than there are folds."""
     frame = table(60).assign(churned="No")
     frame.loc[:2, "churned"] = "Yes"
-    with pytest.raises(
-        ValueError, match=r"only 3 rows of class 'Yes'; 5-fold CV needs at least 5 per class"
-    ):
+    with pytest.raises(ValueError, match=r"only 3 rows of class 'Yes'; 5-fold CV needs at least 5 per class"):
         train_table(frame, "account", "churned")
 
 
@@ -250,7 +236,5 @@ def test_duplicate_ids() -> None:
     """It refuses a table with more than one row per account."""
     frame = table(50)
     frame.loc[1, "account"] = frame.loc[0, "account"]
-    with pytest.raises(
-        ValueError, match=r"id column 'account' repeats '00001': one row per account"
-    ):
+    with pytest.raises(ValueError, match=r"id column 'account' repeats '00001': one row per account"):
         train_table(frame, "account", "churned")

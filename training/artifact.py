@@ -265,13 +265,21 @@ def load_model_folder(path: Path) -> ModelBundle:
     except (ValueError, KeyError) as exc:
         raise ModelFolderError(f"{manifest_file}: unreadable manifest ({exc})") from exc
     # Only checksummed files are parsed, and only as JSON, YAML or LightGBM text: nothing here unpickles.
-    unlisted = [f for f in ("features.json", "metrics.json", *(f"{o}.{k}" for o in manifest.get("outcomes", [])
-                                                                 for k in ("lgbm.txt", "calibrator.json")))
-                if f not in files]
+    unlisted = [
+        f
+        for f in (
+            "features.json",
+            "metrics.json",
+            *(f"{o}.{k}" for o in manifest.get("outcomes", []) for k in ("lgbm.txt", "calibrator.json")),
+        )
+        if f not in files
+    ]
     strange = [o for o in manifest.get("outcomes", []) if o not in OUTCOME_NAMES]
     if strange or unlisted:
-        raise ModelFolderError(f"{path}: the manifest names {(strange or unlisted)[0]!r} "
-                               f"{'as an outcome' if strange else 'without a checksum'}; refused")
+        raise ModelFolderError(
+            f"{path}: the manifest names {(strange or unlisted)[0]!r} "
+            f"{'as an outcome' if strange else 'without a checksum'}; refused"
+        )
     outside = [name for name in files if Path(name).name != name]
     if outside:
         raise ModelFolderError(f"{path}: the manifest lists {outside[0]!r}, outside the folder; refused")
@@ -303,6 +311,13 @@ def load_model_folder(path: Path) -> ModelBundle:
         edited = sha256_file(file) != manifest["editable"][SCORECARD]
     reference = json.loads((path / REFERENCE).read_text()) if REFERENCE in files else None
     return ModelBundle(
-        path, FeatureSpec.from_dict(features["spec"]), outcomes, manifest, metrics, features, scorecard, edited,
+        path,
+        FeatureSpec.from_dict(features["spec"]),
+        outcomes,
+        manifest,
+        metrics,
+        features,
+        scorecard,
+        edited,
         reference,
     )

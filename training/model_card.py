@@ -8,8 +8,13 @@ if TYPE_CHECKING:
     from training.train import TrainingResult
 
 METRIC_ROWS = (
-    ("roc_auc", "ROC-AUC"), ("pr_auc", "PR-AUC"), ("brier", "Brier"), ("log_loss", "log loss"),
-    ("ece", "ECE (10 bins)"), ("lift_top_decile", "lift, top decile"), ("recall_top_decile", "recall, top decile"),
+    ("roc_auc", "ROC-AUC"),
+    ("pr_auc", "PR-AUC"),
+    ("brier", "Brier"),
+    ("log_loss", "log loss"),
+    ("ece", "ECE (10 bins)"),
+    ("lift_top_decile", "lift, top decile"),
+    ("recall_top_decile", "recall, top decile"),
     ("arr_captured_top_decile", "ARR at risk captured, top decile"),
 )
 
@@ -76,21 +81,33 @@ def health_score_section(scorecard: Any) -> str:
     learning = scorecard.info.get("learning", {})
     weights = learning.get("weights", "share of the churn model's mean |SHAP|")
     left_out = learning.get("context_signals_not_measures") or []
-    timing = (f"{', '.join(left_out)} are not measures (the churn probability carries timing)" if left_out else
-              "renewal timing, tenure, ARR and plan changes are measures with a small, capped share")
-    lines = ["## Health score (scorecard.yaml)",
-             f"A transparent 0-100 score (100 healthiest): {timing}. Weights: {weights}. Curves are isotonic "
-             "fits of each measure's SHAP contributions, kept only when they point the catalog's way. "
-             "CS ops may edit `scorecard.yaml`; scoring validates it.", "",
-             "| component | weight | measures (weight within the component) |", "|---|---:|---|"]
+    timing = (
+        f"{', '.join(left_out)} are not measures (the churn probability carries timing)"
+        if left_out
+        else "renewal timing, tenure, ARR and plan changes are measures with a small, capped share"
+    )
+    lines = [
+        "## Health score (scorecard.yaml)",
+        f"A transparent 0-100 score (100 healthiest): {timing}. Weights: {weights}. Curves are isotonic "
+        "fits of each measure's SHAP contributions, kept only when they point the catalog's way. "
+        "CS ops may edit `scorecard.yaml`; scoring validates it.",
+        "",
+        "| component | weight | measures (weight within the component) |",
+        "|---|---:|---|",
+    ]
     for c in scorecard.main.components:
         measures = ", ".join(f"{m.signal} ({m.weight:g})" for m in c.measures)
         lines.append(f"| {c.name} | {c.weight:g} | {measures} |")
     bt = scorecard.info.get("backtest")
     if bt:
-        lines += ["", f"Backtest on the churn model's {bt['n']:,} test snapshots ({bt.get('test_from')} to "
-                  f"{bt.get('test_to')}); risk = 100 - health score:", "",
-                  "| | health scorecard | LightGBM churn model | equal-weight score |", "|---|---:|---:|---:|"]
+        lines += [
+            "",
+            f"Backtest on the churn model's {bt['n']:,} test snapshots ({bt.get('test_from')} to "
+            f"{bt.get('test_to')}); risk = 100 - health score:",
+            "",
+            "| | health scorecard | LightGBM churn model | equal-weight score |",
+            "|---|---:|---:|---:|",
+        ]
         for key, label in (("roc_auc", "churn ROC-AUC"), ("lift_top_decile", "lift, top decile")):
             cells = [_cell(bt.get(f, {}).get(key)) for f in ("scorecard", "model", "equal_weight")]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -99,6 +116,10 @@ def health_score_section(scorecard: Any) -> str:
             lines.append(f"| churn ROC-AUC, renewal due ({bt['exposed']['n']:,}) | " + " | ".join(cells) + " |")
         lines += ["", "| band | snapshots | churn rate |", "|---|---:|---:|"]
         lines += [f"| {name} | {b['n']:,} | {_cell(b['churn_rate'])} |" for name, b in bt["bands"].items()]
-    lines += ["", f"Onboarding card (tenure under {scorecard.onboarding_days:g} days): "
-              + (scorecard.onboarding.note or "learned on young accounts") + "."]
+    lines += [
+        "",
+        f"Onboarding card (tenure under {scorecard.onboarding_days:g} days): "
+        + (scorecard.onboarding.note or "learned on young accounts")
+        + ".",
+    ]
     return "\n".join(lines)

@@ -238,8 +238,13 @@ def recently_active(dataset: Dataset, snapshots: pd.DataFrame, config: OutcomeCo
     """A usage event in the ``active_days`` before each as_of (strictly before it)."""
     events, snaps = _events_and_snaps(dataset, snapshots)
     before = pd.merge_asof(
-        snaps, events.rename(columns={"timestamp": "last"}), left_on="as_of", right_on="last",
-        by="account_id", direction="backward", allow_exact_matches=False,
+        snaps,
+        events.rename(columns={"timestamp": "last"}),
+        left_on="as_of",
+        right_on="last",
+        by="account_id",
+        direction="backward",
+        allow_exact_matches=False,
     )
     return _in_snapshot_order(before["last"] >= before["as_of"] - pd.Timedelta(days=config.active_days), snaps)
 
@@ -248,8 +253,13 @@ def activity_churn(dataset: Dataset, snapshots: pd.DataFrame, config: OutcomeCon
     """1 when an account active in the ``active_days`` before as_of has no usage event in the window."""
     events, snaps = _events_and_snaps(dataset, snapshots)
     after = pd.merge_asof(
-        snaps, events.rename(columns={"timestamp": "next"}), left_on="as_of", right_on="next",
-        by="account_id", direction="forward", allow_exact_matches=True,
+        snaps,
+        events.rename(columns={"timestamp": "next"}),
+        left_on="as_of",
+        right_on="next",
+        by="account_id",
+        direction="forward",
+        allow_exact_matches=True,
     )
     churned = _in_snapshot_order(after["next"].isna() | (after["next"] >= after["as_of"] + config.horizon), snaps)
     label = np.where(recently_active(dataset, snapshots, config), churned.astype(float), np.nan)

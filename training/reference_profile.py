@@ -50,8 +50,14 @@ def numeric_profile(values: np.ndarray, bins: int = BINS) -> dict[str, Any]:
     edges = np.unique(np.quantile(present, quantiles)) if len(present) else np.array([])
     shares, missing = _numeric_shares(x, edges)
     median = float(np.median(present)) if len(present) else None  # the typical account, for the flags
-    return {"kind": "numeric", "edges": edges.tolist(), "shares": shares.tolist(), "missing": missing, "n": len(x),
-            "median": median}
+    return {
+        "kind": "numeric",
+        "edges": edges.tolist(),
+        "shares": shares.tolist(),
+        "missing": missing,
+        "n": len(x),
+        "median": median,
+    }
 
 
 def categorical_profile(values: pd.Series, levels: tuple[str, ...]) -> dict[str, Any]:

@@ -64,10 +64,31 @@ from training.scorecard_core import (
 from training.scorecard_file import dump_scorecard, load_scorecard, parse_scorecard
 
 __all__ = [  # the scorecard's public API, whichever of its modules holds each part
-    "BAND_NAMES", "COMPONENTS", "CONTEXT_SIGNALS", "SCORE_COLUMNS", "Card", "Component", "Measure", "Rule",
-    "Scorecard", "ScorecardConfig", "ScorecardError", "backtest", "candidate_signals", "cap_shares",
-    "curve_direction", "dump_scorecard", "exposed_rows", "fit_curve", "learn_card", "learn_scorecard",
-    "load_scorecard", "parse_scorecard", "reference_risks", "score_health", "shap_contributions",
+    "BAND_NAMES",
+    "COMPONENTS",
+    "CONTEXT_SIGNALS",
+    "SCORE_COLUMNS",
+    "Card",
+    "Component",
+    "Measure",
+    "Rule",
+    "Scorecard",
+    "ScorecardConfig",
+    "ScorecardError",
+    "backtest",
+    "candidate_signals",
+    "cap_shares",
+    "curve_direction",
+    "dump_scorecard",
+    "exposed_rows",
+    "fit_curve",
+    "learn_card",
+    "learn_scorecard",
+    "load_scorecard",
+    "parse_scorecard",
+    "reference_risks",
+    "score_health",
+    "shap_contributions",
 ]
 
 LEFT_OUT = ("engagement_score",)
@@ -99,8 +120,11 @@ def shap_contributions(booster: Any, x: pd.DataFrame) -> pd.DataFrame:
 
 def candidate_signals(columns: Sequence[str], exclude: Sequence[str] = ()) -> list[str]:
     """Catalog signals of the scorecard's components that the model saw, in catalog order."""
-    return [s.name for s in SIGNALS if s.group in COMPONENTS and s.name in columns
-            and s.name not in LEFT_OUT and s.name not in exclude]
+    return [
+        s.name
+        for s in SIGNALS
+        if s.group in COMPONENTS and s.name in columns and s.name not in LEFT_OUT and s.name not in exclude
+    ]
 
 
 def learn_card(
@@ -125,8 +149,12 @@ def learn_card(
     small = {n for n, v in importance.items() if v / total < config.min_measure_share}
     left_out.update({n: f"under {config.min_measure_share:.1%} of the model's attention" for n in small})
     share = cap_shares({n: v for n, v in importance.items() if n not in small}, config.max_measure_points / 100)
-    share = cap_group(share, [n for n in share if n in CONTEXT_SIGNALS], config.max_context_points / 100,
-                      config.max_measure_points / 100)
+    share = cap_group(
+        share,
+        [n for n in share if n in CONTEXT_SIGNALS],
+        config.max_context_points / 100,
+        config.max_measure_points / 100,
+    )
     groups = {c: [n for n in share if SIGNALS_BY_NAME[n].group == c] for c in COMPONENTS}
     groups = {c: names for c, names in groups.items() if names}
     comp_weights = _round_to_total([sum(share[n] for n in names) for names in groups.values()], 100, 0)
@@ -238,7 +266,7 @@ def _tidy_curve(points: list[tuple[float, float]]) -> tuple[tuple[float, float],
 
 def _round_to_total(shares: Sequence[float], total: float, decimals: int) -> list[float]:
     """Scale ``shares`` to ``total`` and round (largest remainder) so the rounded parts still sum to it."""
-    unit = 10.0 ** -decimals
+    unit = 10.0**-decimals
     raw = np.asarray(shares, dtype=float) / max(sum(shares), 1e-12) * total / unit
     floor = np.floor(raw)
     left = int(round(total / unit - floor.sum()))
@@ -248,7 +276,11 @@ def _round_to_total(shares: Sequence[float], total: float, decimals: int) -> lis
 
 
 def learn_scorecard(
-    x: pd.DataFrame, y: np.ndarray, booster: Any, config: ScorecardConfig = ScorecardConfig(), seed: int = 0,
+    x: pd.DataFrame,
+    y: np.ndarray,
+    booster: Any,
+    config: ScorecardConfig = ScorecardConfig(),
+    seed: int = 0,
     info: Mapping[str, Any] | None = None,
 ) -> Scorecard:
     """The main and onboarding cards from the churn model and its training snapshots ``x`` (labels ``y``)."""
@@ -266,19 +298,23 @@ def learn_scorecard(
     is_young = np.nan_to_num(tenure, nan=np.inf) < config.onboarding_days
     young, churners = x[is_young], int(np.nansum(np.asarray(y, dtype=float)[is_young]))
     if len(young) < config.min_onboarding_rows or churners < config.min_onboarding_churners:
-        onboarding = replace(main, note=f"only {len(young)} training snapshots younger than {config.onboarding_days} "
-                                        f"days ({churners} churned): the onboarding card is the main card")
+        onboarding = replace(
+            main,
+            note=f"only {len(young)} training snapshots younger than {config.onboarding_days} "
+            f"days ({churners} churned): the onboarding card is the main card",
+        )
         young_left_out = left_out
     else:
         young_x = sample(young)
-        card, young_left_out = learn_card(young_x, shap_contributions(booster, young_x), config,
-                                          (*exclude, "tenure_days"))
-        onboarding = replace(card, note=f"learned on {len(young)} training snapshots younger than "
-                                        f"{config.onboarding_days} days")
+        card, young_left_out = learn_card(
+            young_x, shap_contributions(booster, young_x), config, (*exclude, "tenure_days")
+        )
+        onboarding = replace(
+            card, note=f"learned on {len(young)} training snapshots younger than {config.onboarding_days} days"
+        )
     learning = {
         "weights": f"share of the churn model's mean |SHAP|, at most {config.max_measure_points:g} points a measure"
-                   + (f" and {config.max_context_points:g} for the context measures together"
-                      if config.context_measures else ""),
+        + (f" and {config.max_context_points:g} for the context measures together" if config.context_measures else ""),
         "context_signals_not_measures": [] if config.context_measures else [s for s in CONTEXT_SIGNALS if s in x],
         "left_out": {"main": _by_reason(left_out), "onboarding": _by_reason(young_left_out)},
     }

@@ -33,8 +33,11 @@ def reference_risks(train_x: pd.DataFrame, test_x: pd.DataFrame, model: Any) -> 
 
 
 def backtest(
-    scores: pd.DataFrame, y: np.ndarray, reference: Mapping[str, Mapping[str, float]],
-    exposed: np.ndarray | None = None, risks: Mapping[str, np.ndarray] | None = None,
+    scores: pd.DataFrame,
+    y: np.ndarray,
+    reference: Mapping[str, Mapping[str, float]],
+    exposed: np.ndarray | None = None,
+    risks: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Churn ranking power of the health score on the test snapshots, beside ``reference`` scores.
 
@@ -59,11 +62,15 @@ def backtest(
         out["auc_ratio_to_model"] = auc / float(reference["model"]["roc_auc"])
     bands = scores["health_band"].to_numpy(dtype=object)
     churners = max(float(y.sum()), 1.0)
-    out["bands"] = {name: {"n": int((bands == name).sum()),
-                           "churn_rate": float(y[bands == name].mean()) if (bands == name).any() else float("nan"),
-                           "share": float((bands == name).mean()) if len(y) else float("nan"),
-                           "churners_share": float(y[bands == name].sum() / churners)}
-                    for name in BAND_NAMES}
+    out["bands"] = {
+        name: {
+            "n": int((bands == name).sum()),
+            "churn_rate": float(y[bands == name].mean()) if (bands == name).any() else float("nan"),
+            "share": float((bands == name).mean()) if len(y) else float("nan"),
+            "churners_share": float(y[bands == name].sum() / churners),
+        }
+        for name in BAND_NAMES
+    }
     young = scores["onboarding"].to_numpy(dtype=bool)
     out["onboarding"] = {"n": int(young.sum()), "churn_rate": float(y[young].mean()) if young.any() else float("nan")}
     out["measures_used_mean"] = float(scores["measures_used"].mean()) if len(scores) else float("nan")

@@ -108,7 +108,6 @@ class Scorecard:
         return out
 
 
-
 # --- scoring ----------------------------------------------------------------------------------
 
 
@@ -129,6 +128,7 @@ def score_health_arrays(values: Mapping[str, np.ndarray], n: int, scorecard: Sco
 
     The API scores a few rows at a time, where a pandas column costs more than the arithmetic.
     """
+
     def column(name: str) -> np.ndarray:
         found = values.get(name)
         return np.full(n, np.nan) if found is None else np.asarray(found, dtype=float)
@@ -153,7 +153,11 @@ def score_health_arrays(values: Mapping[str, np.ndarray], n: int, scorecard: Sco
     band = scorecard.band(score)
     band = np.where(forced != None, forced, band)  # noqa: E711 - elementwise on an object array
     return {
-        "health_score": score, "health_band": band, "measures_used": used, "onboarding": young, "override": override,
+        "health_score": score,
+        "health_band": band,
+        "measures_used": used,
+        "onboarding": young,
+        "override": override,
     }
 
 

@@ -43,8 +43,14 @@ def dump_scorecard(scorecard: Scorecard) -> str:
         "bands": {name: [_num(low), _num(high)] for name, low, high in scorecard.bands},
         "onboarding_age_days": _num(scorecard.onboarding_days),
         "cards": {"main": _card_doc(scorecard.main), "onboarding": _card_doc(scorecard.onboarding)},
-        "overrides": [{"when": r.when, **({"band": r.band} if r.band else {}),
-                       **({"cap": _num(r.cap)} if r.cap is not None else {})} for r in scorecard.overrides],
+        "overrides": [
+            {
+                "when": r.when,
+                **({"band": r.band} if r.band else {}),
+                **({"cap": _num(r.cap)} if r.cap is not None else {}),
+            }
+            for r in scorecard.overrides
+        ],
         **_plain(dict(scorecard.info)),
     }
     return HEADER + "\n" + yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=120, allow_unicode=True)
@@ -53,9 +59,19 @@ def dump_scorecard(scorecard: Scorecard) -> str:
 def _card_doc(card: Card) -> dict[str, Any]:
     doc: dict[str, Any] = {"note": card.note} if card.note else {}
     doc["components"] = [
-        {"name": c.name, "weight": _num(c.weight), "measures": [
-            {"signal": m.signal, "weight": _num(m.weight), "curve": [[_num(v), _num(s)] for v, s in m.curve],
-             **({"pin": _num(m.pin)} if m.pin is not None else {})} for m in c.measures]}
+        {
+            "name": c.name,
+            "weight": _num(c.weight),
+            "measures": [
+                {
+                    "signal": m.signal,
+                    "weight": _num(m.weight),
+                    "curve": [[_num(v), _num(s)] for v, s in m.curve],
+                    **({"pin": _num(m.pin)} if m.pin is not None else {}),
+                }
+                for m in c.measures
+            ],
+        }
         for c in card.components
     ]
     return doc
@@ -158,8 +174,11 @@ def _parse_measure(doc: Any, where: str) -> Measure:
     if pin is not None and (not _is_number(pin) or not 0 <= pin <= 100):
         raise ScorecardError(f"{where}: pin must be a score from 0 to 100, not {pin!r}")
     curve = doc.get("curve")
-    if not isinstance(curve, list) or len(curve) < 2 or not all(
-            isinstance(p, list) and len(p) == 2 and all(_is_number(v) for v in p) for p in curve):
+    if (
+        not isinstance(curve, list)
+        or len(curve) < 2
+        or not all(isinstance(p, list) and len(p) == 2 and all(_is_number(v) for v in p) for p in curve)
+    ):
         raise ScorecardError(f"{where}: curve must be a list of at least two [value, score] number pairs")
     values, scores = [float(p[0]) for p in curve], [float(p[1]) for p in curve]
     if any(b <= a for a, b in zip(values, values[1:], strict=False)):
@@ -182,8 +201,10 @@ def _parse_bands(doc: Mapping[str, Any]) -> tuple[tuple[str, float, float], ...]
             raise ScorecardError(f"bands: {name} must be [low, high]")
         low, high = float(edges[0]), float(edges[1])
         if low != expected_low or high < low:
-            raise ScorecardError(f"bands: {name} is [{_num(low)}, {_num(high)}]; it must start at {_num(expected_low)} "
-                                 "and not end below its start (no gaps or overlaps)")
+            raise ScorecardError(
+                f"bands: {name} is [{_num(low)}, {_num(high)}]; it must start at {_num(expected_low)} "
+                "and not end below its start (no gaps or overlaps)"
+            )
         bands.append((name, low, high))
         expected_low = high + 1
     if bands[-1][2] != 100:
@@ -199,7 +220,7 @@ def _parse_rule(doc: Any, index: int, bands: set[str]) -> Rule:
     when = doc.get("when") if isinstance(doc, Mapping) else None
     match = _WHEN.match(when) if isinstance(when, str) else None
     if match is None:
-        raise ScorecardError(f"{where}: when must read like \"open_high_priority_tickets >= 3\", not {when!r}")
+        raise ScorecardError(f'{where}: when must read like "open_high_priority_tickets >= 3", not {when!r}')
     signal, op, number = match.groups()
     if signal not in SIGNALS_BY_NAME:
         raise ScorecardError(f"{where}: unknown signal {signal!r} (see `churn features --list`)")
@@ -211,4 +232,3 @@ def _parse_rule(doc: Any, index: int, bands: set[str]) -> Rule:
     if cap is not None and (not _is_number(cap) or not 0 <= cap <= 100):
         raise ScorecardError(f"{where}: cap must be a score from 0 to 100, not {cap!r}")
     return Rule(signal, op, float(number), band, None if cap is None else float(cap))
-

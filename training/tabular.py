@@ -49,9 +49,7 @@ SMALL_TABLE_PARAMS = LGBMParams(
     num_threads=1,
 )
 POSITIVE_WORDS = ("1", "true", "yes", "y", "t", "positive", "churn", "churned")
-MISSING_WORDS = frozenset(
-    {"na", "n/a", "nan", "null", "none", "?"}
-)  # missing, in numeric columns only
+MISSING_WORDS = frozenset({"na", "n/a", "nan", "null", "none", "?"})  # missing, in numeric columns only
 Metrics = dict[str, dict[str, float]]
 TIME_ORDER = "__time_order__"  # internal sort key of the time split
 LEADING_ZERO = re.compile(r"^[+-]?0\d")  # "00123" is a code, not the number 123
@@ -136,9 +134,7 @@ def load_table(path: Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     if suffix in (".parquet", ".pq"):
         raw = pd.read_parquet(path)
     elif suffix in (".csv", ".tsv", ".txt"):
-        raw = pd.read_csv(
-            path, dtype=str, keep_default_na=False, sep="\t" if suffix == ".tsv" else ","
-        )
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, sep="\t" if suffix == ".tsv" else ",")
     else:
         raise ValueError(f"cannot read {path.name}: expected a .csv, .tsv or .parquet file")
     return type_columns(raw, keep_text=text_columns)
@@ -162,25 +158,16 @@ def _labels(column: pd.Series, label: str, positive: str | None) -> tuple[np.nda
     distinct = sorted(values.unique())
     shown = ", ".join(repr(v) for v in distinct[:10])
     if len(distinct) != 2:
-        raise ValueError(
-            f"label column {label!r} must have exactly 2 distinct values, "
-            f"found {len(distinct)}: {shown}"
-        )
+        raise ValueError(f"label column {label!r} must have exactly 2 distinct values, found {len(distinct)}: {shown}")
     if positive is None:
         guesses = [v for v in distinct if v.lower() in POSITIVE_WORDS]
         if len(guesses) != 1:
-            raise ValueError(
-                f"label column {label!r} has values {shown}: name the positive one (--positive)"
-            )
+            raise ValueError(f"label column {label!r} has values {shown}: name the positive one (--positive)")
         positive = guesses[0]
     wanted = _canonical(positive)
-    matches = [v for v in distinct if v == wanted] or [
-        v for v in distinct if v.lower() == wanted.lower()
-    ]
+    matches = [v for v in distinct if v == wanted] or [v for v in distinct if v.lower() == wanted.lower()]
     if not matches:
-        raise ValueError(
-            f"positive value {positive!r} is not in label column {label!r}; values: {shown}"
-        )
+        raise ValueError(f"positive value {positive!r} is not in label column {label!r}; values: {shown}")
     return (values == matches[0]).to_numpy(dtype=int), matches[0]
 
 
@@ -195,9 +182,7 @@ def _looks_like_number_id(col: pd.Series) -> bool:
     )
 
 
-def _feature_spec(
-    typed: pd.DataFrame, exclude: tuple[str, ...], max_levels: int
-) -> tuple[FeatureSpec, dict[str, str]]:
+def _feature_spec(typed: pd.DataFrame, exclude: tuple[str, ...], max_levels: int) -> tuple[FeatureSpec, dict[str, str]]:
     """Feature columns and their types; the rest with the reason each is left out.
 
     Only the column values are read, never the label, so this may run on the whole table.
@@ -234,9 +219,7 @@ def _one_hot(x: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     return pd.DataFrame(parts, index=x.index)
 
 
-def _refit(
-    x: pd.DataFrame, y: np.ndarray, params: LGBMParams, seed: int, rounds: int
-) -> lgb.Booster:
+def _refit(x: pd.DataFrame, y: np.ndarray, params: LGBMParams, seed: int, rounds: int) -> lgb.Booster:
     data = lgb.Dataset(x, label=y, free_raw_data=False)
     return lgb.train(params.booster_params(seed), data, num_boost_round=max(rounds, 1))
 
@@ -259,9 +242,7 @@ def _cross_validate(
     x: pd.DataFrame, y: np.ndarray, spec: FeatureSpec, config: TabularConfig
 ) -> tuple[Metrics, Calibrator, int, str]:
     """Out-of-fold scores of the model and the logistic baseline; rounds early-stopped per fold."""
-    cv = RepeatedStratifiedKFold(
-        n_splits=config.folds, n_repeats=config.repeats, random_state=config.seed
-    )
+    cv = RepeatedStratifiedKFold(n_splits=config.folds, n_repeats=config.repeats, random_state=config.seed)
     n_inner = max(2, round(1 / config.inner_share))
     raw = {m: np.zeros((config.repeats, len(y))) for m in ("model", "logistic")}
     fold_of = np.zeros((config.repeats, len(y)), dtype=int)
@@ -273,9 +254,7 @@ def _cross_validate(
         inner = StratifiedKFold(n_splits=n_inner, shuffle=True, random_state=config.seed + i)
         fit, stop = next(inner.split(train, y[train]))
         fit, stop = train[fit], train[stop]
-        stopped = train_booster(
-            x.iloc[fit], y[fit], x.iloc[stop], y[stop], config.params, config.seed
-        )
+        stopped = train_booster(x.iloc[fit], y[fit], x.iloc[stop], y[stop], config.params, config.seed)
         rounds.append(stopped.best_iteration or stopped.current_iteration())
         booster = _refit(x.iloc[train], y[train], config.params, config.seed, rounds[-1])
         raw["model"][repeat, held] = booster.predict(x.iloc[held], raw_score=True)
@@ -286,18 +265,14 @@ def _cross_validate(
             aucs[m].append(_auc(y[held], raw[m][repeat, held]))
     metrics = {}
     for m in raw:
-        per_repeat = [
-            _summarise(y, raw[m][r], fold_of[r], config.seed) for r in range(config.repeats)
-        ]
+        per_repeat = [_summarise(y, raw[m][r], fold_of[r], config.seed) for r in range(config.repeats)]
         summary = {k: float(np.mean([d[k] for d in per_repeat])) for k in per_repeat[0]}
         summary["n"] = len(y)
         summary["roc_auc_pooled"] = summary["roc_auc"]
         summary["roc_auc"] = float(np.mean(aucs[m]))  # mean over folds: the usual "CV ROC-AUC"
         summary["roc_auc_std"] = float(np.std(aucs[m]))
         metrics[m] = summary
-    calibrator, _ = choose_calibrator(
-        raw["model"].ravel(), np.tile(y, config.repeats), seed=config.seed
-    )
+    calibrator, _ = choose_calibrator(raw["model"].ravel(), np.tile(y, config.repeats), seed=config.seed)
     validation = f"repeated stratified {config.folds}-fold CV ({config.repeats} repeats)"
     return metrics, calibrator, int(np.median(rounds)), validation
 
@@ -307,9 +282,7 @@ def _time_folds(t: np.ndarray, config: TabularConfig) -> np.ndarray:
     n = len(t)
     n_test, n_cal = math.ceil(n * config.test_share), math.ceil(n * config.calibration_share)
     if n_test + n_cal >= n:
-        raise ValueError(
-            f"a time split needs more rows than {n}: test and calibration shares leave none to fit"
-        )
+        raise ValueError(f"a time split needs more rows than {n}: test and calibration shares leave none to fit")
     folds = np.full(n, "train", dtype=object)
     folds[t >= t[n - n_test - n_cal]] = "calibration"
     folds[t >= t[n - n_test]] = "test"
@@ -329,10 +302,7 @@ def _time_split(
     parts = {f: folds == f for f in ("train", "calibration", "test")}
     for f, mask in parts.items():
         if len(np.unique(y[mask])) < 2:
-            raise ValueError(
-                f"time split on {time_column!r}: the {f} rows ({mask.sum()}) "
-                "hold only one label class"
-            )
+            raise ValueError(f"time split on {time_column!r}: the {f} rows ({mask.sum()}) hold only one label class")
     tr, ca, te = parts["train"], parts["calibration"], parts["test"]
     booster = train_booster(x[tr], y[tr], x[ca], y[ca], config.params, config.seed)
     calibrator, _ = choose_calibrator(raw_score(booster, x[ca]), y[ca], seed=config.seed)
@@ -340,9 +310,7 @@ def _time_split(
     design = _one_hot(x, spec)
     logistic = fit_logistic(design[tr], y[tr], config.seed)
     log_cal, _ = choose_calibrator(logistic_risk(logistic, design[ca]), y[ca], seed=config.seed)
-    metrics["logistic"] = binary_metrics(
-        y[te], log_cal.predict(logistic_risk(logistic, design[te]))
-    )
+    metrics["logistic"] = binary_metrics(y[te], log_cal.predict(logistic_risk(logistic, design[te])))
     rounds = booster.best_iteration or booster.current_iteration()
     return metrics, calibrator, rounds, f"time split on {time_column}", folds
 
@@ -354,9 +322,7 @@ def _time_values(column: pd.Series, name: str) -> np.ndarray:
         parsed = pd.to_datetime(column, utc=True, errors="coerce", format="mixed")
         values = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float)
     if np.isnan(values).any():
-        raise ValueError(
-            f"time column {name!r} has {int(np.isnan(values).sum())} blank or unparseable values"
-        )
+        raise ValueError(f"time column {name!r} has {int(np.isnan(values).sum())} blank or unparseable values")
     return values
 
 
@@ -390,10 +356,7 @@ def train_table(
         raise ValueError(f"id column {id_column!r} has {int(ids.isna().sum())} blank values")
     if ids.duplicated().any():
         dupes = ids[ids.duplicated()].unique()[:3]
-        raise ValueError(
-            f"id column {id_column!r} repeats {', '.join(map(repr, dupes))}: "
-            "one row per account needed"
-        )
+        raise ValueError(f"id column {id_column!r} repeats {', '.join(map(repr, dupes))}: one row per account needed")
     keys = [id_column]
     if time_column:
         typed = typed.assign(**{TIME_ORDER: _time_values(typed[time_column], time_column)})
@@ -411,9 +374,7 @@ def train_table(
     exclude = tuple(c for c in (id_column, label, time_column, TIME_ORDER) if c)
     spec, dropped = _feature_spec(typed, exclude, config.max_levels)
     if not spec.names:
-        raise ValueError(
-            f"no feature columns left in the table (dropped: {', '.join(dropped) or 'none'})"
-        )
+        raise ValueError(f"no feature columns left in the table (dropped: {', '.join(dropped) or 'none'})")
     notes += [f"dropped {name!r}: {why}" for name, why in dropped.items()]
     x = to_matrix(typed, spec)
     folds = None
