@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from features.errors import DataError
+from features.write_lock import TargetBusy
 
 console = Console()
 err_console = Console(stderr=True)
@@ -33,7 +34,7 @@ def user_errors() -> Iterator[None]:
         yield
     except DataError as exc:
         fail(str(exc), 2)
-    except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
+    except (FileNotFoundError, NotADirectoryError, ValueError, TargetBusy) as exc:
         fail(str(exc), 2)
 
 

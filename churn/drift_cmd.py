@@ -119,14 +119,9 @@ def drift_document(
 
 
 def write_json(document: dict[str, Any], target: Path) -> None:
-    """Atomically: a temporary file beside the target, then a rename."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        tmp.write_text(json.dumps(document, indent=1, allow_nan=False))
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    from features.atomic_write import write_text
+
+    write_text(target, json.dumps(document, indent=1, allow_nan=False))
 
 
 def demo_drift(dataset: Any, model: Path, as_of: pd.Timestamp, json_out: Path, top: int = 5) -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from churn.console import console, fail, parse_date, progress_bar, user_errors
+from churn.console import console, err_console, fail, parse_date, progress_bar, user_errors
 
 
 def score(
@@ -33,6 +33,7 @@ def score(
     """Score accounts with churn/renewal/upsell probabilities, health score and explained red flags."""
     from features.loader import load_dataset
     from features.validation import data_end, require_valid
+    from features.write_lock import write_locks
     from serving.crm import DEFAULT_MAPPING, load_mapping, write_crm
     from serving.outputs import output_format, read_scores, write_scores
     from serving.scorer import Scorer, score_dataset
@@ -43,9 +44,13 @@ def score(
         fail(f"--lang must be en or tr, not {lang!r}", 2)
     if crm_changes is not None and crm_out is None:
         fail("--crm-changes needs --crm-out (the full export it compares with)", 2)
-    with user_errors():
+    # Every output is locked for the whole run (before the model loads), so a second run on the
+    # same target refuses at once instead of both writing and the last silently winning.
+    with user_errors(), write_locks(out, crm_out, crm_changes):
         output_format(out)
         scorer = Scorer.load(model)
+        for line in scorer.bundle.warnings:
+            err_console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
         mapping = load_mapping(crm_mapping) if crm_mapping else DEFAULT_MAPPING
         prior = read_scores(previous) if previous else None
         dataset = load_dataset(data)

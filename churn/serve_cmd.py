@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -66,16 +68,48 @@ def serve(
     except ValidationError as exc:  # never print the exception itself: its input could hold the key
         reason = settings_error(exc)
         fail(reason + (f"; for example: {KEY_RECIPE}" if "no API key" in reason else ""), 2)
-    run(settings)
+    # Both checks take milliseconds; loading the model and scoring the accounts take the better
+    # part of a minute, so a busy port or a model this version cannot read is refused first.
+    listener = bind(host, port)
+    from training.artifact import ModelFolderError, read_manifest
+
+    try:
+        read_manifest(model)
+    except ModelFolderError as exc:
+        listener.close()
+        fail(str(exc), 2)
+    run(settings, listener)
 
 
-def run(settings: object) -> None:
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now and handed to uvicorn (so no other process can take the port meanwhile)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+        listener = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        fail(f"--host {host}: cannot listen there ({exc.strerror or exc})", 2)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no obstacle
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        busy = exc.errno == errno.EADDRINUSE
+        fail(
+            f"port {port} on {host} is {'already in use' if busy else f'unusable ({exc.strerror})'}; choose another with --port",
+            2,
+        )
+    listener.set_inheritable(True)
+    return listener
+
+
+def run(settings: object, listener: socket.socket | None = None) -> None:
     import uvicorn
 
     from serving.app import configure_logging, create_app
     from serving.settings import Settings
 
     assert isinstance(settings, Settings)
+    listener = listener or bind(settings.host, settings.port)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     url = f"http://{host}:{settings.port}"
     console.print(f"risk-list page: {url}/", soft_wrap=True)
@@ -86,7 +120,7 @@ def run(settings: object) -> None:
     source = f"scores file {settings.scores_file}" if settings.scores_file else f"data {settings.data_dir}"
     console.print(f"loading model {settings.model_dir} and {source}; /readyz answers 200 once done", soft_wrap=True)
     configure_logging()
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
@@ -94,3 +128,4 @@ def run(settings: object) -> None:
         server_header=False,
         log_level="info",
     )
+    uvicorn.Server(config).run(sockets=[listener])

@@ -23,6 +23,12 @@ class Kind(StrEnum):
     INT = "int"  # nullable integer
 
 
+# Every numeric value must lie within +-MAX_MAGNITUDE: sums over every account, products
+# (churn probability x ARR) and ratios of such values then stay finite in float64. 1e15 is
+# far above any real amount (a trillion in the smallest-unit currencies), far below overflow.
+MAX_MAGNITUDE = 1e15
+
+
 @dataclass(frozen=True)
 class ColumnSpec:
     """One column: its kind, whether it must exist, whether it may hold nulls, and its rules."""

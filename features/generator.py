@@ -43,11 +43,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from features.config import EVENT_TYPES
 from features.contract import PRIORITIES, SEGMENTS, SENTIMENTS, TABLE_SPECS
-from features.loader import TIMESTAMP_DTYPE, write_dataset
+from features.loader import TIMESTAMP_DTYPE, write_dataset, write_frame
 
 Progress = Callable[[str, float], None]
 
@@ -1418,7 +1417,4 @@ def write_world(world: World, out: Path | str) -> None:
     """
     out = Path(out)
     write_dataset(world.tables, out)
-    target = out / "ground_truth.parquet"
-    tmp = target.with_suffix(".parquet.tmp")
-    pq.write_table(pa.Table.from_pandas(world.ground_truth, preserve_index=False), tmp)
-    tmp.replace(target)
+    write_frame(world.ground_truth, out / "ground_truth.parquet")

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from features.atomic_write import atomic_file
 from features.contract import TABLE_SPECS, ColumnSpec, Kind, TableSpec
 from features.errors import MAX_EXAMPLES, DataError, Problem
 
@@ -226,13 +227,8 @@ def _names(table: pa.Table | pd.DataFrame) -> list[str]:
 def write_frame(frame: pd.DataFrame, target: str | Path) -> Path:
     """Write one frame as Parquet atomically: a temporary file beside the target, then rename."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
+    with atomic_file(target) as tmp:
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 

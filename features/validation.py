@@ -1,8 +1,9 @@
 """Check a loaded dataset against the contract and report every problem found.
 
-Column rules (nulls, ranges, allowed values, unique keys, ordered timestamps, survey
-score ranges) are pandera schemas built from the contract's declarations and run lazily,
-so one pass lists every failure. Cross-table rules (unknown accounts) and warnings
+Column rules (nulls, ranges, every number within +-``MAX_MAGNITUDE`` so computed sums
+stay finite, allowed values, unique keys, ordered timestamps, survey score ranges) are
+pandera schemas built from the contract's declarations and run lazily, so one pass lists
+every failure. Cross-table rules (unknown accounts) and warnings
 (rows in the future, accounts with no events) are plain pandas.
 """
 
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from features.contract import SURVEY_RANGES, TABLE_SPECS, TableSpec
+from features.contract import MAX_MAGNITUDE, SURVEY_RANGES, TABLE_SPECS, Kind, TableSpec
 from features.errors import DataError, Problem
 from features.loader import Dataset, example_rows
 
@@ -95,6 +96,14 @@ def build_schema(spec: TableSpec, present: set[str]) -> pa.DataFrameSchema:
         if col.max_value is not None:
             high = col.max_value
             checks.append(pa.Check(lambda s, v=high: s <= v, element_wise=False, name=f"values above {high:g}"))
+        if col.kind in (Kind.FLOAT, Kind.INT):
+            checks.append(
+                pa.Check(
+                    lambda s: s.abs() <= MAX_MAGNITUDE,
+                    element_wise=False,
+                    name=f"values beyond +-{MAX_MAGNITUDE:g} (sums and products of them would overflow)",
+                )
+            )
         if col.allowed is not None:
             allowed = col.allowed
             checks.append(pa.Check(lambda s, a=allowed: s.isin(a), name=f"values not in {{{', '.join(allowed)}}}"))

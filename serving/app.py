@@ -67,6 +67,9 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
         docs_url=None,
         redoc_url=None,  # the Swagger/ReDoc pages load assets from a CDN; /openapi.json is enough
         default_response_class=StrictJSONResponse,
+        # No 307 to the slash-less path (its Location came from the request's Host header, before
+        # the key was checked): /v1/accounts/A1/ gets the usual 401 or 404 error body instead.
+        redirect_slashes=False,
     )
     app.state.service = service
     key = settings.key_bytes()

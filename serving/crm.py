@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from serving.outputs import atomic_target
+from features.atomic_write import atomic_file
+from features.write_lock import write_locks
 
 DEFAULT_MAPPING: dict[str, str] = {
     "Account_External_Id__c": "account_id",
@@ -124,17 +125,19 @@ def write_crm(
     """Write the full CRM CSV to ``target`` atomically, and optionally the changed rows to ``changes``.
 
     The changes file holds the rows that differ from the full export previously at ``target``
-    (every row when there was none); it is written before ``target`` is replaced. Returns the
-    number of rows in the full export and in the changes file.
+    (every row when there was none); it is written before ``target`` is replaced. Both are
+    locked for the write (:class:`features.write_lock.TargetBusy` if another run holds one).
+    Returns the number of rows in the full export and in the changes file.
     """
     rows = crm_frame(scores, mapping)
     target = Path(target)
     changed = None
-    if changes is not None:
-        delta = changed_rows(rows, read_export(target), mapping) if target.is_file() else rows
-        with atomic_target(Path(changes)) as tmp:
-            delta.to_csv(tmp, index=False, encoding="utf-8")
-        changed = len(delta)
-    with atomic_target(target) as tmp:
-        rows.to_csv(tmp, index=False, encoding="utf-8")
+    with write_locks(target, changes):  # the changes file is computed from target: both or neither
+        if changes is not None:
+            delta = changed_rows(rows, read_export(target), mapping) if target.is_file() else rows
+            with atomic_file(Path(changes)) as tmp:
+                delta.to_csv(tmp, index=False, encoding="utf-8")
+            changed = len(delta)
+        with atomic_file(target) as tmp:
+            rows.to_csv(tmp, index=False, encoding="utf-8")
     return len(rows), changed

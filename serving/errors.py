@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from serving.security import request_refusal
+
 CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -90,6 +92,10 @@ def _validation(request: Request, exc: RequestValidationError) -> StrictJSONResp
 
 
 def _http(request: Request, exc: HTTPException) -> StrictJSONResponse:
+    if exc.status_code == 404 and "endpoint" not in request.scope and request.url.path.startswith("/v1"):
+        # No route matched (a typo, a trailing slash): the key is still checked first, so a
+        # caller without it learns nothing about which paths exist.
+        exc = request_refusal(request) or exc
     status = exc.status_code
     if status < 400:  # not an error (never raised by this app); keep the schema honest anyway
         status = 500

@@ -1,23 +1,27 @@
 """Score files: Parquet (default), CSV, or a table in a DuckDB file, always written atomically.
 
 Every write goes to a temporary file beside the target, is flushed to disk, then renamed
-over the target, so a crash or a full disk leaves the previous output whole. Temporary
-files left by a killed writer are swept by the next write to the same target. Flags are
-stored as JSON text (the same in every format) and parsed back by :func:`read_scores`.
+over the target (:func:`features.atomic_write.atomic_file`), so a crash or a full disk leaves
+the previous output whole. Temporary files left by a killed writer are swept by the next
+write to the same target. One writer at a time: a second concurrent writer of the same target
+gets :class:`features.write_lock.TargetBusy` at once, so neither run's result is silently lost
+(for a DuckDB file, the other tables are kept by copying the file, which without the lock
+would drop a table written by another process meanwhile). Flags are stored as JSON text (the
+same in every format) and parsed back by :func:`read_scores`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
+from features.atomic_write import atomic_file
+from features.atomic_write import atomic_file as atomic_target  # noqa: F401 - the name callers of this module knew
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE
+from features.write_lock import write_lock
 from serving.scorer import FLAG_COLUMNS
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".duckdb": "duckdb", ".db": "duckdb"}
@@ -30,46 +34,6 @@ def output_format(path: Path) -> str:
     if fmt is None:
         raise ValueError(f"{path}: unknown output format; use .parquet, .csv or .duckdb")
     return fmt
-
-
-@contextmanager
-def atomic_target(target: Path) -> Iterator[Path]:
-    """A temporary path that replaces ``target`` only if the block finishes."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    sweep_temporaries(target)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        with tmp.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def sweep_temporaries(target: Path) -> list[Path]:
-    """Remove temporary files of earlier writers to ``target`` that are no longer running."""
-    swept = []
-    for stray in target.parent.glob(f".{target.name}.*.tmp"):
-        pid = stray.name[len(target.name) + 2 : -4]
-        if pid.isdigit() and _alive(int(pid)):
-            continue
-        stray.unlink(missing_ok=True)
-        swept.append(stray)
-    return swept
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def to_storable(scores: pd.DataFrame) -> pd.DataFrame:
@@ -86,7 +50,7 @@ def write_scores(scores: pd.DataFrame, target: Path | str, *, table: str = "scor
     target = Path(target)
     fmt = output_format(target)
     frame = to_storable(scores)
-    with atomic_target(target) as tmp:
+    with write_lock(target), atomic_file(target) as tmp:
         if fmt == "parquet":
             frame.to_parquet(tmp, index=False)
         elif fmt == "csv":

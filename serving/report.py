@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from features.atomic_write import write_bytes
 from features.errors import DataError, Problem
 from features.kpi import ALL, KPIS_VERSION, KPIResult, directions
 from training.model_card import METRIC_ROWS
@@ -288,17 +289,9 @@ def write_report(report: Report, out: Path, *, json_out: Path | None = None, png
 
     charts = figures(report)
     html = render_html(report, {name: to_svg(fig, name) for name, fig in charts.items()})
-    written = [_atomic_write(Path(out), html.encode("utf-8"))]
+    written = [write_bytes(Path(out), html.encode("utf-8"))]
     if json_out is not None:
-        written.append(_atomic_write(Path(json_out), (to_json(report) + "\n").encode("utf-8")))
+        written.append(write_bytes(Path(json_out), (to_json(report) + "\n").encode("utf-8")))
     if png_dir is not None:
-        written += [_atomic_write(Path(png_dir) / f"{name}.png", to_png(fig)) for name, fig in charts.items()]
+        written += [write_bytes(Path(png_dir) / f"{name}.png", to_png(fig)) for name, fig in charts.items()]
     return written
-
-
-def _atomic_write(target: Path, data: bytes) -> Path:
-    from serving.outputs import atomic_target  # temp file beside the target, fsync, rename
-
-    with atomic_target(target) as tmp:
-        tmp.write_bytes(data)
-    return target

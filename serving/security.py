@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from starlette.exceptions import HTTPException
 
 bearer = HTTPBearer(
@@ -37,13 +38,27 @@ async def require_key(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> None:
     """Raise 401 unless the request carries the server's key (no check in --insecure-local mode)."""
-    expected: bytes | None = request.app.state.key_digest
+    refused = refusal(request.app.state.key_digest, credentials)
+    if refused is not None:
+        raise refused
+
+
+def refusal(expected: bytes | None, credentials: HTTPAuthorizationCredentials | None) -> HTTPException | None:
+    """The 401 for these credentials, or None when they carry the key (or no key is configured)."""
     if expected is None:
-        return
+        return None
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'", headers=CHALLENGE)
+        return HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'", headers=CHALLENGE)
     if not key_matches(credentials.credentials, expected):
-        raise HTTPException(401, "wrong API key", headers=CHALLENGE)
+        return HTTPException(401, "wrong API key", headers=CHALLENGE)
+    return None
+
+
+def request_refusal(request: Request) -> HTTPException | None:
+    """:func:`refusal` for a request no route matched (the header parsed as :data:`bearer` does)."""
+    scheme, given = get_authorization_scheme_param(request.headers.get("Authorization"))
+    credentials = HTTPAuthorizationCredentials(scheme=scheme, credentials=given) if scheme and given else None
+    return refusal(request.app.state.key_digest, credentials)
 
 
 ApiKey = Depends(require_key)

@@ -85,6 +85,8 @@ class Service:
 
         try:
             scorer = Scorer.load(self.settings.model_dir)
+            for line in scorer.bundle.warnings:
+                log.warning("model: %s", line)
             outside = [s for s in scorer.signals if s not in SIGNALS_BY_NAME]
             if outside:
                 raise ValueError(f"the model reads features outside the signal catalog ({', '.join(outside[:3])})")

@@ -10,10 +10,15 @@ What training saves is exactly what scoring and explaining load::
     scorecard.yaml              the health scorecard (when churn is an outcome), for people to edit
     reference.json              binned training distributions of every input and of the churn
                                 probability, the baseline of ``churn drift`` (absent in older folders)
-    manifest.json               model version, data fingerprint, git commit, SHA-256 of every file
+    manifest.json               format version, model version, data fingerprint, git commit,
+                                SHA-256 of every file
 
-The folder is written to a temporary sibling and renamed into place, so a failed run
-leaves the previous model intact. Loading verifies every checksum before parsing a file,
+The folder is filled in a staging sibling and swapped in atomically
+(:func:`features.atomic_write.atomic_folder`): a failed or killed run leaves the previous
+model intact, and two runs writing the same folder are refused rather than interleaved. Two
+runs on the same data with the same seed write byte-identical folders (no clock time, no
+set order, no run id inside). Loading refuses a ``format_version`` other than
+:data:`FORMAT_VERSION` and warns about a missing optional part. Loading verifies every checksum before parsing a file,
 except for the files meant to be edited (``scorecard.yaml``): the manifest records their
 original SHA-256 under ``editable``, and loading validates their content instead (an
 invalid edit is refused with a one-line reason; ``ModelBundle.scorecard_edited`` says
@@ -24,19 +29,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess  # noqa: S404 - only to read the git commit, with a fixed argument list
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 
+from features.atomic_write import atomic_folder, recover_folder
 from training.calibration import Calibrator
 from training.lgbm import CalibratedBooster
 from training.matrix import FeatureSpec
@@ -49,6 +50,13 @@ MANIFEST = "manifest.json"
 SCORECARD = "scorecard.yaml"
 REFERENCE = "reference.json"
 EDITABLE = (SCORECARD,)  # checked by content, not by checksum
+# The layout of the folder. Bump it when a reader of the old layout would misread the new one;
+# loading refuses any other version (and folders from before versions were recorded).
+FORMAT_VERSION = 1
+OPTIONAL_PARTS = {
+    SCORECARD: "health_score will be empty (no health scorecard)",
+    REFERENCE: "`churn drift` has no baseline (no reference profile)",
+}
 
 
 class ModelFolderError(ValueError):
@@ -68,6 +76,7 @@ class ModelBundle:
     scorecard: Scorecard | None = None
     scorecard_edited: bool = False
     reference: dict[str, Any] | None = None  # drift reference profile; None for folders written before it existed
+    warnings: tuple[str, ...] = field(default=())  # optional parts missing, one line each
 
     @property
     def version(self) -> str:
@@ -128,7 +137,7 @@ def write_model_folder(
     result: TrainingResult, out: Path, *, data_source: str, fingerprint: str, extra_files: dict[str, str] | None = None
 ) -> Path:
     """Write the folder atomically and return its path."""
-    with staged_folder(Path(out)) as tmp:
+    with atomic_folder(Path(out)) as tmp:
         for name, model in result.models.items():
             (tmp / f"{name}.lgbm.txt").write_text(
                 model.booster.model_to_string(num_iteration=model.booster.best_iteration)
@@ -160,7 +169,7 @@ def write_model_folder(
 
 def write_tabular_folder(result: Any, out: Path, *, source: str) -> Path:
     """Model folder for a model trained on the user's own table (``training.tabular``)."""
-    with staged_folder(Path(out)) as tmp:
+    with atomic_folder(Path(out)) as tmp:
         name = "churn"
         (tmp / f"{name}.lgbm.txt").write_text(result.booster.model_to_string())
         (tmp / f"{name}.calibrator.json").write_text(json.dumps(result.calibrator.to_dict(), indent=1))
@@ -194,23 +203,12 @@ def write_tabular_folder(result: Any, out: Path, *, source: str) -> Path:
     return Path(out)
 
 
-@contextmanager
-def staged_folder(out: Path) -> Iterator[Path]:
-    """A temporary sibling of ``out`` to fill; renamed into place on success, removed on failure."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        yield tmp
-        _swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def new_manifest(model_hash: str, source: str, fingerprint: str, outcomes: list[str]) -> dict[str, Any]:
+    # No clock time: two runs on the same data with the same seed give byte-identical folders
+    # (MLflow records when a run happened; the data fingerprint says what it learned from).
     return {
+        "format_version": FORMAT_VERSION,
         "model_version": model_hash[:12],
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "data_source": source,
         "data_fingerprint": fingerprint,
         "git_commit": git_commit(),
@@ -224,19 +222,6 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     manifest["files"] = {k: v for k, v in files.items() if k not in EDITABLE}
     manifest["editable"] = {k: v for k, v in files.items() if k in EDITABLE}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
-
-
-def _swap_into_place(new: Path, target: Path) -> None:
-    """Replace ``target`` by ``new`` with renames; the old folder survives until the new one is in place."""
-    if not target.exists():
-        new.rename(target)
-        return
-    old = target.with_name(f".{target.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    target.rename(old)
-    new.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _jsonable(value: Any) -> Any:
@@ -256,14 +241,8 @@ def _jsonable(value: Any) -> Any:
 def load_model_folder(path: Path) -> ModelBundle:
     """Load a model folder, verifying every file's SHA-256 against the manifest before parsing it."""
     path = Path(path)
-    manifest_file = path / MANIFEST
-    if not manifest_file.is_file():
-        raise ModelFolderError(f"{path} is not a model folder (no {MANIFEST})")
-    try:
-        manifest = json.loads(manifest_file.read_text())
-        files: dict[str, str] = manifest["files"]
-    except (ValueError, KeyError) as exc:
-        raise ModelFolderError(f"{manifest_file}: unreadable manifest ({exc})") from exc
+    manifest = read_manifest(path)
+    files: dict[str, str] = manifest["files"]
     # Only checksummed files are parsed, and only as JSON, YAML or LightGBM text: nothing here unpickles.
     unlisted = [
         f
@@ -310,6 +289,7 @@ def load_model_folder(path: Path) -> ModelBundle:
             raise ModelFolderError(f"{file}: {exc}") from exc
         edited = sha256_file(file) != manifest["editable"][SCORECARD]
     reference = json.loads((path / REFERENCE).read_text()) if REFERENCE in files else None
+    warnings = missing_parts(path, manifest, features)  # callers show them: the CLI on stderr, the API in its log
     return ModelBundle(
         path,
         FeatureSpec.from_dict(features["spec"]),
@@ -320,4 +300,42 @@ def load_model_folder(path: Path) -> ModelBundle:
         scorecard,
         edited,
         reference,
+        warnings,
     )
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of the folder at ``path``, refused unless its ``format_version`` is this code's."""
+    recover_folder(path)  # a writer killed mid-swap on a filesystem without atomic exchange
+    manifest_file = path / MANIFEST
+    if not manifest_file.is_file():
+        raise ModelFolderError(f"{path} is not a model folder (no {MANIFEST})")
+    try:
+        manifest = json.loads(manifest_file.read_text())
+        manifest["files"]  # noqa: B018 - present in every version
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelFolderError(f"{manifest_file}: unreadable manifest ({exc})") from exc
+    version = manifest.get("format_version")
+    if version is None:
+        raise ModelFolderError(
+            f"{path}: model folder from before format versions (no format_version in {MANIFEST}); "
+            f"retrain it with `churn train` (this version reads format {FORMAT_VERSION})"
+        )
+    if version != FORMAT_VERSION:
+        newer = isinstance(version, int) and version > FORMAT_VERSION
+        raise ModelFolderError(
+            f"{path}: model folder format {version!r} is {'newer than' if newer else 'not'} the format this version "
+            f"reads ({FORMAT_VERSION}); {'upgrade churn-health' if newer else 'retrain it with `churn train`'}"
+        )
+    return manifest
+
+
+def missing_parts(path: Path, manifest: dict[str, Any], features: dict[str, Any]) -> tuple[str, ...]:
+    """One warning per optional part an event-data folder lacks (a model from a table never has them)."""
+    if "id_column" in features:
+        return ()
+    listed = set(manifest["files"]) | set(manifest.get("editable", {}))
+    if "churn" not in manifest.get("outcomes", []):
+        listed.add(SCORECARD)  # the scorecard is learned from the churn model only
+    missing = [(name, effect) for name, effect in OPTIONAL_PARTS.items() if name not in listed]
+    return tuple(f"{path}: no {name}: {effect}; retrain to get it" for name, effect in missing)

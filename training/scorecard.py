@@ -146,7 +146,8 @@ def learn_card(
     total = sum(importance.values())
     if total <= 0:
         raise ValueError("the churn model gives no signal of the scorecard's components any weight")
-    small = {n for n, v in importance.items() if v / total < config.min_measure_share}
+    # A list in signal-catalog order, not a set: the file must not depend on PYTHONHASHSEED.
+    small = [n for n, v in importance.items() if v / total < config.min_measure_share]
     left_out.update({n: f"under {config.min_measure_share:.1%} of the model's attention" for n in small})
     share = cap_shares({n: v for n, v in importance.items() if n not in small}, config.max_measure_points / 100)
     share = cap_group(
