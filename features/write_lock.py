@@ -7,7 +7,8 @@ writer first takes an exclusive lock on ``.<target name>.lock`` beside the targe
 refuses at once, naming the target, when another process holds it. The lock is a sidecar
 because the target itself is replaced by rename (a lock on the old inode would guard nothing);
 the kernel drops it when the holder exits, so a killed writer never leaves a stale lock.
-The file stays behind (empty but for the holder's pid); removing it while unlocked is safe.
+The file holds the holder's pid (for the refusal message) and is removed on release; one left
+by a killed writer is harmless and goes with the next writer's release.
 
 The lock is re-entrant within a process: ``churn score`` locks its outputs for the whole
 run, and :func:`serving.outputs.write_scores` takes the same lock again when it writes.
@@ -56,7 +57,7 @@ def write_lock(target: Path | str) -> Iterator[Path]:
                 _HELD[path] = (fd, depth - 1)
             else:
                 del _HELD[path]
-                os.close(fd)  # closing the descriptor releases the lock
+                _release(fd, path)
 
 
 @contextmanager
@@ -71,19 +72,39 @@ def write_locks(*targets: Path | str | None) -> Iterator[None]:
 
 
 def _acquire(path: Path, target: Path) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-        os.close(fd)
-        by = f" (pid {holder})" if holder.isdigit() else ""
-        raise TargetBusy(
-            f"{target}: another writer{by} is writing it; refused so neither run is lost; try again when it ends"
-        ) from None
-    except BaseException:
-        os.close(fd)
-        raise
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            os.close(fd)
+            by = f" (pid {holder})" if holder.isdigit() else ""
+            raise TargetBusy(
+                f"{target}: another writer{by} is writing it; refused so neither run is lost; try again when it ends"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        if _same_file(fd, path):
+            break
+        os.close(fd)  # the holder removed the file between our open and our lock: lock the new one
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)
     return fd
+
+
+def _release(fd: int, path: Path) -> None:
+    # Removed while still locked, so the next writer either locks this file before the removal
+    # (and then sees it is gone, see _same_file) or creates a fresh one: never two holders.
+    path.unlink(missing_ok=True)
+    os.close(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)

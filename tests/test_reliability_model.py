@@ -118,7 +118,8 @@ def test_a_second_writer_of_the_folder_is_refused(folders: tuple[Path, Path], tm
         holder.wait()
     assert load_model_folder(target).manifest["data_source"] == "old" and _leftovers(target) == []
     # The kernel dropped the killed holder's lock: no stale lock file blocks the next writer.
-    assert _write(new, target, "never", "exchange") == 0 and lock_path(target).is_file()
+    assert lock_path(target).is_file()
+    assert _write(new, target, "never", "exchange") == 0 and not lock_path(target).exists()
     assert load_model_folder(target).manifest["data_source"] == "new"
 
 
