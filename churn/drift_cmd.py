@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from churn.console import console, fail, parse_date, progress_bar, user_errors
+
+if TYPE_CHECKING:  # pandas loads in about a second: only the commands that use it import it
+    import pandas as pd
 
 DRIFT_EXIT = 3
 STATUS_STYLE = {"ok": "green", "watch": "yellow", "act": "bold red", "n/a": "dim"}
@@ -71,6 +73,8 @@ def drift(
 
 def resolve_as_of(text: str, dataset: Any) -> pd.Timestamp:
     """A UTC midnight from YYYY-MM-DD, or the day the data ends for 'latest'."""
+    import pandas as pd
+
     if text != "latest":
         return pd.Timestamp(parse_date(text), tz="UTC")
     from features.validation import data_end
@@ -85,6 +89,8 @@ def print_drift(
     table: pd.DataFrame, as_of: pd.Timestamp, accounts: int, reference: dict[str, Any], top: int | None = None
 ) -> None:
     """The drift table, largest PSI first."""
+    import pandas as pd
+
     source = reference.get("source", {})
     dates = source.get("as_of", [])
     since = f"{dates[0]} to {dates[-1]}" if dates else "training"
@@ -103,6 +109,8 @@ def print_drift(
 def drift_document(
     table: pd.DataFrame, version: str, as_of: pd.Timestamp, threshold: float, accounts: int, reference: dict[str, Any]
 ) -> dict[str, Any]:
+    import pandas as pd
+
     rows = table.sort_values("psi", ascending=False, na_position="last")
     return {
         "model_version": version,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from churn.console import console, fail, progress_bar, user_errors
+
+if TYPE_CHECKING:  # pandas loads in about a second: only the commands that use it import it
+    import pandas as pd
 
 
 def report(
@@ -121,6 +123,8 @@ def _scores(path: Path) -> pd.DataFrame:
 
 def _drift(dataset: Any, bundle: Any, scores: pd.DataFrame | None, engine: str) -> dict[str, Any]:
     """The drift table of ``serving.drift`` when that module and a model are there, else a note or nothing."""
+    import pandas as pd
+
     if bundle is None:
         return {}
     if importlib.util.find_spec("serving.drift") is None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from churn.console import console, err_console, fail, parse_date, progress_bar, user_errors
+
+if TYPE_CHECKING:  # pandas loads in about a second: only the commands that use it import it
+    import pandas as pd
 
 
 def score(
@@ -31,6 +33,8 @@ def score(
     top_k: Annotated[int, typer.Option(min=1, max=10, help="Red and green flags per account.")] = 3,
 ) -> None:
     """Score accounts with churn/renewal/upsell probabilities, health score and explained red flags."""
+    import pandas as pd
+
     from features.loader import load_dataset
     from features.validation import data_end, require_valid
     from features.write_lock import write_locks
@@ -109,4 +113,6 @@ def print_summary(scores: pd.DataFrame, as_of: pd.Timestamp) -> None:
 
 
 def _text(value: object) -> str:
+    import pandas as pd
+
     return "" if value is None or value is pd.NA or (isinstance(value, float) and value != value) else str(value)
