@@ -4,7 +4,9 @@ no redirect on a trailing slash; `churn serve` refusing a busy port before loadi
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -24,8 +26,10 @@ from features.contract import MAX_MAGNITUDE
 from features.errors import DataError
 from features.loader import load_dataset
 from features.validation import require_valid, validate_dataset
+from serving.app import create_app
 from serving.crm import read_export
 from serving.outputs import read_scores
+from serving.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -255,8 +259,6 @@ def test_churn_serve_on_a_busy_port_exits_2_naming_the_port(paths: tuple[Path, P
 
 def test_churn_serve_refuses_a_model_of_another_format(paths: tuple[Path, Path], tmp_path: Path) -> None:
     """`churn serve` with a model folder of a future format exits 2 with one line, before listening."""
-    import shutil
-
     folder = tmp_path / "model"
     shutil.copytree(paths[1], folder)
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -264,3 +266,21 @@ def test_churn_serve_refuses_a_model_of_another_format(paths: tuple[Path, Path],
     run = _churn(["serve", "--model", str(folder), "--data", str(paths[0]), "--port", "8"], CHURN_API_KEY=KEY)
     lines = (run.stdout + run.stderr).strip().splitlines()
     assert run.returncode == 2 and len(lines) == 1 and "format 99 is newer" in lines[0], lines
+
+
+def test_the_api_stays_unready_for_a_model_of_another_format(
+    paths: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Item 24 for the format: the API with a future-format model is alive, never ready, and logs why."""
+    folder = tmp_path / "model"
+    shutil.copytree(paths[1], folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 2}))
+    settings = Settings(model_dir=folder, data_dir=paths[0], api_key=KEY)
+    with caplog.at_level(logging.INFO, logger="churn.serve"), TestClient(create_app(settings)) as c:
+        deadline = time.monotonic() + 60  # a generous bound on a failure that comes in milliseconds
+        while c.app.state.service.status == "loading" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert c.get("/healthz").status_code == 200
+        assert_error(c.get("/readyz"), 503)
+    assert "model folder format 2 is newer than the format this version reads (1)" in caplog.text

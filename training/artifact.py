@@ -18,8 +18,8 @@ The folder is filled in a staging sibling and swapped in atomically
 model intact, and two runs writing the same folder are refused rather than interleaved. Two
 runs on the same data with the same seed write byte-identical folders (no clock time, no
 set order, no run id inside). Loading refuses a ``format_version`` other than
-:data:`FORMAT_VERSION` and warns about a missing optional part. Loading verifies every checksum before parsing a file,
-except for the files meant to be edited (``scorecard.yaml``): the manifest records their
+:data:`FORMAT_VERSION` and warns about a missing optional part. It verifies every checksum
+before parsing a file, except for the files meant to be edited (``scorecard.yaml``): the manifest records their
 original SHA-256 under ``editable``, and loading validates their content instead (an
 invalid edit is refused with a one-line reason; ``ModelBundle.scorecard_edited`` says
 whether the file differs from what training wrote).
