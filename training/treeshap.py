@@ -87,7 +87,8 @@ class TreeShap:
         edges = np.linspace(0, n, workers + 1).astype(int)
         with ThreadPoolExecutor(workers) as pool:  # per call: a pool kept across a fork would hang the child
             jobs = [
-                pool.submit(explain_rows, matrix, lo, hi, out, raw, *self.arrays) for lo, hi in zip(edges, edges[1:])
+                pool.submit(explain_rows, matrix, lo, hi, out, raw, *self.arrays)
+                for lo, hi in zip(edges[:-1], edges[1:], strict=True)
             ]
             for job in jobs:
                 job.result()
@@ -216,7 +217,9 @@ def _flatten(trees: Sequence[_Paths], max_table_bits: int) -> tuple[Any, ...]:
         coef = (1.0 - p_all) / p_all
     weights = _shapley_weights(MAX_PATH + 1)
     starts, tables = np.array(table_start, dtype=np.int64), np.zeros(max(size, 1))
-    build_tables(p_all, paths[:, 0], paths[:, 1], leaf_value, starts, weights, tables)
+    build_tables(
+        p_all, np.ascontiguousarray(paths[:, 0]), np.ascontiguousarray(paths[:, 1]), leaf_value, starts, weights, tables
+    )
     return (
         np.array(layout, dtype=np.int64),
         joined["kind"].astype(np.int64),
