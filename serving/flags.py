@@ -1,11 +1,12 @@
 """Red and green flags: the signals pushing an account's churn risk up or down, in words.
 
-The contributions are LightGBM's native TreeSHAP (``pred_contrib``): exact for the tree
-ensemble, in log-odds of churn, and additive, so contributions plus the base value equal
-the raw score. A red flag is a signal whose contribution raises churn risk; a green flag
-one that lowers it. Each flag carries only a declared signal's name and value, a sentence
-from the signal's template with the actual numbers, and a suggested action when a CSM can
-act on it. Context signals (tenure, days to renewal) may appear, never as the only reasons.
+The contributions are exact path-dependent TreeSHAP (:mod:`training.treeshap`, the same
+numbers as LightGBM's ``pred_contrib`` within 1e-9): in log-odds of churn, and additive, so
+contributions plus the base value equal the raw score. A red flag is a signal whose
+contribution raises churn risk; a green flag one that lowers it. Each flag carries only a
+declared signal's name and value, a sentence from the signal's template with the actual
+numbers, and a suggested action when a CSM can act on it. Context signals (tenure, days to
+renewal) may appear, never as the only reasons.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from features.signals import SIGNALS_BY_NAME
 
@@ -32,11 +32,6 @@ class FlagConfig:
 
 class AdditivityError(RuntimeError):
     """SHAP contributions do not add up to the model's raw score."""
-
-
-def contributions(booster: Any, x: pd.DataFrame) -> np.ndarray:
-    """Per-row TreeSHAP contributions, shape (rows, features + 1); the last column is the base value."""
-    return np.asarray(booster.predict(x, pred_contrib=True, num_iteration=booster.best_iteration), dtype=float)
 
 
 def check_additivity(contrib: np.ndarray, raw: np.ndarray, tolerance: float = 1e-6) -> float:
