@@ -13,6 +13,7 @@ from numba import njit
 
 ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float): |x| <= this is zero
 MAX_INT = 2147483648.0  # LightGBM casts a category to int; larger values land on the right
+BLOCK = 64  # rows per pass over the trees (measured: 64 beat 32, 128, 256 and 512)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -107,51 +108,62 @@ def explain_rows(  # type: ignore[no-untyped-def]
     when the row left the path at a split on the path's k-th feature), top-down because a
     child's index is always above its parent's. A leaf's hot set H is its path's features the
     row satisfied: a hot feature k gets (1-p_k)/p_k * Q(H without k), a cold one -Q(H).
+
+    Rows go in blocks, and each tree's loops run over the block's rows innermost: the tree's
+    tables stay in cache, its branches repeat, and successive updates of one feature's
+    contribution fall on different rows, so they do not wait on each other.
     """
     n_features = out.shape[1] - 1
-    fail_node = np.zeros(max(1, trees[:, 1].max()), dtype=np.int64)
-    fail_leaf = np.zeros(max(1, trees[:, 3].max()), dtype=np.int64)
-    for row in range(lo, hi):
-        phi = out[row]
-        xr = x[row]
-        score = 0.0
+    fail_node = np.zeros((max(1, trees[:, 1].max()), BLOCK), dtype=np.int64)
+    fail_leaf = np.zeros((max(1, trees[:, 3].max()), BLOCK), dtype=np.int64)
+    hot = np.zeros(BLOCK, dtype=np.int64)
+    acc = np.zeros((n_features + 1, BLOCK))
+    score = np.zeros(BLOCK)
+    for first in range(lo, hi, BLOCK):
+        size = min(BLOCK, hi - first)
+        acc[:] = 0.0
+        score[:] = 0.0
         for t in range(trees.shape[0]):
             node0, n_nodes, leaf0, n_leaves = trees[t, 0], trees[t, 1], trees[t, 2], trees[t, 3]
             if n_nodes == 0:
-                score += leaf_value[leaf0]
+                for r in range(size):
+                    score[r] += leaf_value[leaf0]
                 continue
-            fail_node[0] = 0
+            fail_node[0, :size] = 0
             for j in range(n_nodes):
                 g = node0 + j
-                left = _goes_left(
-                    xr[node_feature[g]], node_kind[g], node_threshold[g], node_cat[g, 0], node_cat[g, 1], cat_bits
-                )
-                here = fail_node[j]
+                feature, kind, threshold = node_feature[g], node_kind[g], node_threshold[g]
+                cat_start, cat_len = node_cat[g, 0], node_cat[g, 1]
                 bit = np.int64(1) << node_slot[g]
-                for side in range(2):
-                    child = node_children[g, side]
-                    failed = here | bit if left == (side == 1) else here
-                    if child >= 0:
-                        fail_node[child] = failed
-                    else:
-                        fail_leaf[~child] = failed
+                left_child, right_child = node_children[g, 0], node_children[g, 1]
+                left_fail = fail_node[left_child] if left_child >= 0 else fail_leaf[~left_child]
+                right_fail = fail_node[right_child] if right_child >= 0 else fail_leaf[~right_child]
+                here = fail_node[j]
+                for r in range(size):
+                    went_left = _goes_left(x[first + r, feature], kind, threshold, cat_start, cat_len, cat_bits)
+                    left_fail[r] = here[r] if went_left else here[r] | bit
+                    right_fail[r] = here[r] | bit if went_left else here[r]
             for k in range(n_leaves):
                 leaf = leaf0 + k
+                value, start, depth, ts = leaf_value[leaf], leaf_path[leaf, 0], leaf_path[leaf, 1], table_start[leaf]
+                full = (np.int64(1) << depth) - 1
                 failed = fail_leaf[k]
-                if failed == 0:
-                    score += leaf_value[leaf]  # the row's own leaf, summed in tree order as LightGBM does
-                start, depth = leaf_path[leaf, 0], leaf_path[leaf, 1]
-                hot = ((np.int64(1) << depth) - 1) & ~failed
-                ts = table_start[leaf]
+                for r in range(size):
+                    if failed[r] == 0:
+                        score[r] += value  # the row's own leaf, summed in tree order as LightGBM does
+                    hot[r] = full & ~failed[r]
                 if ts < 0:
-                    _direct(phi, leaf_value[leaf], hot, feats, p, start, depth, weights)
+                    for r in range(size):
+                        _direct(out[first + r], value, hot[r], feats, p, start, depth, weights)
                     continue
-                cold = tables[ts + hot]
                 for m in range(depth):
-                    bit = np.int64(1) << m
-                    if hot & bit:
-                        phi[feats[start + m]] += coef[start + m] * tables[ts + (hot ^ bit)]
-                    else:
-                        phi[feats[start + m]] -= cold
-        phi[n_features] += base
-        raw[row] = score
+                    c, bit, into = coef[start + m], np.int64(1) << m, acc[feats[start + m]]
+                    for r in range(size):  # no branch: hot or cold is a coin flip the CPU cannot predict
+                        h = (hot[r] >> m) & 1
+                        into[r] += (c * h - (1 - h)) * tables[ts + (hot[r] & ~bit)]  # coef (hot) or -1 (cold)
+        for r in range(size):
+            row = out[first + r]
+            for f in range(n_features):
+                row[f] += acc[f, r]
+            row[n_features] += base
+            raw[first + r] = score[r]
