@@ -164,7 +164,7 @@ class Scorer:
         spec = self.bundle.spec
         x = block[:, [at[name] for name in spec.numeric]]
         x[~np.isfinite(x)] = np.nan  # as to_matrix does
-        out: dict[str, Any] = {"red_flags": [[] for _ in range(n)], "green_flags": [[] for _ in range(n)]}
+        out: dict[str, Any] = {}
         for name in OUTCOMES:
             model = self.bundle.outcomes.get(name)
             if model is None:
@@ -179,6 +179,8 @@ class Scorer:
                 )
             else:
                 out[f"{name}_probability"] = model.predict(x)
+        if "red_flags" not in out:  # no churn model, no reasons
+            out["red_flags"], out["green_flags"] = [[] for _ in range(n)], [[] for _ in range(n)]
         if self.bundle.scorecard is None:
             out.update(
                 health_score=np.full(n, np.nan),
