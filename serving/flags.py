@@ -1,22 +1,24 @@
 """Red and green flags: the signals pushing an account's churn risk up or down, in words.
 
-The contributions are LightGBM's native TreeSHAP (``pred_contrib``): exact for the tree
-ensemble, in log-odds of churn, and additive, so contributions plus the base value equal
-the raw score. A red flag is a signal whose contribution raises churn risk; a green flag
-one that lowers it. Each flag carries only a declared signal's name and value, a sentence
-from the signal's template with the actual numbers, and a suggested action when a CSM can
-act on it. Context signals (tenure, days to renewal) may appear, never as the only reasons.
+The contributions are exact path-dependent TreeSHAP (:mod:`training.treeshap`, the same
+numbers as LightGBM's ``pred_contrib`` within 1e-9): in log-odds of churn, and additive, so
+contributions plus the base value equal the raw score. A red flag is a signal whose
+contribution raises churn risk; a green flag one that lowers it. Each flag carries only a
+declared signal's name and value, a sentence from the signal's template with the actual
+numbers, and a suggested action when a CSM can act on it. Context signals (tenure, days to
+renewal) may appear, never as the only reasons.
 """
 
 from __future__ import annotations
 
-import math
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from features.signals import SIGNALS_BY_NAME
 
@@ -32,11 +34,6 @@ class FlagConfig:
 
 class AdditivityError(RuntimeError):
     """SHAP contributions do not add up to the model's raw score."""
-
-
-def contributions(booster: Any, x: pd.DataFrame) -> np.ndarray:
-    """Per-row TreeSHAP contributions, shape (rows, features + 1); the last column is the base value."""
-    return np.asarray(booster.predict(x, pred_contrib=True, num_iteration=booster.best_iteration), dtype=float)
 
 
 def check_additivity(contrib: np.ndarray, raw: np.ndarray, tolerance: float = 1e-6) -> float:
@@ -91,24 +88,50 @@ def _side(
     width = min(len(names), config.top_k + config.lookahead)
     # A stable sort on the negated push: ties keep the feature order, so reasons are deterministic.
     order = np.argsort(-push, axis=1, kind="stable")[:, :width]
-    out: list[list[Flag]] = []
-    for row, candidates in enumerate(order):
-        strong = [j for j in candidates if push[row, j] > config.min_contribution and plausible[row, j]]
-        # Reasons a CSM can act on come first; context (renewal date, tenure) only fills the
-        # remaining places, so it is shown but never crowds out, or stands in for, a reason.
-        reasons = [j for j in strong if actionable[j]][: config.top_k]
-        context = [j for j in strong if not actionable[j]][: config.top_k - len(reasons)] if reasons else []
-        out.append([_flag(names[j], values[row, j], contrib[row, j], lang) for j in reasons + context])
-    return out
+    strong = np.take_along_axis((push > config.min_contribution) & plausible, order, axis=1)
+    # Reasons a CSM can act on come first; context (renewal date, tenure) only fills the
+    # remaining places, so it is shown but never crowds out, or stands in for, a reason.
+    reasons = strong & actionable[order]
+    reasons &= np.cumsum(reasons, axis=1) <= config.top_k
+    found = reasons.sum(axis=1, keepdims=True)
+    context = strong & ~actionable[order]
+    context &= (np.cumsum(context, axis=1) <= config.top_k - found) & (found > 0)
+    # Whole-array steps pick each row's flags (reasons by push, then context by push); Python
+    # only builds the dicts, which is what a row's cost is now.
+    rank = np.where(reasons, 0, np.where(context, width, 2 * width)) + np.arange(width)
+    picked = np.take_along_axis(order, np.argsort(rank, axis=1, kind="stable")[:, : config.top_k], axis=1)
+    arrays = (
+        (reasons | context).sum(axis=1),
+        picked,
+        np.take_along_axis(values, picked, axis=1),
+        np.take_along_axis(contrib, picked, axis=1),
+    )
+    with _no_gc():  # the flags are acyclic lists and dicts: a cyclic-GC pass per 700 of them is waste
+        counts, chosen, shown, pushed = (a.tolist() for a in arrays)
+        return [
+            [_flag(names[j], v, c, lang) for j, v, c in zip(js[:n], vs[:n], cs[:n], strict=True)]
+            for js, vs, cs, n in zip(chosen, shown, pushed, counts, strict=True)
+        ]
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _flag(name: str, value: float, contribution: float, lang: str) -> Flag:
-    clean = None if value is None or math.isnan(value) else float(value)
+    clean = None if value != value else value  # NaN is missing; value is a Python float
     sentence, action = _words(name, clean, lang)
     return {
         "signal": name,
         "value": clean,
-        "contribution": round(float(contribution), 6),
+        "contribution": round(contribution, 6),
         "sentence": sentence,
         "action": action,
     }

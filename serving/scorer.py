@@ -20,11 +20,12 @@ import pandas as pd
 
 from features.errors import DataError, Problem
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE, Dataset
-from serving.flags import FlagConfig, contributions, flags
+from serving.flags import FlagConfig, flags
 from training.artifact import ModelBundle, load_model_folder
 from training.matrix import float_block
 from training.outcomes import OutcomeConfig, eligible
 from training.scorecard_core import score_health_arrays
+from training.treeshap import TreeShap
 
 OUTCOMES = ("churn", "renewal", "upsell")
 CONTEXT_COLUMNS = ("segment", "csm_owner")  # from the accounts table, for filtering risk lists
@@ -65,6 +66,7 @@ class Scorer:
                 f"the model reads text features ({', '.join(self.bundle.spec.categorical)}): scoring serves "
                 "dataset models, whose signals are all numbers"
             )
+        self.explainer  # noqa: B018 - the TreeSHAP tables are built (and the kernel loaded) with the model
 
     @classmethod
     def load(cls, path: Path | str) -> Scorer:
@@ -88,6 +90,12 @@ class Scorer:
         """Every column read as a number: the models' signals, the scorecard's, and ``arr``."""
         card = self.bundle.scorecard.signals if self.bundle.scorecard is not None else ()
         return tuple(dict.fromkeys([*self.bundle.spec.numeric, *card, "arr"]))
+
+    @cached_property
+    def explainer(self) -> TreeShap | None:
+        """The churn model's exact TreeSHAP, its per-leaf tables precomputed (None without a churn model)."""
+        churn = self.bundle.outcomes.get("churn")
+        return TreeShap.from_booster(churn.booster) if churn is not None else None
 
     @cached_property
     def typical(self) -> np.ndarray:
@@ -156,20 +164,23 @@ class Scorer:
         spec = self.bundle.spec
         x = block[:, [at[name] for name in spec.numeric]]
         x[~np.isfinite(x)] = np.nan  # as to_matrix does
-        out: dict[str, Any] = {"red_flags": [[] for _ in range(n)], "green_flags": [[] for _ in range(n)]}
+        out: dict[str, Any] = {}
         for name in OUTCOMES:
             model = self.bundle.outcomes.get(name)
             if model is None:
                 out[f"{name}_probability"] = np.full(n, np.nan)
-            elif name == "churn":
-                contrib = contributions(model.booster, x)
-                # The contributions add up to the raw score, so one pass gives both.
-                out["churn_probability"] = model.calibrator.predict(contrib.sum(axis=1))
+            elif name == "churn" and self.explainer is not None:
+                # One pass gives both: the raw score is the leaves' sum in LightGBM's order (its
+                # prediction to the bit), and the contributions add up to it.
+                contrib, raw = self.explainer.explain(x)
+                out["churn_probability"] = model.calibrator.predict(raw)
                 out["red_flags"], out["green_flags"] = flags(
                     x, contrib, self.signals, lang=lang, config=config, typical=self.typical
                 )
             else:
                 out[f"{name}_probability"] = model.predict(x)
+        if "red_flags" not in out:  # no churn model, no reasons
+            out["red_flags"], out["green_flags"] = [[] for _ in range(n)], [[] for _ in range(n)]
         if self.bundle.scorecard is None:
             out.update(
                 health_score=np.full(n, np.nan),

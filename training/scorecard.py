@@ -17,7 +17,7 @@ The card's shape and the pure scorer are :mod:`training.scorecard_core`, the YAM
   snapshot churns); red holds 12% of snapshots and churns 21x as often as green.
   ``ScorecardConfig(context_measures=False)`` leaves timing out entirely (0.84 over all
   snapshots: no timing-free score reaches 0.90 there).
-- **curves**: each signal's SHAP contribution (``pred_contrib=True``, log-odds of churn) is fitted
+- **curves**: each signal's SHAP contribution (:mod:`training.treeshap`, log-odds of churn) is fitted
   against its value by isotonic regression, increasing or decreasing, whichever fits better.
   So direction and shape come from data. The fit is rescaled to 100 at the least risky value and
   0 at the riskiest, and kept as a few (value, score) breakpoints.
@@ -62,6 +62,7 @@ from training.scorecard_core import (
     score_health,
 )
 from training.scorecard_file import dump_scorecard, load_scorecard, parse_scorecard
+from training.treeshap import TreeShap
 
 __all__ = [  # the scorecard's public API, whichever of its modules holds each part
     "BAND_NAMES",
@@ -113,8 +114,8 @@ class ScorecardConfig:
 
 
 def shap_contributions(booster: Any, x: pd.DataFrame) -> pd.DataFrame:
-    """Per-row SHAP contributions (log-odds of churn) of every feature, from LightGBM's TreeSHAP."""
-    contrib = np.asarray(booster.predict(x, pred_contrib=True, num_iteration=booster.best_iteration), dtype=float)
+    """Per-row SHAP contributions (log-odds of churn) of every feature: exact TreeSHAP at the best iteration."""
+    contrib = TreeShap.from_booster(booster).contributions(x)
     return pd.DataFrame(contrib[:, :-1], columns=x.columns, index=x.index)
 
 
