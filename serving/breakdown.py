@@ -79,8 +79,8 @@ def breakdown(values: Mapping[str, float], scorecard: Scorecard) -> list[Points]
             share = component.weight / total_weight * measure.weight / weight
             raw.append((component.name, measure.signal, share * s, share * 100))
     uncapped = round(score_of(values, replace(scorecard, overrides=()))[0] * 10)
-    earned = _apportion([r[2] * 10 for r in raw], uncapped)
     possible = _apportion([r[3] * 10 for r in raw], 1000)
+    earned = _apportion([r[2] * 10 for r in raw], uncapped, caps=possible)
     out = [Points(c, s, e, p) for (c, s, _, _), e, p in zip(raw, earned, possible, strict=True)]
     shown = round(score * 10)
     if shown != uncapped:  # a manual rule capped the score: its effect is a line of its own
@@ -93,14 +93,23 @@ def _value(values: Mapping[str, float], name: str) -> float:
     return np.nan if value is None else float(value)
 
 
-def _apportion(parts: list[float], total: int) -> list[int]:
-    """Integers close to ``parts`` that add up to ``total``: floors, then the largest remainders get +1."""
-    floors = [int(np.floor(p + 1e-9)) for p in parts]  # 1e-9: 12.9999999 tenths is 13
-    left = total - sum(floors)
+def _apportion(parts: list[float], total: int, caps: list[int] | None = None) -> list[int]:
+    """Integers close to ``parts`` adding up to ``total``: floors, then +1 by largest remainder.
+
+    With ``caps`` no integer exceeds its cap (a measure never earns more than its possible
+    points); ``total <= sum(caps)`` always leaves room, so the sum stays exact.
+    """
+    limit = caps if caps is not None else [total] * len(parts)
+    floors = [min(int(np.floor(p + 1e-9)), c) for p, c in zip(parts, limit, strict=True)]  # 12.9999999 is 13
     order = sorted(range(len(parts)), key=lambda i: (-(parts[i] - floors[i]), i))
-    step = 1 if left >= 0 else -1
-    for k in range(abs(left)):  # |left| <= len(parts) by construction; the loop wraps only as a guard
-        floors[order[k % len(order)] if step > 0 else order[-1 - k % len(order)]] += step
+    left = total - sum(floors)
+    while left > 0:
+        room = [i for i in order if floors[i] < limit[i]]
+        if not room:
+            break
+        for i in room[:left]:
+            floors[i] += 1
+        left = total - sum(floors)
     return floors
 
 

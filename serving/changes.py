@@ -29,7 +29,7 @@ class Point:
     """One stored scoring of one account: its scores row and its details by signal."""
 
     row: Mapping[str, Any]
-    details: pd.DataFrame  # indexed by signal: value, contribution, component, points, possible
+    details: Mapping[str, Mapping[str, Any]]  # signal -> value, contribution, component, points, possible
 
     @property
     def as_of(self) -> pd.Timestamp:
@@ -82,7 +82,7 @@ def tenths(value: Any) -> int:
 def compare(before: Point, after: Point) -> Change:
     """The exact decomposition of the change from ``before`` to ``after``."""
     b, a = before.details, after.details
-    measured = [s for s in dict.fromkeys([*b.index, *a.index]) if _has(b, s, "points") or _has(a, s, "points")]
+    measured = [s for s in dict.fromkeys([*b, *a]) if _has(b, s, "points") or _has(a, s, "points")]
     measures = [
         MeasureChange(
             str(_get(a, s, "component") or _get(b, s, "component")),
@@ -97,11 +97,11 @@ def compare(before: Point, after: Point) -> Change:
     signals = [
         SignalChange(
             s,
-            float(np.nan_to_num(_get(a, s, "contribution")) - np.nan_to_num(_get(b, s, "contribution"))),
+            _zero(_get(a, s, "contribution")) - _zero(_get(b, s, "contribution")),
             _value(b, s),
             _value(a, s),
         )
-        for s in dict.fromkeys([*b.index, *a.index])
+        for s in dict.fromkeys([*b, *a])
         if _has(b, s, "contribution") or _has(a, s, "contribution")
     ]
     signals = [s for s in signals if s.signal != BASE or s.log_odds_change != 0.0]
@@ -115,15 +115,23 @@ def compare(before: Point, after: Point) -> Change:
     )
 
 
-def _has(frame: pd.DataFrame, signal: str, column: str) -> bool:
-    return signal in frame.index and not pd.isna(frame.at[signal, column])
+def _has(details: Mapping[str, Mapping[str, Any]], signal: str, column: str) -> bool:
+    value = details.get(signal, _EMPTY).get(column)
+    return value is not None and value == value  # NaN != NaN; plain Python is what makes movers fast
 
 
-def _get(frame: pd.DataFrame, signal: str, column: str) -> Any:
-    return frame.at[signal, column] if _has(frame, signal, column) else None
+_EMPTY: Mapping[str, Any] = {}
 
 
-def _value(frame: pd.DataFrame, signal: str) -> float | None:
+def _zero(value: Any) -> float:
+    return 0.0 if value is None else float(value)
+
+
+def _get(details: Mapping[str, Mapping[str, Any]], signal: str, column: str) -> Any:
+    return details[signal][column] if _has(details, signal, column) else None
+
+
+def _value(frame: Mapping[str, Mapping[str, Any]], signal: str) -> float | None:
     value = _get(frame, signal, "value")
     return None if value is None else float(value)
 

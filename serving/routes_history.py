@@ -111,28 +111,28 @@ async def breakdown(service: ReadyService, account_id: AccountId, lang: Lang = "
     row = _known(service, account_id)
     story = service.story
     scored = [r for r in story.rows(account_id) if pd.Timestamp(r["as_of"]) == pd.Timestamp(row["as_of"])]
-    details = story.point(scored[-1]).details if scored else pd.DataFrame(columns=["points"])
+    details = story.point(scored[-1]).details if scored else {}
     typical = dict(zip(service.scorer.signals, service.scorer.typical.tolist(), strict=True))
-    measured = details[details["points"].notna()] if len(details) else details
     points = [
-        Points(str(d["component"]), str(signal), round(float(d["points"]) * 10), round(float(d["possible"]) * 10))
-        for signal, d in measured.iterrows()
+        Points(str(d["component"]), signal, round(float(d["points"]) * 10), round(float(d["possible"]) * 10))
+        for signal, d in details.items()
+        if not pd.isna(d["points"])
     ]
     out = []
     for name, earned, possible in components(points):
         out.append(
             {
                 "component": name,
-                "label": story_text.component(name, lang),
+                "label": story_text.capital(story_text.component(name, lang), lang),
                 "points": earned / 10,
                 "possible": possible / 10,
                 "measures": [
                     {
                         "signal": p.signal,
                         "label": story_text.label(p.signal, lang) if name != OVERRIDE else p.signal,
-                        "value": _number(details.at[p.signal, "value"]),
+                        "value": _number(details[p.signal]["value"]),
                         "typical": _number(typical.get(p.signal)),
-                        "value_text": story_text.signal_value(p.signal, _number(details.at[p.signal, "value"]), lang),
+                        "value_text": story_text.signal_value(p.signal, _number(details[p.signal]["value"]), lang),
                         "typical_text": story_text.signal_value(p.signal, _number(typical.get(p.signal)), lang),
                         "points": p.earned / 10,
                         "possible": p.possible / 10,

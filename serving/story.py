@@ -8,6 +8,7 @@ small exact computation. The same object serves the API, the CRM change fields a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -34,10 +35,12 @@ class Story:
         keys = set(zip(self.scores["account_id"], self.scores["as_of"], self.scores["model_version"], strict=True))
         mask = [k in keys for k in zip(details["account_id"], details["as_of"], details["model_version"], strict=True)]
         kept = details[np.asarray(mask, dtype=bool)] if len(details) else details
-        self._details = {
-            (str(a), pd.Timestamp(t)): group.set_index("signal")[POINT_COLUMNS]
-            for (a, t), group in kept.groupby(["account_id", "as_of"], sort=False)
-        }
+        # Plain dicts: comparing two scorings is then a few hundred lookups, not pandas indexing.
+        self._details: dict[tuple[str, pd.Timestamp], dict[str, dict[str, Any]]] = {}
+        columns = ["account_id", "as_of", "signal", *POINT_COLUMNS]
+        for a, t, signal, *values in kept[columns].itertuples(index=False, name=None):
+            point = self._details.setdefault((str(a), pd.Timestamp(t)), {})
+            point[str(signal)] = dict(zip(POINT_COLUMNS, values, strict=True))
         self._rows = {
             str(a): group.sort_values("as_of").to_dict("records")
             for a, group in self.scores.groupby("account_id", sort=False)
@@ -66,7 +69,7 @@ class Story:
 
     def point(self, row: dict[str, Any]) -> Point:
         key = (str(row["account_id"]), pd.Timestamp(row["as_of"]))
-        return Point(row, self._details.get(key, pd.DataFrame(columns=POINT_COLUMNS)))
+        return Point(row, self._details.get(key, {}))
 
     def values(self, account_id: str) -> dict[str, float]:
         """Every stored signal value of the account's latest scoring."""
@@ -74,9 +77,7 @@ class Story:
         if not rows:
             return {}
         details = self.point(rows[-1]).details
-        return {
-            str(k): float(v) for k, v in details["value"].items() if not str(k).startswith("_") and " " not in str(k)
-        }
+        return {k: float(d["value"]) for k, d in details.items() if not k.startswith("_") and " " not in k}
 
     def change(self, account_id: str, since: pd.Timestamp | None = None) -> Change | None:
         """From the latest scoring on or before ``since`` (default: the previous scoring) to the latest."""
@@ -103,9 +104,13 @@ class Story:
                 out.append(Mover(account_id, None if name is None or pd.isna(name) else str(name), change))
         return out
 
+    @cached_property
+    def _since_previous(self) -> list[Mover]:
+        return self.changes()  # computed once: the story does not change while it is served
+
     def movers(self, n: int = 20) -> list[Mover]:
         """The accounts whose health fell most since their previous scoring (only falls), worst first."""
-        fell = [m for m in self.changes() if m.change.health_change < 0]
+        fell = [m for m in self._since_previous if m.change.health_change < 0]
         return sorted(fell, key=lambda m: (m.change.health_change, m.account_id))[:n]
 
 
@@ -135,7 +140,7 @@ def with_context(scores: pd.DataFrame, story: Story) -> pd.DataFrame:
         rows = [r for r in story.rows(account_id) if pd.Timestamp(r["as_of"]) == pd.Timestamp(as_of)]
         name = rows[-1].get("name") if rows else None
         names.append(None if name is None or pd.isna(name) else str(name))
-        value = story.point(rows[-1]).details["value"].get("days_to_renewal") if rows else None
+        value = story.point(rows[-1]).details.get("days_to_renewal", {}).get("value") if rows else None
         days.append(np.nan if value is None or pd.isna(value) else float(value))
     out = scores.assign(name=pd.array(names, dtype="string"), days_to_renewal=np.asarray(days, dtype=float))
     renewal = pd.to_datetime(out["as_of"], utc=True) + pd.to_timedelta(out["days_to_renewal"].round(), unit="D")

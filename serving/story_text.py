@@ -113,11 +113,12 @@ def number(value: float, lang: str, digits: int = 1) -> str:
         text = text.rstrip("0").rstrip(".")
     elif digits:
         text = text.rstrip("0")
+    text = text[1:] if text.startswith("-") and not text.strip("-0.,") else text  # -0.04 is "0", not "-0"
     return text.replace(",", "_").replace(".", ",").replace("_", ".") if lang == "tr" else text
 
 
 def percent(value: float, lang: str) -> str:
-    text = number(value * 100, lang, 0)
+    text = number(value * 100, lang, 1)
     return f"%{text}" if lang == "tr" else f"{text}%"
 
 
@@ -136,6 +137,14 @@ def label(name: str, lang: str) -> str:
 
 def component(name: str, lang: str) -> str:
     return COMPONENT_NAMES.get(name, {}).get(lang, name)
+
+
+def capital(text: str, lang: str) -> str:
+    """First letter upper case, the Turkish way in Turkish (i -> İ)."""
+    if not text:
+        return text
+    first = "İ" if lang == "tr" and text[0] == "i" else text[0].upper()
+    return first + text[1:]
 
 
 def band(name: str | None, lang: str) -> str:

@@ -82,16 +82,16 @@ def point(values: dict[str, float], as_of: str) -> Point:
     """A stored scoring as the history keeps it: the scores row and one details row per measure."""
     score, band = score_of(values, CARD)
     parts = breakdown(values, CARD)
-    details = pd.DataFrame(
-        {
-            "value": [values.get(p.signal, np.nan) for p in parts],
+    details = {
+        p.signal: {
+            "value": values.get(p.signal, np.nan),
             "contribution": np.nan,
-            "component": [p.component for p in parts],
-            "points": [p.earned_points for p in parts],
-            "possible": [p.possible_points for p in parts],
-        },
-        index=[p.signal for p in parts],
-    )
+            "component": p.component,
+            "points": p.earned_points,
+            "possible": p.possible_points,
+        }
+        for p in parts
+    }
     row = {"as_of": pd.Timestamp(as_of, tz="UTC"), "health_score": score, "health_band": band}
     return Point({**row, "churn_probability": 0.1, "churn_log_odds": -2.0}, details)
 
@@ -205,4 +205,4 @@ def test_names_of_components_bands_and_months_exist_in_both_languages() -> None:
     for table in (story_text.COMPONENT_NAMES, story_text.BAND_NAMES):
         assert all(set(v) == {"en", "tr"} for v in table.values())
     assert len(story_text.MONTHS["en"]) == len(story_text.MONTHS["tr"]) == 12
-    assert story_text.number(1234.5, "tr") == "1.234,5" and story_text.percent(0.31, "tr") == "%31"
+    assert story_text.number(1234.5, "tr") == "1.234,5" and story_text.percent(0.314, "tr") == "%31,4"

@@ -253,14 +253,14 @@ function changesView(body) {
 function breakdownView(b) {
   const table = el("table", { id: "breakdown-table", class: "breakdown" });
   table.append(el("thead", {}, el("tr", {}, el("th", {}, T.measure), el("th", { class: "num" }, T.value),
-    el("th", { class: "num wide" }, T.typicalCol), el("th", { class: "num" }, T.points))));
+    el("th", { class: "num" }, T.typicalCol), el("th", { class: "num" }, T.points))));
   const body = el("tbody");
   for (const c of b.components) {
     body.append(el("tr", { class: "component", "data-component": c.component },
       el("td", { colspan: 3 }, c.label), el("td", { class: "num" }, T.of(fmtPoints(c.points), fmtPoints(c.possible)))));
     for (const m of c.measures) {
       body.append(el("tr", { class: "measure", "data-points": m.points, "data-signal": m.signal },
-        el("td", {}, m.label), el("td", { class: "num" }, m.value_text), el("td", { class: "num wide" }, m.typical_text),
+        el("td", {}, m.label), el("td", { class: "num" }, m.value_text), el("td", { class: "num" }, m.typical_text),
         el("td", { class: "num" }, T.of(fmtPoints(m.points), fmtPoints(m.possible)))));
     }
   }
