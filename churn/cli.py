@@ -448,7 +448,7 @@ def demo(
     console.print(f"MLflow store: {uri}  (browse: mlflow ui --backend-store-uri {uri})")
     console.print(f"scores with red/green flags: {scores_file.resolve()}")
     console.print(f"CRM export (Salesforce-style fields): {crm_file.resolve()}")
-    console.print(f"score history (4 months backfilled, monthly; alerts in alerts.csv): {history_file.resolve()}")
+    console.print(f"score history (3 months backfilled, monthly; alerts in alerts.csv): {history_file.resolve()}")
     console.print(
         f"KPI report (self-contained HTML; numbers in report.json, charts in report_files/): {report_file.resolve()}"
     )
@@ -469,7 +469,7 @@ def demo_score(
     *,
     as_of: pd.Timestamp | None = None,
     history: Path | None = None,
-    months: int = 4,
+    months: int = 3,
 ) -> None:
     """Score the latest date; with ``as_of``, backfill the ``months`` before it first, so the page has history."""
     backfill = None
