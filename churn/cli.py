@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.table import Table
 
-from churn import drift_cmd, report_cmd, score_cmd, serve_cmd
+from churn import alerts_cmd, drift_cmd, report_cmd, score_cmd, serve_cmd
 from churn.console import DEMO_DIR, console, fail, parse_date, progress_bar, user_errors
 
 app = typer.Typer(
@@ -422,7 +423,8 @@ def demo(
 
     console.rule("5. score every active account: probabilities, health score, red flags, CRM file")
     scores_file, crm_file = out / "scores.parquet", out / "crm.csv"
-    demo_score(world_dir, model_dir, scores_file, crm_file)
+    history_file = out / "history.duckdb"
+    demo_score(world_dir, model_dir, scores_file, crm_file, as_of=as_of, history=history_file)
 
     console.rule("6. portfolio KPI report: KPIs per month and segment, health bands, model metrics, drift")
     report_file, report_json = out / "report.html", out / "report.json"
@@ -446,6 +448,7 @@ def demo(
     console.print(f"MLflow store: {uri}  (browse: mlflow ui --backend-store-uri {uri})")
     console.print(f"scores with red/green flags: {scores_file.resolve()}")
     console.print(f"CRM export (Salesforce-style fields): {crm_file.resolve()}")
+    console.print(f"score history (3 months backfilled, monthly; alerts in alerts.csv): {history_file.resolve()}")
     console.print(
         f"KPI report (self-contained HTML; numbers in report.json, charts in report_files/): {report_file.resolve()}"
     )
@@ -458,11 +461,33 @@ def demo(
     )
 
 
-def demo_score(world_dir: Path, model_dir: Path, scores_file: Path, crm_file: Path) -> None:
-    score_cmd.score(data=world_dir, model=model_dir, as_of="latest", out=scores_file, crm_out=crm_file)
+def demo_score(
+    world_dir: Path,
+    model_dir: Path,
+    scores_file: Path,
+    crm_file: Path,
+    *,
+    as_of: pd.Timestamp | None = None,
+    history: Path | None = None,
+    months: int = 3,
+) -> None:
+    """Score the latest date; with ``as_of``, backfill the ``months`` before it first, so the page has history."""
+    backfill = None
+    if as_of is not None:
+        backfill = f"{as_of - pd.DateOffset(months=months):%Y-%m-%d}:{as_of:%Y-%m-%d}"
+    score_cmd.score(
+        data=world_dir, model=model_dir, out=scores_file, crm_out=crm_file, history=history, backfill=backfill
+    )
+    if history is not None:
+        console.rule("5b. alerts: accounts that entered red or fell more than 10 points since the previous run")
+        try:
+            alerts_cmd.alerts(history=history, csv=history.with_name("alerts.csv"))
+        except typer.Exit:  # exit code 1 means "there are alerts", which is the demo's point
+            pass
 
 
 app.command("score")(score_cmd.score)
+app.command("alerts")(alerts_cmd.alerts)
 app.command("serve")(serve_cmd.serve)
 app.command("drift")(drift_cmd.drift)
 app.command("report")(report_cmd.report)

@@ -17,10 +17,10 @@ if TYPE_CHECKING:  # pandas loads in about a second: only the commands that use 
 def score(
     data: Annotated[Path, typer.Option(help="Dataset folder (CSV/Parquet per table) or DuckDB file.")],
     model: Annotated[Path, typer.Option(help="Model folder written by `churn train`.")],
+    out: Annotated[Path, typer.Option(help="Scores file: .parquet (default format), .csv or .duckdb.")],
     as_of: Annotated[
         str, typer.Option("--as-of", help="Scoring date, YYYY-MM-DD, or 'latest' (the day the data ends).")
-    ],
-    out: Annotated[Path, typer.Option(help="Scores file: .parquet (default format), .csv or .duckdb.")],
+    ] = "latest",
     table: Annotated[str, typer.Option(help="Table name when --out is a DuckDB file.")] = "scores",
     previous: Annotated[Path | None, typer.Option(help="An earlier scores file: fills health_trend.")] = None,
     crm_out: Annotated[Path | None, typer.Option(help="Full CRM export (CSV, one row per account).")] = None,
@@ -31,6 +31,15 @@ def score(
     lang: Annotated[str, typer.Option(help="Language of the flag sentences: en or tr.")] = "en",
     engine: Annotated[str, typer.Option(help="duckdb (embedded) or spark.")] = "duckdb",
     top_k: Annotated[int, typer.Option(min=1, max=10, help="Red and green flags per account.")] = 3,
+    history: Annotated[
+        Path | None,
+        typer.Option(help="Score history (DuckDB file) to add this run to; default: history.duckdb beside --model."),
+    ] = None,
+    backfill: Annotated[
+        str | None,
+        typer.Option(help="FROM:TO (YYYY-MM-DD:YYYY-MM-DD): also score past dates point-in-time into the history."),
+    ] = None,
+    every: Annotated[str, typer.Option(help="Backfill cadence: week or month.")] = "month",
 ) -> None:
     """Score accounts with churn/renewal/upsell probabilities, health score and explained red flags."""
     import pandas as pd
@@ -39,8 +48,11 @@ def score(
     from features.validation import data_end, require_valid
     from features.write_lock import write_locks
     from serving.crm import DEFAULT_MAPPING, load_mapping, write_crm
+    from serving.history import default_path, read_history, record
+    from serving.history_runs import score_explained
     from serving.outputs import output_format, read_scores, write_scores
-    from serving.scorer import Scorer, score_dataset
+    from serving.scorer import Scorer
+    from serving.story import Story, crm_change_fields
 
     if engine not in ("duckdb", "spark"):
         fail(f"--engine must be duckdb or spark, not {engine!r}", 2)
@@ -52,6 +64,7 @@ def score(
     # same target refuses at once instead of both writing and the last silently winning.
     with user_errors(), write_locks(out, crm_out, crm_changes):
         output_format(out)
+        dates = parse_backfill(backfill, every) if backfill else None
         scorer = Scorer.load(model)
         for line in scorer.bundle.warnings:
             err_console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
@@ -66,18 +79,41 @@ def score(
             stamp = end.normalize()
         else:
             stamp = pd.Timestamp(parse_date(as_of), tz="UTC")
-        with progress_bar("scoring") as update:
-            scores = score_dataset(
-                dataset, scorer, stamp, engine=engine, lang=lang, top_k=top_k, previous=prior, progress=update
-            )
+        if dates is not None:
+            stamp = dates[-1]  # the backfill's last date is the run's date: --out and the CRM file hold it
+        history_file = history or default_path(model)
+        scored = None
+        for day in dates or [stamp]:
+            with progress_bar(f"scoring {day:%Y-%m-%d}") as update:
+                scored = score_explained(
+                    dataset, scorer, day, engine=engine, lang=lang, top_k=top_k, previous=prior, progress=update
+                )
+            kept = record(history_file, scored.history_scores, scored.history_details)
+            prior = scored.scores
+        assert scored is not None
+        story = Story(*read_history(history_file), prefer=scorer.version)
+        scores = crm_change_fields(story, scored.scores, lang=lang)
         write_scores(scores, out, table=table)
         crm_rows = write_crm(scores, crm_out, mapping=mapping, changes=crm_changes) if crm_out else None
     print_summary(scores, stamp)
     console.print(f"scores: {out.resolve()}")
+    console.print(
+        f"score history: {history_file.resolve()} ({kept:,} scorings of {len(dates or [stamp])} date(s) in it)"
+    )
     if crm_out and crm_rows:
         console.print(f"CRM export: {crm_out.resolve()} ({crm_rows[0]:,} rows)")
         if crm_changes:
             console.print(f"CRM changes since the previous export: {crm_changes.resolve()} ({crm_rows[1]:,} rows)")
+
+
+def parse_backfill(text: str, every: str) -> list[pd.Timestamp]:
+    """The dates of ``--backfill FROM:TO`` at the ``--every`` cadence."""
+    from serving.history_runs import backfill_dates
+
+    start, sep, end = text.partition(":")
+    if not sep:
+        raise ValueError(f"--backfill must be FROM:TO (e.g. 2025-01-01:2025-06-30), not {text!r}")
+    return backfill_dates(pd.Timestamp(parse_date(start), tz="UTC"), pd.Timestamp(parse_date(end), tz="UTC"), every)
 
 
 def print_summary(scores: pd.DataFrame, as_of: pd.Timestamp) -> None:

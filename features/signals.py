@@ -106,6 +106,12 @@ def _number(x: float, digits: int, lang: str) -> str:
     return text
 
 
+def format_value(value: float, unit: str, lang: str = "en") -> str:
+    """A value as the sentences write it: its unit's decimals, percent sign and the language's separators."""
+    _check_lang(lang)
+    return _format(value, unit, lang)
+
+
 def _format(value: float, unit: str, lang: str) -> str:
     if unit == "share":
         return ("%" if lang == "tr" else "") + _number(value * 100, 0, lang) + ("" if lang == "tr" else "%")

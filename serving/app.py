@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from serving import errors, routes_accounts, routes_ops, routes_page, routes_score
+from serving import errors, routes_accounts, routes_history, routes_ops, routes_page, routes_score
 from serving.errors import StrictJSONResponse
 from serving.middleware import Guard, Metrics
 from serving.schemas import MAX_BATCH
@@ -75,7 +75,13 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
     key = settings.key_bytes()
     app.state.key_digest = key_digest(key) if key is not None else None
     errors.install(app)
-    for router in (routes_score.router, routes_accounts.router, routes_ops.router, routes_page.router):
+    for router in (
+        routes_score.router,
+        routes_accounts.router,
+        routes_history.router,
+        routes_ops.router,
+        routes_page.router,
+    ):
         app.include_router(router)
     app.add_middleware(Guard, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     REDACT.add(key)

@@ -29,7 +29,11 @@ DEFAULT_MAPPING: dict[str, str] = {
     "Upsell_Propensity__c": "upsell_probability",
     "Model_Version__c": "model_version",
     "Scored_At__c": "scored_at",
+    "Health_Change_30d__c": "health_change_30d",
+    "Top_Change_Reason__c": "top_change_reason",
 }
+# Filled from the score history (serving.story.crm_change_fields); blank for scores without one.
+HISTORY_SOURCES = ("health_change_30d", "top_change_reason")
 KEY_SOURCE = "account_id"
 VOLATILE_SOURCES = ("scored_at",)  # never a reason to re-send a record
 ROUNDING = {
@@ -40,6 +44,7 @@ ROUNDING = {
     "arr": 2,
     "arr_at_risk": 2,
     "health_trend": 1,
+    "health_change_30d": 1,
 }
 FLAG_SOURCES = {f"red_flag_{i}": ("red_flags", i - 1) for i in range(1, 6)} | {
     f"green_flag_{i}": ("green_flags", i - 1) for i in range(1, 6)
@@ -61,7 +66,7 @@ def load_mapping(path: Path) -> dict[str, str]:
 
 
 def check_mapping(mapping: Mapping[str, str], columns: list[str]) -> None:
-    known = set(columns) | set(FLAG_SOURCES)
+    known = set(columns) | set(FLAG_SOURCES) | set(HISTORY_SOURCES)
     unknown = [f"{field}: {source}" for field, source in mapping.items() if source not in known]
     if unknown:
         raise MappingError(f"CRM mapping names unknown sources ({', '.join(unknown[:3])}); known: {sorted(known)}")
@@ -77,6 +82,8 @@ def crm_frame(scores: pd.DataFrame, mapping: Mapping[str, str] = DEFAULT_MAPPING
         if source in FLAG_SOURCES:
             flags, index = FLAG_SOURCES[source]
             columns[field] = [f[index]["sentence"] if len(f) > index else "" for f in scores[flags]]
+        elif source not in scores:  # a history field of scores made without a history
+            columns[field] = [""] * len(scores)
         else:
             columns[field] = [_text(v, source) for v in scores[source]]
     return pd.DataFrame(columns, index=scores.index).sort_values(_key_field(mapping), ignore_index=True)

@@ -68,9 +68,11 @@ def flags(
     with np.errstate(invalid="ignore"):
         side = direction * (values - typical)  # > 0 healthier than typical, < 0 less healthy, NaN unknown
     unknown = (direction == 0) | np.isnan(side)
+    # A missing value is never a flag: "active-user trend: no data" is not a reason a CSM can use.
+    known = ~np.isnan(values)
     return (
-        _side(values, contrib, names, actionable, unknown | (side < 0), +1, lang, config),
-        _side(values, contrib, names, actionable, unknown | (side > 0), -1, lang, config),
+        _side(values, contrib, names, actionable, known & (unknown | (side < 0)), +1, lang, config),
+        _side(values, contrib, names, actionable, known & (unknown | (side > 0)), -1, lang, config),
     )
 
 

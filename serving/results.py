@@ -27,6 +27,9 @@ def account_result(row: dict[str, Any], lang: str, outcomes: frozenset[str]) -> 
     """One scores-frame row (as a dict) as an ``AccountScore`` JSON object."""
     out: dict[str, Any] = {
         "account_id": str(row["account_id"]),
+        "name": _text(row.get("name")),
+        "renewal_date": None if pd.isna(row.get("renewal_date")) else pd.Timestamp(row["renewal_date"]).isoformat(),
+        "days_to_renewal": _number(row.get("days_to_renewal")),
         "as_of": pd.Timestamp(row["as_of"]).isoformat(),
         "segment": _text(row.get("segment")),
         "csm_owner": _text(row.get("csm_owner")),

@@ -142,6 +142,9 @@ class Flag(BaseModel):
 
 class AccountScore(BaseModel):
     account_id: str
+    name: str | None = None
+    renewal_date: datetime | None = Field(None, description="as_of + days to renewal.")
+    days_to_renewal: float | None = None
     as_of: datetime
     segment: str | None
     csm_owner: str | None
@@ -172,6 +175,7 @@ class RiskList(BaseModel):
     total: int = Field(description="Accounts matching the filters.")
     page: int
     page_size: int
+    currency: str = Field(description="ISO 4217 code of the ARR figures.")
     arr_at_risk_total: float = Field(description="ARR at risk of all accounts matching the filters.")
     owners: list[str] = Field(description="Every CSM owner, for filter menus.")
     segments: list[str] = Field(description="Every segment, for filter menus.")
@@ -201,3 +205,149 @@ class ErrorBody(BaseModel):
     message: str
     request_id: str
     details: list[ErrorDetail] = Field(default_factory=list)
+
+
+# --- the account's story (history, changes, what-if, movers) ------------------------------------
+
+SORT_FIELDS = (
+    "arr_at_risk",
+    "arr",
+    "health_score",
+    "health_trend",
+    "churn_probability",
+    "renewal_probability",
+    "upsell_probability",
+    "days_to_renewal",
+    "name",
+    "account_id",
+    "segment",
+    "csm_owner",
+)
+Sort = Literal[tuple(f"{sign}{name}" for name in SORT_FIELDS for sign in ("", "-"))]  # type: ignore[valid-type]
+
+
+class HistoryPoint(BaseModel):
+    as_of: datetime
+    health_score: float | None
+    health_band: Band | None
+    churn_probability: float | None
+    model_version: str
+
+
+class AccountHistory(BaseModel):
+    account_id: str
+    name: str | None
+    bands: list[tuple[str, float, float]] = Field(description="Band name, lowest and highest score.")
+    items: list[HistoryPoint] = Field(description="Oldest first, one per as_of.")
+
+
+class MeasureChangeOut(BaseModel):
+    component: str
+    signal: str
+    points_before: float
+    points_after: float
+    change: float
+    value_before: float | None
+    value_after: float | None
+
+
+class SignalChangeOut(BaseModel):
+    signal: str = Field(description="A catalog signal, or _base (the model's base value, when the model changed).")
+    log_odds_change: float = Field(description="Change of the signal's TreeSHAP contribution to the churn log-odds.")
+    value_before: float | None
+    value_after: float | None
+
+
+class ComponentChange(BaseModel):
+    component: str
+    change: float
+
+
+class ChangeOut(BaseModel):
+    since: datetime
+    as_of: datetime
+    health_before: float
+    health_after: float
+    health_change: float = Field(description="Exactly the sum of the measures' changes.")
+    band_before: Band | None
+    band_after: Band | None
+    components: list[ComponentChange]
+    measures: list[MeasureChangeOut]
+    churn_before: float
+    churn_after: float
+    log_odds_change: float = Field(description="The sum of the signals' log_odds_change (within 1e-6).")
+    signals: list[SignalChangeOut]
+    health_sentence: str
+    churn_sentence: str
+
+
+class AccountChanges(BaseModel):
+    account_id: str
+    change: ChangeOut | None = Field(description="null when the history has fewer than two scorings.")
+
+
+class WhatIfOption(BaseModel):
+    component: str
+    signal: str
+    label: str
+    value: float
+    target: float = Field(description="The typical healthy (green) account's value.")
+    gain: float = Field(description="Health points gained at the target, all else equal.")
+    text: str
+
+
+class WhatIfOut(BaseModel):
+    account_id: str
+    health_score: float | None
+    health_band: Band | None
+    next_band: Band | None
+    options: list[WhatIfOption]
+    plan: list[WhatIfOption] = Field(description="The fewest changes that reach next_band.")
+    predicted_score: float | None = Field(description="The scorecard's score of the account with the plan applied.")
+    predicted_band: Band | None
+    reachable: bool
+    sentence: str
+
+
+class MeasurePoints(BaseModel):
+    signal: str
+    label: str
+    value: float | None
+    typical: float | None = Field(description="The typical account's value (the training data's median).")
+    value_text: str = Field(description="The value as the sentences write it.")
+    typical_text: str
+    points: float
+    possible: float
+
+
+class ComponentPoints(BaseModel):
+    component: str
+    label: str
+    points: float
+    possible: float
+    measures: list[MeasurePoints]
+
+
+class Breakdown(BaseModel):
+    account_id: str
+    health_score: float | None
+    components: list[ComponentPoints] = Field(description="Points add up exactly to health_score.")
+    typical: dict[str, float] = Field(description="The typical account's value of each flagged signal.")
+    typical_text: dict[str, str] = Field(description="The same values as the sentences write them.")
+
+
+class Mover(BaseModel):
+    account_id: str
+    name: str | None
+    since: datetime
+    as_of: datetime
+    health_before: float
+    health_after: float
+    health_change: float
+    band_before: Band | None
+    band_after: Band | None
+    sentence: str
+
+
+class Movers(BaseModel):
+    items: list[Mover] = Field(description="Accounts whose health fell most since their previous scoring.")

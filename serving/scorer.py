@@ -255,8 +255,12 @@ def score_dataset(
     previous: pd.DataFrame | None = None,
     progress: Progress | None = None,
     spark: object | None = None,
+    keep_rows: Callable[[pd.DataFrame], None] | None = None,
 ) -> pd.DataFrame:
-    """Build features at ``as_of`` and score every eligible account (sorted by account_id)."""
+    """Build features at ``as_of`` and score every eligible account (sorted by account_id).
+
+    ``keep_rows`` receives the scored signal frame (same order as the result), for the history.
+    """
     from features.builders import build_features
 
     say = progress or (lambda _step, _fraction: None)
@@ -270,6 +274,8 @@ def score_dataset(
         raise DataError([Problem("dataset", lacking[0], f"the model needs signals this dataset cannot give: {detail}")])
     say("selecting eligible accounts", 0.5)
     rows = eligible_features(dataset, feature_set.frame, scorer.outcome_config)
+    if keep_rows is not None:
+        keep_rows(rows)
     say(f"scoring {len(rows):,} accounts", 0.6)
     if engine == "spark":
         from serving.spark_scoring import score_on_spark

@@ -19,8 +19,10 @@ import pandas as pd
 
 from features.signals import SIGNALS, SIGNALS_BY_NAME
 from serving.batching import Batcher
+from serving.history import default_path, read_history
 from serving.middleware import Metrics
 from serving.settings import Settings
+from serving.story import Story, latest_values, with_context
 
 log = logging.getLogger("churn.serve")
 CONTEXT = ("account_id", "as_of", "segment", "csm_owner")
@@ -68,6 +70,8 @@ class Service:
         self.served: Served | None = None
         self.batcher: Batcher | None = None
         self.outcomes: frozenset[str] = frozenset()
+        self.story: Any = None  # serving.story.Story: history, changes, movers
+        self.targets: dict[str, float] = {}  # typical healthy value per signal, for the what-if
 
     @property
     def ready(self) -> bool:
@@ -91,7 +95,9 @@ class Service:
             if outside:
                 raise ValueError(f"the model reads features outside the signal catalog ({', '.join(outside[:3])})")
             batcher = self._batcher(scorer)
-            served = Served.of(self._scores(scorer))
+            scores, story = self._scores(scorer)
+            served = Served.of(with_context(scores, story))
+            targets = self._targets(scorer, story, served)
         except (ModelFolderError, DataError, ValueError, OSError, KeyError) as exc:
             self._fail(f"{exc.__class__.__name__}: {exc}")
             return
@@ -100,6 +106,7 @@ class Service:
             self._fail(f"unexpected {exc.__class__.__name__} while loading")
             return
         self.scorer, self.batcher, self.served = scorer, batcher, served
+        self.story, self.targets = story, targets
         self.outcomes = frozenset(scorer.bundle.outcomes)
         self.status, self.reason = "ready", None
         self.metrics.ready.set(1)
@@ -128,14 +135,17 @@ class Service:
         self.status, self.reason = "failed", reason
         log.error("not ready: %s", reason)
 
-    def _scores(self, scorer: Any) -> pd.DataFrame:
+    def _scores(self, scorer: Any) -> tuple[pd.DataFrame, Any]:
+        """The scores to serve and the story (stored history plus, in --data mode, the scoring just made)."""
         settings = self.settings
+        stored = read_history(settings.history_file or default_path(settings.model_dir))
         if settings.scores_file is not None:
             from serving.outputs import read_scores
 
-            return read_scores(settings.scores_file)
+            return read_scores(settings.scores_file), Story.combine(stored, prefer=scorer.version)
         from features.loader import load_dataset
         from features.validation import data_end, require_valid
+        from serving.history_runs import score_explained
         from serving.scorer import score_dataset
 
         assert settings.data_dir is not None
@@ -148,7 +158,18 @@ class Service:
         previous = None
         if settings.trend_days:
             previous = score_dataset(dataset, scorer, as_of - pd.Timedelta(days=settings.trend_days))
-        return score_dataset(dataset, scorer, as_of, previous=previous)
+        scored = score_explained(dataset, scorer, as_of, previous=previous)
+        story = Story.combine(stored, (scored.history_scores, scored.history_details), prefer=scorer.version)
+        return scored.scores, story
+
+    @staticmethod
+    def _targets(scorer: Any, story: Any, served: Served) -> dict[str, float]:
+        """The typical healthy account's value of each signal: the median over the green accounts served."""
+        from serving.whatif import healthy_typical
+
+        values = latest_values(story, list(served.index))
+        fallback = dict(zip(scorer.signals, scorer.typical.tolist(), strict=True))
+        return healthy_typical(values, served.scores["health_band"], fallback)
 
     def close(self) -> None:
         if self.batcher is not None:

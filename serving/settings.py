@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     model_dir: Path = Field(description="Model folder written by `churn train` (checksums verified at load).")
     data_dir: Path | None = Field(None, description="Dataset whose latest snapshot is scored at start-up.")
     scores_file: Path | None = Field(None, description="Serve this scores file instead of scoring --data.")
+    history_file: Path | None = Field(
+        None, description="Score history (DuckDB) for history, changes and what-if; default: beside --model."
+    )
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code the ARR figures are in.")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     api_key: SecretStr | None = Field(None, description="From CHURN_API_KEY.")

@@ -63,3 +63,17 @@ def assert_error(response: Any, status: int) -> dict[str, Any]:
 
 def signal_payload(row: pd.Series, signals: list[str]) -> dict[str, float | None]:
     return {name: None if pd.isna(row[name]) else float(row[name]) for name in signals}
+
+
+def backfill_history(world: Path, model: Path, dates: list[str]) -> Path:
+    """Score ``dates`` point-in-time into the history beside ``model`` (as `churn score --backfill` does)."""
+    from serving.history import default_path, record
+    from serving.history_runs import score_explained
+    from serving.scorer import Scorer
+
+    scorer, dataset, previous = Scorer.load(model), load_dataset(world), None
+    for day in dates:
+        scored = score_explained(dataset, scorer, pd.Timestamp(day, tz="UTC"), previous=previous)
+        record(default_path(model), scored.history_scores, scored.history_details)
+        previous = scored.scores
+    return default_path(model)
