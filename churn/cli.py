@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from churn import alerts_cmd, drift_cmd, report_cmd, score_cmd, serve_cmd
 from churn.console import DEMO_DIR, console, fail, parse_date, progress_bar, user_errors
+
+if TYPE_CHECKING:  # pandas loads in about a second: `churn serve` must refuse a busy port sooner
+    import pandas as pd
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -448,7 +450,7 @@ def demo(
     console.print(f"MLflow store: {uri}  (browse: mlflow ui --backend-store-uri {uri})")
     console.print(f"scores with red/green flags: {scores_file.resolve()}")
     console.print(f"CRM export (Salesforce-style fields): {crm_file.resolve()}")
-    console.print(f"score history (3 months backfilled, monthly; alerts in alerts.csv): {history_file.resolve()}")
+    console.print(f"score history (2 months backfilled, monthly; alerts in alerts.csv): {history_file.resolve()}")
     console.print(
         f"KPI report (self-contained HTML; numbers in report.json, charts in report_files/): {report_file.resolve()}"
     )
@@ -469,9 +471,11 @@ def demo_score(
     *,
     as_of: pd.Timestamp | None = None,
     history: Path | None = None,
-    months: int = 3,
+    months: int = 2,
 ) -> None:
     """Score the latest date; with ``as_of``, backfill the ``months`` before it first, so the page has history."""
+    import pandas as pd
+
     backfill = None
     if as_of is not None:
         backfill = f"{as_of - pd.DateOffset(months=months):%Y-%m-%d}:{as_of:%Y-%m-%d}"

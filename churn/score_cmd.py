@@ -108,6 +108,8 @@ def score(
 
 def parse_backfill(text: str, every: str) -> list[pd.Timestamp]:
     """The dates of ``--backfill FROM:TO`` at the ``--every`` cadence."""
+    import pandas as pd
+
     from serving.history_runs import backfill_dates
 
     start, sep, end = text.partition(":")

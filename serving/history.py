@@ -23,7 +23,6 @@ import pandas as pd
 
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE
 from serving.breakdown import breakdown
-from serving.flags import contributions
 from training.matrix import float_block
 
 KEY = ("account_id", "as_of", "model_version")
@@ -72,9 +71,9 @@ def explain(scorer: Any, rows: pd.DataFrame, scores: pd.DataFrame) -> tuple[pd.D
     spec = scorer.bundle.spec
     x = block[:, [at[name] for name in spec.numeric]]
     x[~np.isfinite(x)] = np.nan
-    churn = scorer.bundle.outcomes.get("churn")
+    explainer = scorer.explainer
     contrib = (
-        contributions(churn.booster, x) if churn is not None else np.full((len(rows), len(spec.numeric) + 1), np.nan)
+        explainer.contributions(x) if explainer is not None else np.full((len(rows), len(spec.numeric) + 1), np.nan)
     )
     keys = scores[list(KEY)].to_dict("records")
     frame = scores.reset_index(drop=True).assign(

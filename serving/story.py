@@ -32,19 +32,20 @@ class Story:
 
     def __init__(self, scores: pd.DataFrame, details: pd.DataFrame, prefer: str | None = None) -> None:
         self.scores = one_per_date(scores, prefer).reset_index(drop=True)
-        keys = set(zip(self.scores["account_id"], self.scores["as_of"], self.scores["model_version"], strict=True))
-        mask = [k in keys for k in zip(details["account_id"], details["as_of"], details["model_version"], strict=True)]
-        kept = details[np.asarray(mask, dtype=bool)] if len(details) else details
+        key = ["account_id", "as_of", "model_version"]
+        kept = details.merge(self.scores[key], on=key, how="inner") if len(details) else details
         # Plain dicts: comparing two scorings is then a few hundred lookups, not pandas indexing.
+        # Columns go through numpy once and each date becomes a Timestamp once (per-row pandas
+        # conversions made this the slowest part of loading a few thousand scorings).
         self._details: dict[tuple[str, pd.Timestamp], dict[str, dict[str, Any]]] = {}
-        columns = ["account_id", "as_of", "signal", *POINT_COLUMNS]
-        for a, t, signal, *values in kept[columns].itertuples(index=False, name=None):
-            point = self._details.setdefault((str(a), pd.Timestamp(t)), {})
+        stamps = {t: pd.Timestamp(t) for t in pd.unique(kept["as_of"])} if len(kept) else {}
+        columns = [kept[c].to_numpy(dtype=object) for c in ["account_id", "as_of", "signal", *POINT_COLUMNS]]
+        for a, t, signal, *values in zip(*columns, strict=True):
+            point = self._details.setdefault((str(a), stamps[t]), {})
             point[str(signal)] = dict(zip(POINT_COLUMNS, values, strict=True))
-        self._rows = {
-            str(a): group.sort_values("as_of").to_dict("records")
-            for a, group in self.scores.groupby("account_id", sort=False)
-        }
+        self._rows: dict[str, list[dict[str, Any]]] = {}
+        for row in self.scores.sort_values(["account_id", "as_of"], kind="stable").to_dict("records"):
+            self._rows.setdefault(str(row["account_id"]), []).append(row)
 
     @classmethod
     def combine(
