@@ -180,8 +180,8 @@ def _moved(item: MeasureChange | SignalChange, lang: str) -> str:
     )
 
 
-def as_json(change: Change, lang: str) -> dict[str, Any]:
-    """The change as the API returns it."""
+def health_json(change: Change) -> dict[str, Any]:
+    """The dates, health scores and bands of a change (shared by the change and the movers responses)."""
     return {
         "since": change.before.as_of.isoformat(),
         "as_of": change.after.as_of.isoformat(),
@@ -190,6 +190,13 @@ def as_json(change: Change, lang: str) -> dict[str, Any]:
         "health_change": change.health_change / 10,
         "band_before": change.before.row["health_band"],
         "band_after": change.after.row["health_band"],
+    }
+
+
+def as_json(change: Change, lang: str) -> dict[str, Any]:
+    """The change as the API returns it."""
+    return {
+        **health_json(change),
         "components": [{"component": c, "change": v / 10} for c, v in change.components()],
         "measures": [
             {

@@ -174,13 +174,7 @@ async def movers(
             {
                 "account_id": m.account_id,
                 "name": m.name,
-                "since": c.before.as_of.isoformat(),
-                "as_of": c.after.as_of.isoformat(),
-                "health_before": float(c.before.row["health_score"]),
-                "health_after": float(c.after.row["health_score"]),
-                "health_change": c.health_change / 10,
-                "band_before": c.before.row["health_band"],
-                "band_after": c.after.row["health_band"],
+                **changes.health_json(c),
                 "sentence": changes.health_sentence(c, lang),
             }
         )
