@@ -22,7 +22,7 @@ def test_churn_model_reaches_the_ceiling(tmp_path: Path) -> None:
     horizon (the only ones that churn), clearly beats the equal-weight score on both; its red band
     churns at least 3x as often as green and holds at most 30% of the snapshots; no measure takes
     more than 30 of the 100 points and renewal timing with the other context signals at most 15,
-    so an account renewing within a month can still be green (README, "Health score")."""
+    so an account renewing within a month can still be green (docs/health_score.md)."""
     world = generate_world(GeneratorConfig(accounts=3000, months=24, seed=11))
     write_world(world, tmp_path)
     result = train(load_dataset(tmp_path), TrainConfig(outcomes=("churn",)))

@@ -11,7 +11,7 @@ The card's shape and the pure scorer are :mod:`training.scorecard_core`, the YAM
   ``max_context_points`` (15) of the 100 points. Uncapped, ``days_to_renewal`` took 55-63 points,
   58% of snapshots were red, and so was every snapshot within a month of renewal, i.e. every
   monthly plan; capped at 15, an account renewing next month can still reach 85 and be green.
-  Measured on the quality-test world (README, "Health score", has every alternative): with the
+  Measured on the quality-test world (docs/health_score.md has every alternative): with the
   cap the card keeps 0.91 of the model's AUC over all test snapshots and 0.99 on the snapshots
   facing a renewal inside the horizon (:func:`exposed_rows`; on the generated worlds no other
   snapshot churns); red holds 12% of snapshots and churns 21x as often as green.

@@ -17,8 +17,8 @@ from training.scorecard_core import BAND_NAMES, Card, Component, Measure, Rule, 
 FORMAT_VERSION = 1
 
 HEADER = """\
-# Health scorecard: a 0-100 score per account, learned from the churn model (see README,
-# "Health score"). You may edit it; `churn score` and the API read this file and refuse an
+# Health scorecard: a 0-100 score per account, learned from the churn model (design:
+# docs/health_score.md). You may edit it; `churn score` and the API read this file and refuse an
 # invalid one with a one-line reason.
 #
 # - health = sum of component scores x component weight / 100; component weights sum to 100.
@@ -30,8 +30,8 @@ HEADER = """\
 # - overrides, applied in order: `when: "open_high_priority_tickets >= 3"` with `band: red`
 #   (forces the band) and/or `cap: 40` (the score is at most 40).
 # - bands: [low, high] in whole points, red from 0, green to 100, no gaps.
-# - the score is health only: renewal timing, tenure, ARR and plan changes are not measures (they
-#   say when an account decides or how big it is); the churn probability beside the score has timing.
+# - context measures (renewal timing, tenure, ARR, plan changes: they say when an account decides or
+#   how big it is) sit in the financial component but together get at most 15 of the 100 points.
 # - learning.left_out: signals the learning left out, and why.
 """
 
