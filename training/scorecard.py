@@ -29,8 +29,8 @@ The card's shape and the pure scorer are :mod:`training.scorecard_core`, the YAM
   construction, correlated measures side by side), capped at ``max_measure_points`` (30) of the
   100 points. The excess goes to the other measures in proportion to their shares. Measures
   under ``min_measure_share`` are left out. A component's weight is the sum of its measures'.
-  A non-negative logistic fit on the measure scores was measured too, and was no better (README,
-  "Health score").
+  A non-negative logistic fit on the measure scores was measured too, and was no better
+  (docs/health_score.md).
 - ``engagement_score`` is left out: it is itself a hand-weighted sum of usage events.
 - **cold start**: accounts younger than ``onboarding_days`` get an onboarding card learned the
   same way on young training snapshots. With too few of them it is the main card, and a note
