@@ -40,6 +40,7 @@ from features.builders_usage import usage_parts
 from features.config import FeatureConfig
 from features.engine import MICROS_PER_DAY, connect, register_frame, register_tables
 from features.loader import TIMESTAMP_DTYPE, Dataset
+from features.rules import spine as snapshot_spine
 from features.signals import Signal, SkippedSignal, split_available
 from features.windows import DAY, Part, attach_parts, periods_table
 
@@ -176,11 +177,7 @@ def features_expr(
     day_grain: bool,
 ) -> ir.Table:
     """The whole computation as one ibis expression: spine, raw parts, derived signals."""
-    accounts = tables["accounts"]
-    first_seen = (
-        accounts.filter(accounts.created_at.notnull()).group_by("account_id").agg(created_at=accounts.created_at.min())
-    )
-    spine = first_seen.join(dates, first_seen.created_at < dates.as_of)
+    spine = snapshot_spine(tables["accounts"], dates)
     names = {s.name for s in signals}
     parts = _parts(tables, dates, periods, names, config, day_grain)
     derived = derive(attach_parts(spine, parts), names, config)

@@ -21,6 +21,7 @@ from ibis.backends import BaseBackend
 from features.builders import features_expr
 from features.config import ENGAGEMENT_BANDS
 from features.engine import MICROS_PER_DAY, register_frame
+from features.rules import coverage_blocks, term_end
 from features.signals import split_available
 from features.windows import periods_table
 
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
 DAY = MICROS_PER_DAY
 HOUR = DAY // 24
-NEVER = 2**62  # an open-ended term's end: after any real timestamp
 Tables = dict[str, ir.Table]
 Present = Mapping[str, Sequence[str]]
 Aggs = Callable[[ir.Table], dict[str, ir.Value]]
@@ -72,22 +72,6 @@ def _in_month(time: ir.IntegerValue, months: ir.Table) -> list[ir.BooleanValue]:
 # --- customers: churn, retention, revenue retention, expansion, lifetime value ---------------
 
 
-def coverage_blocks(subs: ir.Table, grace: int) -> ir.Table:
-    """Each account's terms merged into blocks, bridging gaps shorter than ``grace`` micros.
-
-    The same blocks as ``training.outcomes.coverage_blocks``: a term opens a new block when
-    it starts at least ``grace`` after every earlier-starting term has ended. Terms with the
-    same start are judged together (RANGE frames), so ties cannot depend on row order.
-    """
-    rows = subs.select("account_id", "start_date", end=subs.end_date.fill_null(NEVER))
-    earlier = ibis.window(group_by="account_id", order_by="start_date", range=(None, -1))
-    rows = rows.mutate(_prev_end=rows.end.max().over(earlier))
-    opens = rows._prev_end.isnull() | (rows.start_date >= rows._prev_end + grace)
-    upto = ibis.window(group_by="account_id", order_by="start_date", range=(None, 0))
-    rows = rows.mutate(block_start=ibis.cases((opens, rows.start_date), else_=None).max().over(upto))
-    return rows.group_by(["account_id", "block_start"]).agg(block_end=rows.end.max())
-
-
 def _flags(j: ir.Table, in_s: int, in_e: int, arr_s: ir.Value | None, arr_e: ir.Value | None) -> ir.Table:
     """The common shape of the customer-state rows: (account_id, month, in_s, in_e, arr_s, arr_e)."""
     zero = ibis.literal(0.0, "float64")
@@ -104,7 +88,7 @@ def _flags(j: ir.Table, in_s: int, in_e: int, arr_s: ir.Value | None, arr_e: ir.
 def customers(tables: Tables, config: KPIConfig, present: Present) -> ir.Table:
     subs, months = tables["subscriptions"], tables["months"]
     blocks = coverage_blocks(subs, config.grace_days * DAY)
-    open_end = subs.end_date.fill_null(NEVER)
+    open_end = term_end(subs)
     start, end = months.month, months.month_end
     covered_s = blocks.join(months, [blocks.block_start <= start, start < blocks.block_end])
     covered_e = blocks.join(months, [blocks.block_start <= end, end < blocks.block_end])

@@ -1,4 +1,6 @@
-"""Outcomes (labels) for a spine of (account_id, as_of) snapshots, per DESIGN.md section 4.
+"""The pandas oracle of :mod:`training.outcomes`: the same labels, written independently.
+
+Outcomes (labels) for a spine of (account_id, as_of) snapshots, per DESIGN.md section 4.
 
 Every label looks at the window ``[as_of, as_of + horizon)``. A label is only produced
 when the data reaches far enough past the window to settle it (for contract outcomes:
@@ -11,8 +13,6 @@ and a spine to a frame of ``eligible`` and ``label`` columns.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -20,50 +20,10 @@ import pandas as pd
 from features.errors import DataError, Problem
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE, Dataset
 from features.validation import data_end
+from training.outcomes import OUTCOMES, OutcomeConfig
 
-ChurnDefinition = Literal["contract", "activity"]
-NEVER = pd.Timestamp.max.tz_localize("UTC").floor("D")
-
-
-@dataclass(frozen=True)
-class OutcomeConfig:
-    """How outcomes are defined; defaults follow DESIGN.md section 4."""
-
-    horizon_days: int = 90
-    grace_days: int = 30
-    churn_definition: ChurnDefinition = "contract"
-    active_days: int = 365  # activity mode: an event in this many days before as_of makes an account eligible
-    min_term_days: int = 180  # renewal: only fixed terms at least this long are renewals
-
-    @property
-    def horizon(self) -> pd.Timedelta:
-        return pd.Timedelta(days=self.horizon_days)
-
-    @property
-    def grace(self) -> pd.Timedelta:
-        return pd.Timedelta(days=self.grace_days)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    name: str
-    description: str
-    needs: tuple[str, ...]  # tables
-
-
-OUTCOMES: dict[str, Outcome] = {
-    "churn": Outcome(
-        "churn",
-        "no subscription (or, in activity mode, no usage) by the end of the window",
-        ("accounts", "subscriptions"),
-    ),
-    "renewal": Outcome(
-        "renewal",
-        "a term ending inside the window is followed by a new one within the grace period",
-        ("accounts", "subscriptions"),
-    ),
-    "upsell": Outcome("upsell", "ARR or seats rise inside the window", ("accounts", "subscriptions")),
-}
+# An open-ended term's end: far after any real date, with room to add a horizon and grace.
+NEVER = pd.Timestamp("2200-01-01", tz="UTC")
 
 
 def spine(dataset: Dataset, as_of: Sequence[pd.Timestamp]) -> pd.DataFrame:
@@ -76,7 +36,10 @@ def spine(dataset: Dataset, as_of: Sequence[pd.Timestamp]) -> pd.DataFrame:
 
 
 def build_labels(
-    dataset: Dataset, snapshots: pd.DataFrame, outcomes: Sequence[str], config: OutcomeConfig = OutcomeConfig()
+    dataset: Dataset,
+    snapshots: pd.DataFrame,
+    outcomes: Sequence[str],
+    config: OutcomeConfig = OutcomeConfig(),  # noqa: B008
 ) -> pd.DataFrame:
     """Labels for ``snapshots`` (account_id, as_of): one ``<outcome>`` column per outcome.
 
@@ -267,7 +230,7 @@ def activity_churn(dataset: Dataset, snapshots: pd.DataFrame, config: OutcomeCon
     return label
 
 
-def eligible(dataset: Dataset, snapshots: pd.DataFrame, config: OutcomeConfig = OutcomeConfig()) -> np.ndarray:
+def eligible(dataset: Dataset, snapshots: pd.DataFrame, config: OutcomeConfig = OutcomeConfig()) -> np.ndarray:  # noqa: B008
     """Which snapshots the churn model is meant for: the rows a churn label could exist for.
 
     Contract churn: a subscription row is active at as_of. Activity churn: a usage event in

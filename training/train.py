@@ -149,7 +149,9 @@ def build_training_frame(
     from features.builders import build_features
 
     features = build_features(dataset, dates, engine=config.engine, progress=progress)
-    labels = build_labels(dataset, features.frame[["account_id", "as_of"]], config.outcomes, config.outcome)
+    labels = build_labels(
+        dataset, features.frame[["account_id", "as_of"]], config.outcomes, config.outcome, engine=config.engine
+    )
     frame = pd.concat([features.frame.reset_index(drop=True), labels.drop(columns=["account_id", "as_of"])], axis=1)
     return frame, tuple(s.name for s in features.skipped)
 
