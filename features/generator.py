@@ -46,7 +46,9 @@ import pyarrow.compute as pc
 
 from features.config import EVENT_TYPES
 from features.contract import PRIORITIES, SEGMENTS, SENTIMENTS, TABLE_SPECS
+from features.engine import connect, register_frame
 from features.loader import TIMESTAMP_DTYPE, write_dataset, write_frame
+from features.rules import coverage_blocks
 
 Progress = Callable[[str, float], None]
 
@@ -859,18 +861,32 @@ def _ground_truth_month(
     )
 
 
-def _merged_intervals(intervals: pd.DataFrame, grace: int) -> pd.DataFrame:
-    """Subscription coverage per account with gaps shorter than ``grace`` days bridged."""
-    iv = intervals.sort_values(["acct", "start"], kind="stable")
-    acct, start, end = iv["acct"].to_numpy(), iv["start"].to_numpy(), iv["end"].to_numpy()
-    run_end = pd.Series(end).groupby(acct).cummax().to_numpy()
-    prev_end = np.concatenate([[np.int64(-(10**9))], run_end[:-1]])
-    new_block = np.ones(len(iv), bool)
-    if len(iv):
-        new_block[1:] = (acct[1:] != acct[:-1]) | (start[1:] - prev_end[1:] >= grace)
-    block = np.cumsum(new_block)
-    out = pd.DataFrame({"acct": acct, "start": start, "end": run_end, "block": block})
-    return out.groupby("block").agg(acct=("acct", "first"), start=("start", "min"), end=("end", "max"))
+def _bridged_cover(intervals: pd.DataFrame, acct: np.ndarray, day: np.ndarray, grace: int) -> np.ndarray:
+    """Whether each (acct, day) falls inside the account's coverage, gaps shorter than ``grace`` days
+    bridged: the coverage rule of :mod:`features.rules`, which labels and KPIs use too (in days here)."""
+    con = connect("duckdb")
+    terms = register_frame(
+        con,
+        "generator_terms",
+        {
+            "account_id": intervals["acct"].to_numpy(np.int64),
+            "start_date": intervals["start"].to_numpy(np.int64),
+            "end_date": intervals["end"].to_numpy(np.int64),
+        },
+    )
+    points = register_frame(
+        con,
+        "generator_points",
+        {"pos": np.arange(len(acct)), "account_id": acct.astype(np.int64), "day": day.astype(np.int64)},
+    )
+    blocks = coverage_blocks(terms, grace)
+    inside = points.join(
+        blocks,
+        [points.account_id == blocks.account_id, blocks.block_start <= points.day, points.day < blocks.block_end],
+    )
+    covered = np.zeros(len(acct), bool)
+    covered[inside.select("pos").to_pyarrow()["pos"].to_numpy()] = True
+    return covered
 
 
 def _covered(iv: pd.DataFrame, acct: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -894,9 +910,8 @@ def _finish_ground_truth(
     acct = gt["acct"].to_numpy()
     as_of = cal.start(gt["k"].to_numpy())
     active = _covered(intervals, acct, as_of)
-    merged = _merged_intervals(intervals, cfg.grace_days)
     # Churned: the (grace-bridged) coverage holding as_of ends before as_of + horizon.
-    later = _covered(merged, acct, as_of + cfg.horizon_days - 1)
+    later = _bridged_cover(intervals, acct, as_of + cfg.horizon_days - 1, cfg.grace_days)
     known = as_of + cfg.horizon_days <= cal.end
     churned = pd.array(np.where(known, ~later, False), dtype="boolean")
     churned[~known] = pd.NA
