@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +29,42 @@ FAST = TrainConfig(lgbm=LGBMParams(num_boost_round=60, early_stopping_rounds=20)
 
 
 def make_world_and_model(base: Path, accounts: int = 300) -> tuple[Path, Path]:
-    """A generated world (a few hundred accounts, 18 months) and a model folder trained on it."""
+    """A generated world (a few hundred accounts, 18 months) and a model folder trained on it, in ``base``.
+
+    Six test files use the same world and model, so they are built once per test run (under a
+    file lock, which the pytest-xdist workers share) and copied: each file still gets its own
+    folders to change.
+    """
+    cache = _run_root(base) / f"world-and-model-{accounts}"
+    with _locked(cache.with_name(cache.name + ".lock")):
+        if not (cache / "complete").exists():
+            shutil.rmtree(cache, ignore_errors=True)
+            write_world(generate_world(GeneratorConfig(accounts=accounts, months=18, seed=3)), cache / "world")
+            trained = train(load_dataset(cache / "world"), FAST)
+            write_model_folder(trained, cache / "model", data_source="generated world", fingerprint="test")
+            (cache / "complete").touch()
     world, model = base / "world", base / "model"
-    write_world(generate_world(GeneratorConfig(accounts=accounts, months=18, seed=3)), world)
-    write_model_folder(train(load_dataset(world), FAST), model, data_source=str(world), fingerprint="test")
+    shutil.copytree(cache / "world", world)
+    shutil.copytree(cache / "model", model)
     return world, model
+
+
+def _run_root(base: Path) -> Path:
+    """The temporary folder of this whole test run: above the xdist worker's own (``popen-gw0``)."""
+    for parent in base.parents:
+        if parent.name.startswith("popen-gw"):
+            return parent.parent
+    return base.parent
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def loaded_app(**settings: Any) -> FastAPI:
