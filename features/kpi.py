@@ -34,6 +34,7 @@ from features.engine import connect, register_frame, register_tables
 from features.kpi_exprs import GROUPS, engagement_inputs
 from features.loader import TIMESTAMP_DTYPE, Dataset
 from features.signals import Requirement, SkippedSignal, missing_requirement, split_present
+from features.times import from_micros, micros_list
 from features.validation import data_end
 
 KPIS_VERSION = "1.0"
@@ -352,8 +353,7 @@ def compute_kpis(
     con = con or connect(engine)
     say(f"registering tables on {con.name}", 0.05)
     tables = register_tables(con, dataset, prefix="kpi_")
-    micros = [_micros(m) for m in stamps]
-    month_frame = {"month": micros, "month_end": [_micros(m + pd.offsets.MonthBegin(1)) for m in stamps]}
+    month_frame = {"month": micros_list(stamps), "month_end": micros_list(m + pd.offsets.MonthBegin(1) for m in stamps)}
     month_series = {k: pd.Series(v, dtype="int64") for k, v in month_frame.items()}
     tables["months"] = register_frame(con, "kpi_months", month_series)
     if any(k.group == "engagement" for k in kpis):
@@ -371,10 +371,6 @@ def compute_kpis(
     unsettled = frame["kpi"].isin([k.name for k in kpis if k.settles]) & (settle_at > limit)
     frame.loc[unsettled, "value"] = float("nan")
     return KPIResult(frame, kpis, skipped, segments, tuple(stamps), config)
-
-
-def _micros(stamp: pd.Timestamp) -> int:
-    return int(pd.Timestamp(stamp).tz_convert("UTC").as_unit("ns").value // 1000)
 
 
 def _segments(dataset: Dataset) -> tuple[str, ...]:
@@ -408,11 +404,11 @@ def _grid(
 ) -> pd.DataFrame:
     """Every (month, segment, kpi) once: a combination with no rows gets a null value and n = 0."""
     index = pd.MultiIndex.from_product(
-        [[_micros(m) for m in months], list(segments), [k.name for k in kpis]], names=["month", "segment", "kpi"]
+        [micros_list(months), list(segments), [k.name for k in kpis]], names=["month", "segment", "kpi"]
     )
     data = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["month", "segment", "kpi"])
     full = data.set_index(["month", "segment", "kpi"]).reindex(index).reset_index()
     full["n"] = full["n"].fillna(0).astype("int64")
     full["value"] = full["value"].astype("float64")
-    full["month"] = pd.to_datetime(full["month"], unit="us", utc=True).astype(TIMESTAMP_DTYPE)
+    full["month"] = from_micros(full["month"])
     return full

@@ -19,8 +19,9 @@ from ibis.backends import BaseBackend
 
 from features.builders import features_expr
 from features.config import ENGAGEMENT_BANDS, KPIConfig
-from features.engine import MICROS_PER_DAY, register_frame
+from features.engine import register_frame
 from features.signals import split_available
+from features.times import MICROS_PER_DAY
 from features.windows import periods_table
 
 DAY = MICROS_PER_DAY

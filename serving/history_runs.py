@@ -14,7 +14,8 @@ import pandas as pd
 
 from features.loader import Dataset
 from serving.history import explain
-from serving.scorer import Scorer, score_dataset
+from serving.dataset_scoring import score_dataset
+from serving.scorer import Scorer
 
 EVERY = {"week": pd.DateOffset(weeks=1), "month": pd.DateOffset(months=1)}
 
@@ -47,7 +48,7 @@ def score_explained(
     progress: Callable[[str, float], None] | None = None,
     **options: object,
 ) -> Scored:
-    """Score one date (as :func:`serving.scorer.score_dataset`) and build its history rows."""
+    """Score one date (as :func:`serving.dataset_scoring.score_dataset`) and build its history rows."""
     kept: list[pd.DataFrame] = []
     scores = score_dataset(
         dataset, scorer, as_of, previous=previous, progress=progress, keep_rows=kept.append, **options

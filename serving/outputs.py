@@ -22,7 +22,7 @@ from features.atomic_write import atomic_file
 from features.atomic_write import atomic_file as atomic_target  # noqa: F401 - the name callers of this module knew
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE
 from features.write_lock import write_lock
-from serving.scorer import FLAG_COLUMNS
+from serving.columns import FLAG_COLUMNS
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".duckdb": "duckdb", ".db": "duckdb"}
 TIME_COLUMNS = ("as_of", "scored_at")

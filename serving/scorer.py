@@ -20,6 +20,8 @@ import pandas as pd
 
 from features.errors import DataError, Problem
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE, Dataset
+from features.times import utc
+from serving.columns import CONTEXT_COLUMNS, OUTCOMES, SCORE_COLUMNS
 from serving.flags import FlagConfig, flags
 from training.artifact import ModelBundle, load_model_folder
 from training.matrix import float_block
@@ -27,28 +29,6 @@ from training.outcomes import OutcomeConfig, eligible
 from training.scorecard_core import score_health_arrays
 from training.treeshap import TreeShap
 
-OUTCOMES = ("churn", "renewal", "upsell")
-CONTEXT_COLUMNS = ("segment", "csm_owner")  # from the accounts table, for filtering risk lists
-SCORE_COLUMNS = (
-    "account_id",
-    "as_of",
-    "segment",
-    "csm_owner",
-    "churn_probability",
-    "renewal_probability",
-    "upsell_probability",
-    "health_score",
-    "health_band",
-    "health_trend",
-    "onboarding",
-    "arr",
-    "arr_at_risk",
-    "red_flags",
-    "green_flags",
-    "model_version",
-    "scored_at",
-)
-FLAG_COLUMNS = ("red_flags", "green_flags")
 
 Progress = Callable[[str, float], None]
 
@@ -145,7 +125,7 @@ class Scorer:
         return [
             {
                 "account_id": str(row["account_id"]),
-                "as_of": _utc(row["as_of"]),
+                "as_of": utc(row["as_of"]),
                 "segment": row.get("segment"),
                 "csm_owner": row.get("csm_owner"),
                 **{k: out[k][i] for k in fields},
@@ -242,54 +222,6 @@ def eligible_features(dataset: Dataset, features: pd.DataFrame, config: OutcomeC
     if context:
         rows = rows.merge(accounts[["account_id", *context]].drop_duplicates("account_id"), on="account_id", how="left")
     return rows.sort_values("account_id", ignore_index=True)
-
-
-def score_dataset(
-    dataset: Dataset,
-    scorer: Scorer,
-    as_of: date | datetime | pd.Timestamp,
-    *,
-    engine: str = "duckdb",
-    lang: str = "en",
-    top_k: int | None = None,
-    previous: pd.DataFrame | None = None,
-    progress: Progress | None = None,
-    spark: object | None = None,
-    keep_rows: Callable[[pd.DataFrame], None] | None = None,
-) -> pd.DataFrame:
-    """Build features at ``as_of`` and score every eligible account (sorted by account_id).
-
-    ``keep_rows`` receives the scored signal frame (same order as the result), for the history.
-    """
-    from features.builders import build_features
-
-    say = progress or (lambda _step, _fraction: None)
-    stamp = _utc(as_of)
-    say("building features", 0.1)
-    feature_set = build_features(dataset, [stamp], engine=engine)
-    lacking = [s for s in scorer.signals if s not in feature_set.frame.columns]
-    if lacking:
-        reasons = {s.name: s.reason for s in feature_set.skipped}
-        detail = "; ".join(f"{s} ({reasons.get(s, 'not computed')})" for s in lacking[:3])
-        raise DataError([Problem("dataset", lacking[0], f"the model needs signals this dataset cannot give: {detail}")])
-    say("selecting eligible accounts", 0.5)
-    rows = eligible_features(dataset, feature_set.frame, scorer.outcome_config)
-    if keep_rows is not None:
-        keep_rows(rows)
-    say(f"scoring {len(rows):,} accounts", 0.6)
-    if engine == "spark":
-        from serving.spark_scoring import score_on_spark
-
-        scores = score_on_spark(rows, scorer, lang=lang, top_k=top_k, spark=spark)
-    else:
-        scores = scorer.score(rows, lang=lang, top_k=top_k)
-    say("done", 1.0)
-    return with_trend(scores, previous)
-
-
-def _utc(value: date | datetime | pd.Timestamp) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def top_accounts(scores: pd.DataFrame, n: int = 10) -> pd.DataFrame:

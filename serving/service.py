@@ -2,7 +2,7 @@
 
 :meth:`Service.load` does the slow work once, before the server reports ready: it loads
 the model folder (every file's SHA-256 checked against the manifest), then either scores
-the dataset's latest snapshot with :func:`serving.scorer.score_dataset` (exactly as
+the dataset's latest snapshot with :func:`serving.dataset_scoring.score_dataset` (exactly as
 `churn score --as-of latest` does, with the health trend since ``trend_days`` earlier) or
 reads a scores file. Any failure leaves the service unready with the reason logged.
 Request handlers only look things up here or hand rows to the micro-batcher.
@@ -146,7 +146,7 @@ class Service:
         from features.loader import load_dataset
         from features.validation import data_end, require_valid
         from serving.history_runs import score_explained
-        from serving.scorer import score_dataset
+        from serving.dataset_scoring import score_dataset
 
         assert settings.data_dir is not None
         dataset = load_dataset(settings.data_dir)

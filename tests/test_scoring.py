@@ -23,7 +23,9 @@ from features.signals import SIGNALS_BY_NAME
 from serving.crm import DEFAULT_MAPPING, crm_frame, read_export, write_crm
 from serving.flags import check_additivity
 from serving.outputs import read_scores, write_scores
-from serving.scorer import SCORE_COLUMNS, Scorer, eligible_features, score_dataset, with_trend
+from serving.columns import SCORE_COLUMNS
+from serving.dataset_scoring import score_dataset
+from serving.scorer import Scorer, eligible_features, with_trend
 from training.artifact import write_model_folder
 from training.lgbm import LGBMParams, raw_score
 from training.matrix import to_matrix
