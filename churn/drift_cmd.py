@@ -44,7 +44,7 @@ def drift(
     from features.loader import load_dataset
     from features.validation import require_valid
     from serving.drift import dataset_drift, reference_of
-    from training.artifact import load_model_folder
+    from training.model.folder import load_model_folder
 
     if engine not in ("duckdb", "spark"):
         fail(f"--engine must be duckdb or spark, not {engine!r}", 2)
@@ -136,7 +136,7 @@ def demo_drift(dataset: Any, model: Path, as_of: pd.Timestamp, json_out: Path, t
     """The demo's drift step: the largest PSI rows at ``as_of`` and a JSON file; never fails the demo."""
     from features.errors import DataError
     from serving.drift import dataset_drift, reference_of
-    from training.artifact import load_model_folder
+    from training.model.folder import load_model_folder
 
     try:
         bundle = load_model_folder(model)

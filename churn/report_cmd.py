@@ -87,7 +87,7 @@ def run_report(
         before = check_scores(_scores(previous_scores), str(previous_scores)) if previous_scores else None
         bundle = None
         if model is not None:
-            from training.artifact import load_model_folder
+            from training.model.folder import load_model_folder
 
             bundle = load_model_folder(model)
         update("loading data", 0.05)

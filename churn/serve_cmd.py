@@ -71,7 +71,7 @@ def serve(
     # Both checks take milliseconds; loading the model and scoring the accounts take the better
     # part of a minute, so a busy port or a model this version cannot read is refused first.
     listener = bind(host, port)
-    from training.artifact import ModelFolderError, read_manifest
+    from training.model.folder import ModelFolderError, read_manifest
 
     try:
         read_manifest(model)

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from features.loader import Dataset
-from training.artifact import REFERENCE, ModelBundle
-from training.matrix import to_matrix
+from training.model.folder import REFERENCE, ModelBundle
+from training.model.matrix import to_matrix
 from training.reference_profile import psi
 
 COLUMNS = ("feature", "psi", "status")

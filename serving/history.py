@@ -23,7 +23,7 @@ import pandas as pd
 
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE
 from serving.breakdown import breakdown
-from training.matrix import float_block
+from training.model.matrix import float_block
 
 KEY = ("account_id", "as_of", "model_version")
 BASE = "_base"  # the details row holding the churn model's base value

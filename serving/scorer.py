@@ -23,11 +23,11 @@ from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE, Dataset
 from features.times import utc
 from serving.columns import CONTEXT_COLUMNS, OUTCOMES, SCORE_COLUMNS
 from serving.flags import FlagConfig, flags
-from training.artifact import ModelBundle, load_model_folder
-from training.matrix import float_block
+from training.model.folder import ModelBundle, load_model_folder
+from training.model.matrix import float_block
 from training.outcomes import OutcomeConfig, eligible
-from training.scorecard_core import score_health_arrays
-from training.treeshap import TreeShap
+from training.model.scorecard_core import score_health_arrays
+from training.model.treeshap import TreeShap
 
 
 Progress = Callable[[str, float], None]

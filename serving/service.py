@@ -85,7 +85,7 @@ class Service:
         """Load and check everything; afterwards the service is ready or failed (reason logged)."""
         from features.errors import DataError
         from serving.scorer import Scorer
-        from training.artifact import ModelFolderError
+        from training.model.folder import ModelFolderError
 
         try:
             scorer = Scorer.load(self.settings.model_dir)

@@ -21,7 +21,7 @@ import pandas as pd
 from features.signals import SIGNALS_BY_NAME
 from serving import story_text as text
 from serving.breakdown import breakdown, score_of
-from training.scorecard_core import BAND_NAMES, Scorecard
+from training.model.scorecard_core import BAND_NAMES, Scorecard
 
 
 @dataclass(frozen=True)

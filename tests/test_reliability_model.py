@@ -18,7 +18,8 @@ from churn.cli import app
 from features.atomic_write import atomic_folder
 from features.loader import load_dataset
 from features.write_lock import TargetBusy, lock_path
-from training.artifact import FORMAT_VERSION, ModelFolderError, load_model_folder, write_model_folder
+from training.artifact import write_model_folder
+from training.model.folder import FORMAT_VERSION, ModelFolderError, load_model_folder
 from training.lgbm import LGBMParams
 from training.train import TrainConfig, train
 

@@ -27,11 +27,12 @@ from serving.columns import SCORE_COLUMNS
 from serving.dataset_scoring import score_dataset
 from serving.scorer import Scorer, eligible_features, with_trend
 from training.artifact import write_model_folder
-from training.lgbm import LGBMParams, raw_score
-from training.matrix import to_matrix
+from training.lgbm import LGBMParams
+from training.model.booster import raw_score
+from training.model.matrix import to_matrix
 from training.outcomes import OutcomeConfig
 from training.train import TrainConfig, train
-from training.treeshap import TreeShap
+from training.model.treeshap import TreeShap
 
 CONFIG = TrainConfig()  # the defaults `churn train` uses: explanations are judged on a real model
 USAGE = {n for n, s in SIGNALS_BY_NAME.items() if s.group in ("usage", "engagement")}

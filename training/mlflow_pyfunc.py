@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from training.calibration import Calibrator
-from training.matrix import FeatureSpec, to_matrix
+from training.model.calibrator import Calibrator
+from training.model.matrix import FeatureSpec, to_matrix
 
 
 class CalibratedLightGBM(PythonModel):

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from training.scorecard_core import BAND_NAMES
+from training.model.scorecard_core import BAND_NAMES
 
 
 def exposed_rows(frame: pd.DataFrame, horizon_days: float) -> np.ndarray:

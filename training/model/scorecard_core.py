@@ -12,7 +12,7 @@ measure is left out of the health score (the remaining component weights are re-
 ``measures_used`` says how many measures a score rests on. A pinned measure always counts.
 A row with no measure at all gets no score (NaN, band None).
 
-How a card is learned is :mod:`training.scorecard`; the YAML file is :mod:`training.scorecard_file`.
+How a card is learned is :mod:`training.scorecard`; the YAML file is :mod:`training.model.scorecard_file`.
 """
 
 from __future__ import annotations

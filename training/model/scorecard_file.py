@@ -12,7 +12,7 @@ import numpy as np
 import yaml
 
 from features.signals import SIGNALS_BY_NAME
-from training.scorecard_core import BAND_NAMES, Card, Component, Measure, Rule, Scorecard, ScorecardError, _num
+from training.model.scorecard_core import BAND_NAMES, Card, Component, Measure, Rule, Scorecard, ScorecardError, _num
 
 FORMAT_VERSION = 1
 

@@ -12,7 +12,7 @@ w(s) = s!(D-1-s)!/D!:
 - i not in H: -Q(H).
 
 Q depends on the leaf and on H only, so every leaf's 2^D values are computed once when the
-model loads (:func:`training.treeshap_kernels.build_tables`); explaining a row is then one
+model loads (:func:`training.model.treeshap_kernels.build_tables`); explaining a row is then one
 decision per split plus, per leaf, D table look-ups: O(leaves x depth) per tree.
 
 Why this algorithm: it is FastTreeSHAP v2's idea (Yang 2021: precompute per leaf, for every
@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from training.treeshap_kernels import build_tables, explain_rows
+from training.model.treeshap_kernels import build_tables, explain_rows
 
 MAX_PATH = 62  # distinct features on one root-to-leaf path (one bit each in an int64 mask)
 ROWS_PER_THREAD = 2048  # below this, one thread: waking a second costs more than it saves
