@@ -39,7 +39,7 @@ from features.builders_crm import (
 from features.builders_usage import usage_parts
 from features.config import FeatureConfig
 from features.engine import connect, register_frame, register_tables
-from features.loader import TIMESTAMP_DTYPE, Dataset
+from features.loader import Dataset
 from features.signals import Signal, SkippedSignal, split_available
 from features.times import MICROS_PER_DAY, from_micros, micros_list, utc
 from features.windows import DAY, Part, attach_parts, periods_table

@@ -32,7 +32,7 @@ from features.config import KPIConfig
 from features.contract import SEGMENTS
 from features.engine import connect, register_frame, register_tables
 from features.kpi_exprs import GROUPS, engagement_inputs
-from features.loader import TIMESTAMP_DTYPE, Dataset
+from features.loader import Dataset
 from features.signals import Requirement, SkippedSignal, missing_requirement, split_present
 from features.times import from_micros, micros_list
 from features.validation import data_end

@@ -15,9 +15,9 @@ import pandas as pd
 from features.builders import AsOf, FeatureSet, _micros, to_timestamps
 from features.config import FeatureConfig
 from features.engine import engine_table
-from features.times import MICROS_PER_DAY
 from features.loader import TIMESTAMP_DTYPE, Dataset
 from features.signals import split_available
+from features.times import MICROS_PER_DAY
 
 DAY = MICROS_PER_DAY
 HOUR = DAY // 24

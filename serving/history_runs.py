@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from features.loader import Dataset
-from serving.history import explain
 from serving.dataset_scoring import score_dataset
+from serving.history import explain
 from serving.scorer import Scorer
 
 EVERY = {"week": pd.DateOffset(weeks=1), "month": pd.DateOffset(months=1)}

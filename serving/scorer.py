@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,9 @@ from serving.columns import CONTEXT_COLUMNS, OUTCOMES, SCORE_COLUMNS
 from serving.flags import FlagConfig, flags
 from training.model.folder import ModelBundle, load_model_folder
 from training.model.matrix import float_block
-from training.outcomes import OutcomeConfig, eligible
 from training.model.scorecard_core import score_health_arrays
 from training.model.treeshap import TreeShap
-
+from training.outcomes import OutcomeConfig, eligible
 
 Progress = Callable[[str, float], None]
 

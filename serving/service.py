@@ -145,8 +145,8 @@ class Service:
             return read_scores(settings.scores_file), Story.combine(stored, prefer=scorer.version)
         from features.loader import load_dataset
         from features.validation import data_end, require_valid
-        from serving.history_runs import score_explained
         from serving.dataset_scoring import score_dataset
+        from serving.history_runs import score_explained
 
         assert settings.data_dir is not None
         dataset = load_dataset(settings.data_dir)

@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 
 from features.times import from_micros, series_micros, to_micros
-from serving.outputs import from_storable, to_storable
 from serving.columns import CONTEXT_COLUMNS, SCORE_COLUMNS
+from serving.outputs import from_storable, to_storable
 from serving.scorer import Scorer
 
 SPARK_SCHEMA = (

@@ -19,8 +19,8 @@ from features.loader import load_dataset
 from serving.drift import NoReferenceError, Thresholds, dataset_drift, drift_table
 from serving.scorer import Scorer, eligible_features
 from training.artifact import write_model_folder
-from training.model.folder import ModelFolderError, load_model_folder
 from training.lgbm import LGBMParams
+from training.model.folder import ModelFolderError, load_model_folder
 from training.reference_profile import EPSILON, numeric_profile, psi, psi_from_shares
 from training.train import TrainConfig, train
 

@@ -17,8 +17,8 @@ from churn.cli import app
 from features.loader import load_dataset
 from features.validation import data_end
 from training.artifact import write_model_folder
-from training.model.folder import ModelFolderError, load_model_folder
 from training.lgbm import LGBMParams
+from training.model.folder import ModelFolderError, load_model_folder
 from training.outcomes import build_labels
 from training.tracking import log_training_run
 from training.train import TrainConfig, snapshot_dates, split_dates, train

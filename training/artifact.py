@@ -25,6 +25,7 @@ from training.model.scorecard_file import dump_scorecard
 from training.model_card import render_model_card
 from training.train import TrainingResult
 
+
 def data_fingerprint(path: Path) -> str:
     """SHA-256 over the dataset's files (names and bytes), or of a single file."""
     digest = hashlib.sha256()
@@ -170,5 +171,3 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
-
-

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 
-
 @dataclass(frozen=True)
 class LGBMParams:
     """Hyperparameters; defaults tuned on the generated world. Override with `--param key=value`."""

@@ -48,7 +48,6 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
 from features.signals import SIGNALS, SIGNALS_BY_NAME
-from training.scorecard_backtest import backtest, exposed_rows, reference_risks
 from training.model.scorecard_core import (
     BAND_NAMES,
     COMPONENTS,
@@ -63,6 +62,7 @@ from training.model.scorecard_core import (
 )
 from training.model.scorecard_file import dump_scorecard, load_scorecard, parse_scorecard
 from training.model.treeshap import TreeShap
+from training.scorecard_backtest import backtest, exposed_rows, reference_risks
 
 __all__ = [  # the scorecard's public API, whichever of its modules holds each part
     "BAND_NAMES",

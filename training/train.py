@@ -26,10 +26,10 @@ from features.validation import data_end
 from training.baselines import fit_equal_weight, fit_logistic, logistic_risk
 from training.calibration import choose_calibrator
 from training.lgbm import LGBMParams, train_booster
+from training.metrics import binary_metrics
 from training.model.booster import CalibratedBooster, raw_score
 from training.model.calibrator import Calibrator
 from training.model.matrix import FeatureSpec, infer_spec, to_matrix
-from training.metrics import binary_metrics
 from training.outcomes import OutcomeConfig, build_labels
 from training.reference_profile import build_reference
 from training.scorecard import (
