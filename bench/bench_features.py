@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from features.builders import build_features, monthly_as_of
     from features.generator import GeneratorConfig
     from features.loader import load_dataset
-    from features.reference import reference_features
+    from tests.pandas_oracle import reference_features
 
     parser = argparse.ArgumentParser(prog="python -m bench.bench_features", description=__doc__.split("\n")[0])
     parser.add_argument("--accounts", type=int, default=10_000)

@@ -5,7 +5,7 @@ strictly before as_of, with every available signal of :mod:`features.signals`, i
 registry order. Only source rows dated strictly before as_of are used; a row exactly
 at as_of belongs to the future.
 
-Conventions (the pandas oracle in :mod:`features.reference` follows the same ones):
+Conventions (the pandas oracle in ``tests/pandas_oracle.py`` follows the same ones):
     * A window of n days is ``[as_of - n days, as_of)``.
     * Missing is not zero: an account that never answered a survey has a null NPS. But
       a count over a window with no rows is 0 whenever its source table exists.
