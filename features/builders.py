@@ -40,7 +40,7 @@ from features.builders_usage import usage_parts
 from features.config import FeatureConfig
 from features.engine import connect, register_frame, register_tables
 from features.loader import Dataset
-from features.signals import Signal, SkippedSignal, split_available
+from features.signals import SIGNALS_BY_NAME, Signal, SkippedSignal, split_available
 from features.times import MICROS_PER_DAY, from_micros, micros_list, utc
 from features.windows import DAY, Part, attach_parts, periods_table
 
@@ -205,8 +205,6 @@ def _parts(
 
 
 def _groups(names: set[str]) -> set[str]:
-    from features.signals import SIGNALS_BY_NAME
-
     return {SIGNALS_BY_NAME[n].group for n in names if n != "tenure_days"}
 
 

@@ -62,11 +62,11 @@ def connect(engine: str = "duckdb") -> BaseBackend:
         con.raw_sql(f"SET temp_directory = '{spill.as_posix()}'")
         return con
     if engine == "spark":
-        return ibis.pyspark.connect(_spark_session())
+        return ibis.pyspark.connect(spark_session())
     raise ValueError(f"unknown engine {engine!r}; use one of {ENGINES}")
 
 
-def _spark_session():  # type: ignore[no-untyped-def]
+def spark_session():  # type: ignore[no-untyped-def]
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on the install

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -121,8 +122,6 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 def record(path: Path, scores: pd.DataFrame, details: pd.DataFrame) -> int:
     """Add one or more scorings to the history at ``path``, replacing rows with the same key; returns rows kept."""
-    import duckdb
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -152,8 +151,6 @@ def read_history(
     path: Path, *, accounts: Sequence[str] | None = None, with_details: bool = True
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The stored (scores, details), optionally for some accounts only; empty frames when there is no file."""
-    import duckdb
-
     path = Path(path)
     if not path.is_file():
         return _empty("scores"), _empty("details")

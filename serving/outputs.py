@@ -16,6 +16,7 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from features.atomic_write import atomic_file
@@ -62,8 +63,6 @@ def write_scores(scores: pd.DataFrame, target: Path | str, *, table: str = "scor
 
 
 def _write_duckdb(frame: pd.DataFrame, tmp: Path, target: Path, table: str) -> None:
-    import duckdb
-
     if not table.isidentifier():
         raise ValueError(f"DuckDB table name must be a plain identifier, not {table!r}")
     if target.exists():  # keep the file's other tables: copy, change the copy, swap it in
@@ -94,8 +93,6 @@ def read_scores(source: Path | str, *, table: str = "scores") -> pd.DataFrame:
         text = {c: str for c in STRING_COLUMNS + FLAG_COLUMNS}
         frame = pd.read_csv(source, dtype=text, keep_default_na=False, na_values=[""])
     else:
-        import duckdb
-
         if not table.isidentifier():
             raise ValueError(f"DuckDB table name must be a plain identifier, not {table!r}")
         con = duckdb.connect(str(source), read_only=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from features.engine import spark_session
 from features.times import from_micros, series_micros, to_micros
 from serving.columns import CONTEXT_COLUMNS, SCORE_COLUMNS
 from serving.outputs import from_storable, to_storable
@@ -35,9 +36,7 @@ def score_on_spark(
 ) -> pd.DataFrame:
     """Score ``rows`` (a signal frame) on Spark; the result equals ``scorer.score(rows)`` row for row."""
     if spark is None:
-        from features.engine import _spark_session
-
-        spark = _spark_session()
+        spark = spark_session()
     folder = scorer.bundle.path
     files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
     payload = spark.sparkContext.broadcast(files)
