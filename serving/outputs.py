@@ -20,7 +20,6 @@ import duckdb
 import pandas as pd
 
 from features.atomic_write import atomic_file
-from features.atomic_write import atomic_file as atomic_target  # noqa: F401 - the name callers of this module knew
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE
 from features.write_lock import write_lock
 from serving.columns import FLAG_COLUMNS
