@@ -34,7 +34,7 @@ from features.engine import connect, register_frame, register_tables
 from features.kpi_exprs import GROUPS, engagement_inputs
 from features.loader import Dataset
 from features.signals import Requirement, SkippedSignal, missing_requirement, split_present
-from features.times import from_micros, micros_list
+from features.times import from_micros, micros_list, utc
 from features.validation import data_end
 
 KPIS_VERSION = "1.0"
@@ -275,7 +275,7 @@ class KPIResult:
 
     def value(self, kpi: str, month: str | pd.Timestamp, segment: str = ALL) -> float | None:
         """One value (None when empty), e.g. ``result.value("nps", "2025-03")``."""
-        stamp = pd.Timestamp(month, tz="UTC") if pd.Timestamp(month).tzinfo is None else pd.Timestamp(month)
+        stamp = utc(month)
         f = self.frame
         row = f[(f.kpi == kpi) & (f.month == stamp) & (f.segment == segment)]
         if row.empty:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE
+from features.times import utc_series
 from serving.breakdown import breakdown
 from training.model.matrix import float_block
 
@@ -182,7 +183,7 @@ def _clean(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for name in ("as_of", "scored_at"):
         if name in out:
-            out[name] = pd.to_datetime(out[name], utc=True).astype(TIMESTAMP_DTYPE)
+            out[name] = utc_series(out[name])
     return _typed(out)
 
 

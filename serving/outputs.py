@@ -20,7 +20,8 @@ import duckdb
 import pandas as pd
 
 from features.atomic_write import atomic_file
-from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE
+from features.loader import STRING_DTYPE
+from features.times import utc_series
 from features.write_lock import write_lock
 from serving.columns import FLAG_COLUMNS
 
@@ -109,7 +110,7 @@ def from_storable(frame: pd.DataFrame) -> pd.DataFrame:
             out[name] = [json.loads(v) if isinstance(v, str) and v else [] for v in out[name]]
     for name in TIME_COLUMNS:
         if name in out:
-            out[name] = pd.to_datetime(out[name], utc=True).astype(TIMESTAMP_DTYPE)
+            out[name] = utc_series(out[name])
     for name in STRING_COLUMNS:
         if name in out:
             out[name] = out[name].astype(STRING_DTYPE)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from features.errors import DataError, Problem
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE, Dataset
-from features.times import utc
+from features.times import utc, utc_series
 from serving.columns import CONTEXT_COLUMNS, OUTCOMES, SCORE_COLUMNS
 from serving.flags import FlagConfig, flags
 from training.model.folder import ModelBundle, load_model_folder
@@ -102,7 +102,7 @@ class Scorer:
             raise DataError([Problem("features", missing[0], f"the model needs columns {', '.join(missing[:5])}")])
         out = self._score_block(float_block(features, self.inputs), lang, top_k)
         out["account_id"] = features["account_id"].astype(STRING_DTYPE).to_numpy()
-        out["as_of"] = pd.to_datetime(features["as_of"], utc=True).astype(TIMESTAMP_DTYPE).to_numpy()
+        out["as_of"] = utc_series(features["as_of"]).to_numpy()
         for name in CONTEXT_COLUMNS:
             out[name] = features[name].astype(STRING_DTYPE).to_numpy() if name in features else pd.NA
         out["health_trend"] = np.full(len(features), np.nan)
@@ -205,7 +205,7 @@ def with_trend(scores: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFr
     if previous is None or previous.empty:
         return scores
     prior = previous[["account_id", "as_of", "health_score"]].astype({"account_id": STRING_DTYPE})
-    prior = prior.assign(as_of=pd.to_datetime(prior["as_of"], utc=True).astype(TIMESTAMP_DTYPE))
+    prior = prior.assign(as_of=utc_series(prior["as_of"]))
     current_as_of = scores["as_of"].max()
     prior = prior[prior["as_of"] < current_as_of].sort_values("as_of").groupby("account_id").tail(1)
     before = scores["account_id"].map(prior.set_index("account_id")["health_score"])
