@@ -78,7 +78,8 @@ def run_report(
     margin: float = 0.8,
 ) -> list[Path]:
     """Compute and write the report; prints the headline KPIs. Returns the files written."""
-    from features.kpi import KPIConfig, compute_kpis
+    from features.config import KPIConfig
+    from features.kpi import compute_kpis
     from features.loader import load_dataset
     from features.validation import require_valid
     from serving.report import build_report, check_scores, write_report

@@ -23,6 +23,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import ibis
 import pandas as pd
@@ -66,7 +67,7 @@ def connect(engine: str = "duckdb") -> BaseBackend:
     raise ValueError(f"unknown engine {engine!r}; use one of {ENGINES}")
 
 
-def spark_session():  # type: ignore[no-untyped-def]
+def spark_session() -> Any:
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on the install

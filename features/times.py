@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import TypeAlias
 
 import pandas as pd
 
 from features.loader import TIMESTAMP_DTYPE
 
 MICROS_PER_DAY = 86_400_000_000
-Stamp = str | date | datetime | pd.Timestamp
+Stamp: TypeAlias = str | date | datetime | pd.Timestamp
 
 
 def utc(value: Stamp) -> pd.Timestamp:

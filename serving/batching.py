@@ -63,7 +63,8 @@ def _load_in_worker(model_dir: str, version: str) -> None:
 
 
 def _score_in_worker(rows: Records) -> Records:
-    return _SCORER.score_rows(rows)
+    scored: Records = _SCORER.score_rows(rows)
+    return scored
 
 
 def process_scorer(model_dir: Path, version: str, workers: int = 1) -> tuple[ScoreRecords, Executor]:

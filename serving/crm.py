@@ -92,7 +92,7 @@ def _text(value: object, source: str) -> str:
     if value is None or (not isinstance(value, list | dict) and pd.isna(value)):
         return ""
     if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return str(value.strftime("%Y-%m-%dT%H:%M:%SZ"))
     if isinstance(value, float) and source in ROUNDING:
         return f"{value:.{ROUNDING[source]}f}"
     if isinstance(value, list | dict):

@@ -140,7 +140,8 @@ def record(path: Path, scores: pd.DataFrame, details: pd.DataFrame) -> int:
             con.execute(f"DELETE FROM {table} t USING (SELECT DISTINCT {', '.join(KEY)} FROM new_scores) n WHERE {on}")  # noqa: S608
             con.execute(f"INSERT INTO {table} SELECT * FROM {new}")  # noqa: S608 - fixed names
         con.execute("COMMIT")
-        return int(con.execute("SELECT count(*) FROM scores").fetchone()[0])
+        (kept,) = con.execute("SELECT count(*) FROM scores").fetchone() or (0,)
+        return int(kept)
     except BaseException:
         con.execute("ROLLBACK")
         raise

@@ -256,7 +256,7 @@ def build_report(
 
 
 def _day(stamp: Any) -> str:
-    return pd.Timestamp(stamp).strftime("%Y-%m-%d")
+    return str(pd.Timestamp(stamp).strftime("%Y-%m-%d"))
 
 
 def render_html(report: Report, charts: dict[str, str]) -> str:

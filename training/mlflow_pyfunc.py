@@ -32,7 +32,7 @@ class CalibratedLightGBM(PythonModel):
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
         x = to_matrix(pd.DataFrame(model_input), self.spec)
-        return self.calibrator.predict(self.booster.predict(x, raw_score=True))
+        return self.calibrator.predict(np.asarray(self.booster.predict(x, raw_score=True), dtype=float))
 
 
 mlflow.models.set_model(CalibratedLightGBM())

@@ -5,8 +5,9 @@ How one is fitted and chosen is :mod:`training.calibration`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -39,11 +40,11 @@ class Calibrator:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> Calibrator:
+    def from_dict(cls, data: Mapping[str, Any]) -> Calibrator:
         return cls(
             method=data["method"],
             x=tuple(data.get("x", ())),
-            y=tuple(data.get("y", ())),  # type: ignore[arg-type]
+            y=tuple(data.get("y", ())),
             a=float(data.get("a", 1.0)),
             b=float(data.get("b", 0.0)),
-        )  # type: ignore[arg-type]
+        )

@@ -157,7 +157,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
     if not manifest_file.is_file():
         raise ModelFolderError(f"{path} is not a model folder (no {MANIFEST})")
     try:
-        manifest = json.loads(manifest_file.read_text())
+        manifest: dict[str, Any] = json.loads(manifest_file.read_text())
         manifest["files"]  # noqa: B018 - present in every version
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFolderError(f"{manifest_file}: unreadable manifest ({exc})") from exc

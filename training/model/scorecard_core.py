@@ -164,7 +164,7 @@ def score_health_arrays(values: Mapping[str, np.ndarray], n: int, scorecard: Sco
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     if name not in frame.columns:
         return np.full(len(frame), np.nan)
-    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
+    return np.asarray(pd.to_numeric(frame[name], errors="coerce"), dtype=float)
 
 
 def _card_score(values: Mapping[str, np.ndarray], n: int, card: Card) -> tuple[np.ndarray, np.ndarray]:

@@ -53,7 +53,11 @@ def dump_scorecard(scorecard: Scorecard) -> str:
         ],
         **_plain(dict(scorecard.info)),
     }
-    return HEADER + "\n" + yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=120, allow_unicode=True)
+    return (
+        HEADER
+        + "\n"
+        + str(yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=120, allow_unicode=True))
+    )
 
 
 def _card_doc(card: Card) -> dict[str, Any]:

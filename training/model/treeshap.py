@@ -157,9 +157,9 @@ def _tree_paths(tree: dict[str, str]) -> _Paths:
     kind, threshold = _numbers(tree, "decision_type", int), _numbers(tree, "threshold", float)
     bounds = _numbers(tree, "cat_boundaries", int)
     cat = np.zeros((n_nodes, 2), dtype=np.int64)
-    for node in np.flatnonzero(kind & 1):
-        index = int(threshold[node])
-        cat[node] = bounds[index], bounds[index + 1] - bounds[index]
+    for split in np.flatnonzero(kind & 1):
+        index = int(threshold[split])
+        cat[split] = bounds[index], bounds[index + 1] - bounds[index]
     counts = _numbers(tree, "internal_count", float), _numbers(tree, "leaf_count", float)
     slot = np.zeros(n_nodes, dtype=np.int64)
     paths: list[tuple[list[int], list[float]]] = [([], []) for _ in values]
@@ -187,7 +187,8 @@ def _tree_paths(tree: dict[str, str]) -> _Paths:
 
 def _flatten(trees: Sequence[_Paths], max_table_bits: int) -> tuple[Any, ...]:
     """The kernel's arrays: every tree's nodes, leaves, paths and tables end to end."""
-    layout, nodes, cats, base = [], {k: [] for k in trees[0].nodes}, [], 0.0
+    nodes: dict[str, list[np.ndarray]] = {k: [] for k in trees[0].nodes}
+    layout, cats, base = [], [], 0.0
     leaf_path, feats, p, table_start, size = [], [], [], [], 0
     n_nodes = n_leaves = n_path = n_cat = 0
     for tree in trees:
