@@ -44,7 +44,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 typecheck: venv
-	$(BIN)/mypy features training serving churn
+	$(BIN)/mypy features simulator training serving churn
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache demo_output mlruns

@@ -35,7 +35,7 @@ import pandas as pd
 
 from bench import print_figures
 from features.builders import build_features, monthly_as_of
-from features.generator import GeneratorConfig, generate_world
+from simulator import GeneratorConfig, generate_world
 from features.loader import Dataset
 from serving.scorer import Scorer, eligible_features
 from training.artifact import write_model_folder

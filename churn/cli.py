@@ -40,7 +40,7 @@ def generate(
     start: Annotated[str, typer.Option(help="First day of the history, YYYY-MM-DD.")] = "2024-01-01",
 ) -> None:
     """Generate a synthetic B2B SaaS world with its ground truth."""
-    from features.generator import GeneratorConfig, generate_world, write_world
+    from simulator import GeneratorConfig, generate_world, write_world
 
     config = GeneratorConfig(accounts=accounts, months=months, seed=seed, start=parse_date(start))
     with user_errors(), progress_bar("generating") as update:
@@ -394,7 +394,7 @@ def demo(
 ) -> None:
     """Run the whole job on a generated world and print where each output is."""
     from features.builders import build_features
-    from features.generator import GeneratorConfig, generate_world, write_world
+    from simulator import GeneratorConfig, generate_world, write_world
     from features.loader import load_dataset, write_frame
     from features.validation import data_end, validate_dataset
     from training.train import TrainConfig

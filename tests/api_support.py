@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 from fastapi import FastAPI
 
-from features.generator import GeneratorConfig, generate_world, write_world
+from simulator import GeneratorConfig, generate_world, write_world
 from features.loader import load_dataset
 from serving.app import create_app
 from serving.schemas import ErrorBody

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from features.contract import TABLE_SPECS, Kind
-from features.generator import (
+from simulator import (
     CHURN_DRIVERS,
     GeneratorConfig,
     World,

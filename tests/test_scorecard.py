@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from features.generator import GeneratorConfig, generate_world, write_world
+from simulator import GeneratorConfig, generate_world, write_world
 from features.loader import load_dataset
 from features.signals import SIGNALS_BY_NAME
 from training.artifact import write_model_folder
