@@ -24,17 +24,15 @@ class _Subs:
     seats: list[np.ndarray] = field(default_factory=list)
     arr: list[np.ndarray] = field(default_factory=list)
     annual: list[np.ndarray] = field(default_factory=list)
-    prorate: list[np.ndarray] = field(default_factory=list)  # invoice share for annual rows
 
     def add(
         self,
         acct: np.ndarray,
-        start: np.ndarray,
-        end: np.ndarray,
+        start: np.ndarray | np.int64,
+        end: np.ndarray | np.int64,
         seats: np.ndarray,
         arr: np.ndarray,
         annual: np.ndarray,
-        prorate: np.ndarray | float = 1.0,
     ) -> None:
         n = len(acct)
         if n == 0:
@@ -45,10 +43,9 @@ class _Subs:
         self.seats.append(np.asarray(seats, np.int64).copy())
         self.arr.append(np.asarray(arr, np.float64).copy())
         self.annual.append(np.asarray(annual, bool).copy())
-        self.prorate.append(np.broadcast_to(np.asarray(prorate, np.float64), n).copy())
 
     def frame(self) -> dict[str, np.ndarray]:
-        cols = ("acct", "start", "end", "seats", "arr", "annual", "prorate")
+        cols = ("acct", "start", "end", "seats", "arr", "annual")
         return {c: np.concatenate(getattr(self, c)) if getattr(self, c) else np.zeros(0) for c in cols}
 
 
@@ -70,6 +67,7 @@ def _accounts(cfg: GeneratorConfig, cal: _Calendar, rng: np.random.Generator) ->
     annual = rng.random(n) >= monthly_p
     trial = ~existing & (seg < 2) & (rng.random(n) < cfg.trial_share)
     past_trial = existing & (seg < 2) & (rng.random(n) < 0.3)
+    rng.integers(0, 28, n)  # a retired draw (billing day), kept so that every seed gives the same world
     return {
         "seg": seg,
         "existing": existing,
@@ -80,7 +78,6 @@ def _accounts(cfg: GeneratorConfig, cal: _Calendar, rng: np.random.Generator) ->
         "annual": annual,
         "trial": trial,
         "past_trial": past_trial,
-        "bill_day": rng.integers(0, 28, n),
         "bias": rng.normal(0.0, 0.8, n),  # feature-adoption propensity
         "order": np.argsort(rng.random((n, len(EVENT_TYPES) - 1)), axis=1).astype(np.int8) + 1,
         "q0": rng.random(n),
@@ -114,7 +111,6 @@ def _existing_subscriptions(
     status: np.ndarray,
     paid_start: np.ndarray,
     term_end: np.ndarray,
-    rng: np.random.Generator,
 ) -> None:
     """Accounts that are customers at the start: their history of terms up to the period."""
     ex = np.flatnonzero(acc["existing"])

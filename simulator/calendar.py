@@ -29,9 +29,6 @@ class _Calendar:
         grid = np.arange(first - _PAST, first + months + _FUTURE + 1, dtype="datetime64[M]")
         return cls(grid.astype("datetime64[D]").astype(np.int64), months)
 
-    def g(self, k: int | np.ndarray) -> int | np.ndarray:
-        return k + _PAST
-
     def start(self, k: int | np.ndarray) -> np.ndarray:
         return self.ms[np.asarray(k) + _PAST]
 
@@ -50,9 +47,6 @@ class _Calendar:
     def month_of(self, day: np.ndarray) -> np.ndarray:
         """Period month index (k) of day numbers."""
         return np.searchsorted(self.ms, day, side="right") - 1 - _PAST
-
-
-_US_PER_DAY = 86_400_000_000
 
 
 def _ts(day_us: np.ndarray) -> pd.Series:

@@ -24,9 +24,6 @@ class _State:
     xn: np.ndarray  # idiosyncratic satisfaction
     xf: np.ndarray  # idiosyncratic financial stress
 
-    def copy(self) -> _State:
-        return _State(*(a.copy() for a in asdict_arrays(self)))
-
     def tile(self, k: int) -> _State:
         return _State(*(np.repeat(a[:, None], k, axis=1) for a in asdict_arrays(self)))
 

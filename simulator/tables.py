@@ -11,8 +11,9 @@ import pyarrow.compute as pc
 
 from features.config import EVENT_TYPES
 from features.contract import PRIORITIES, SEGMENTS, SENTIMENTS, TABLE_SPECS
+from features.times import MICROS_PER_DAY
 from simulator.accounts import _anchor
-from simulator.calendar import _OPEN, _US_PER_DAY, _Calendar, _ids, _strings, _ts
+from simulator.calendar import _OPEN, _Calendar, _ids, _strings, _ts
 from simulator.config import (
     _COMMENTS,
     _CSM_NOTES,
@@ -108,7 +109,7 @@ def _usage(
             continue
         a = idx[ev_row]
         secs = np.clip(rng.normal(14.5 * 3600, 3.2 * 3600, m), 0, 86399).astype(np.int64)
-        ts = absday * _US_PER_DAY + secs * 1_000_000 + rng.integers(0, 1_000_000, m)
+        ts = absday * MICROS_PER_DAY + secs * 1_000_000 + rng.integers(0, 1_000_000, m)
         # Event type: login, else one of the account's adopted features (earlier ones more often).
         breadth = _breadth(e, acc["bias"][idx])[ev_row]
         pick = np.floor(rng.random(m) ** 1.6 * breadth).astype(np.int64)
@@ -191,7 +192,7 @@ def _tickets(
         r = np.repeat(np.arange(idx.size), cnt)
         day = lo[r] + rng.random(r.size) * (hi - lo)[r]
         acct_l.append(idx[r])
-        open_l.append(((int(cal.start(k)) + day) * _US_PER_DAY).astype(np.int64))
+        open_l.append(((int(cal.start(k)) + day) * MICROS_PER_DAY).astype(np.int64))
         fr_l.append(fr[r])
         sat_l.append(comp[2, idx, k][r].astype(np.float64))
     acct = np.concatenate(acct_l)
@@ -209,7 +210,7 @@ def _tickets(
     res_days = rng.lognormal(np.log(1.2) + 0.45 * fr + 0.3 * (prio >= 2), 0.9)
     resolved = opened + (res_days * 24 * hour).astype(np.int64)
     stuck = rng.random(m) < _sigmoid(-3.6 + 1.2 * fr + 0.6 * (prio >= 2))
-    end_us = cal.end * _US_PER_DAY
+    end_us = cal.end * MICROS_PER_DAY
     resolved = np.where(stuck | (resolved >= end_us), -1, resolved)
     first = np.where(first >= end_us, -1, first)
     contacts = 1 + rng.poisson(0.4 + 0.6 * np.sqrt(res_days))
@@ -253,7 +254,7 @@ def _surveys(
         for kind, cnt in enumerate(counts):
             r = np.repeat(np.arange(idx.size), cnt)
             day = lo[r] + rng.random(r.size) * (hi - lo)[r]
-            ts = ((int(cal.start(k)) + day) * _US_PER_DAY).astype(np.int64)
+            ts = ((int(cal.start(k)) + day) * MICROS_PER_DAY).astype(np.int64)
             user = rng.integers(0, au[r])
             parts.append(
                 (
@@ -315,7 +316,6 @@ def _invoices(
     cal: _Calendar,
     parts: list[dict[str, np.ndarray]],
     comp: np.ndarray,
-    status: np.ndarray,
     churn_day: np.ndarray,
     rng: np.random.Generator,
 ) -> pd.DataFrame:
@@ -331,16 +331,16 @@ def _invoices(
     fin = comp[3, acct, k].astype(np.float64)
     late = rng.random(m) < _sigmoid(-2.3 + 1.4 * fin)
     never = rng.random(m) < _sigmoid(-4.6 + 1.6 * fin + 1.5 * (churn_day[acct] < day + 60))
-    issued = day * _US_PER_DAY + 9 * 3_600_000_000
+    issued = day * MICROS_PER_DAY + 9 * 3_600_000_000
     delay = np.where(late, 31 + rng.exponential(25, m), rng.uniform(2, 28, m))
-    paid = issued + (delay * _US_PER_DAY).astype(np.int64)
-    paid = np.where(never | (paid >= cal.end * _US_PER_DAY), -1, paid)
+    paid = issued + (delay * MICROS_PER_DAY).astype(np.int64)
+    paid = np.where(never | (paid >= cal.end * MICROS_PER_DAY), -1, paid)
     return pd.DataFrame(
         {
             "invoice_id": _ids("INV", np.arange(1, m + 1), 7),
             "account_id": _ids("A", acct, 6),
             "issued_at": _ts(issued),
-            "due_at": _ts(issued + 30 * _US_PER_DAY),
+            "due_at": _ts(issued + 30 * MICROS_PER_DAY),
             "amount": amount.astype(np.float64),
             "paid_at": _ts(paid),
         }
@@ -365,7 +365,7 @@ def _csm(
         cnt = rng.poisson(touch[idx] * (1 + 1.2 * np.maximum(-h, 0)))
         r = np.repeat(np.arange(idx.size), cnt)
         day = lo[r] + rng.random(r.size) * (hi - lo)[r]
-        parts.append((idx[r], ((int(cal.start(k)) + day) * _US_PER_DAY).astype(np.int64), h[r]))
+        parts.append((idx[r], ((int(cal.start(k)) + day) * MICROS_PER_DAY).astype(np.int64), h[r]))
     a, ts, h = (np.concatenate(x) for x in zip(*parts, strict=True))
     order = np.lexsort((ts, a))
     a, ts, h = a[order], ts[order], h[order]
@@ -424,13 +424,13 @@ def _subscriptions_table(
     acct, start, end = acct[row], r_start, r_end
     intervals = pd.DataFrame({"acct": acct, "start": start, "end": end})
     written = start < cal.end
-    shown_end = np.where(end >= _OPEN, -1, end * _US_PER_DAY)
+    shown_end = np.where(end >= _OPEN, -1, end * MICROS_PER_DAY)
     tier = np.asarray([PLAN_TIERS[s] for s in SEGMENTS], dtype=object)[acc["seg"][acct]]
     plan = np.where(annual[row], "annual", "monthly").astype(object) + "-" + tier
     table = pd.DataFrame(
         {
             "account_id": _ids("A", acct, 6),
-            "start_date": _ts(start * _US_PER_DAY),
+            "start_date": _ts(start * MICROS_PER_DAY),
             "end_date": _ts(shown_end),
             "arr": f["arr"][row].astype(np.float64),
             "seats": pd.array(f["seats"][row], dtype="Int64"),
@@ -440,7 +440,7 @@ def _subscriptions_table(
     return table[written].reset_index(drop=True), intervals
 
 
-def _accounts_table(acc: dict[str, np.ndarray], paid_start: np.ndarray, status: np.ndarray) -> pd.DataFrame:
+def _accounts_table(acc: dict[str, np.ndarray], paid_start: np.ndarray) -> pd.DataFrame:
     n = acc["seg"].size
     name = (
         np.asarray(_NAME_A, dtype=object)[acc["name"][:, 0]]
@@ -453,13 +453,13 @@ def _accounts_table(acc: dict[str, np.ndarray], paid_start: np.ndarray, status: 
     return pd.DataFrame(
         {
             "account_id": _ids("A", np.arange(n), 6),
-            "created_at": _ts(acc["created_day"] * _US_PER_DAY + 10 * 3_600_000_000),
+            "created_at": _ts(acc["created_day"] * MICROS_PER_DAY + 10 * 3_600_000_000),
             "name": _strings(name),
             "segment": _strings(np.asarray(SEGMENTS, dtype=object)[acc["seg"]]),
             "industry": _strings(np.asarray(INDUSTRIES, dtype=object)[acc["industry"]]),
             "region": _strings(np.asarray(REGIONS, dtype=object)[acc["region"]]),
             "csm_owner": _strings(np.asarray(CSM_NAMES, dtype=object)[acc["csm"]]),
-            "trial_converted_at": _ts(np.where(converted, paid_start * _US_PER_DAY, -1)),
+            "trial_converted_at": _ts(np.where(converted, paid_start * MICROS_PER_DAY, -1)),
         }
     )
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simulator.calendar import _US_PER_DAY, _Calendar, _ids, _strings, _ts
+from features.times import MICROS_PER_DAY
+from simulator.calendar import _Calendar, _ids, _strings, _ts
 from simulator.config import _HISTORY, CHURN_DRIVERS, GeneratorConfig
 from simulator.dynamics import (
     _BASE_ANNUAL,
@@ -69,7 +70,6 @@ def _ground_truth_month(
 
     # Month k: deterministic from s_{k-1}.
     terms0 = _churn_terms(sub, e_hist[idx, _HISTORY + k - 3])
-    e_k = [None, None, None, None]
     states = [sub.tile(kp)]
     e_known = [e_hist[idx, _HISTORY + k - 3 + j][:, None] for j in range(3)]  # e_{k-3}, e_{k-2}, e_{k-1}
     s = states[0]
@@ -98,7 +98,6 @@ def _ground_truth_month(
         up_a = alive_a * np.where(renew_here, 0.0, q) * w
         no_up *= 1 - np.where(ann[:, None], up_a, up_m)
         surv_m *= 1 - pm * wm
-        e_k[j] = e_now
     p_churn = np.where(ann, churn_a.mean(axis=1), 1 - surv_m.mean(axis=1))
     p_up = 1 - no_up.mean(axis=1)
     top = np.argmax(terms0, axis=0)
@@ -143,7 +142,6 @@ def _finish_ground_truth(
     cal: _Calendar,
     gt: pd.DataFrame,
     intervals: pd.DataFrame,
-    acc: dict[str, np.ndarray],
 ) -> pd.DataFrame:
     acct = gt["acct"].to_numpy()
     as_of = cal.start(gt["k"].to_numpy())
@@ -158,7 +156,7 @@ def _finish_ground_truth(
     out = pd.DataFrame(
         {
             "account_id": _ids("A", acct, 6),
-            "as_of": _ts(as_of * _US_PER_DAY),
+            "as_of": _ts(as_of * MICROS_PER_DAY),
             "churn_probability": gt["churn_probability"].to_numpy(np.float64),
             "upsell_probability": gt["upsell_probability"].to_numpy(np.float64),
             "top_driver": _strings(drivers),
@@ -166,13 +164,3 @@ def _finish_ground_truth(
         }
     )
     return out[active].sort_values(["account_id", "as_of"], kind="stable").reset_index(drop=True)
-
-
-def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
-    """ROC-AUC by the rank-sum formula (ties get average ranks)."""
-    y = np.asarray(y, bool)
-    pos, neg = int(y.sum()), int((~y).sum())
-    if pos == 0 or neg == 0:
-        return float("nan")
-    ranks = pd.Series(score).rank(method="average").to_numpy()
-    return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))

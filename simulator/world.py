@@ -10,6 +10,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from simulator.accounts import _accounts, _add_year, _anchor, _existing_subscriptions, _invoice_rows, _signups, _Subs
 from simulator.calendar import _OPEN, _Calendar
@@ -34,7 +35,7 @@ from simulator.tables import (
     _tickets,
     _usage,
 )
-from simulator.truth import _finish_ground_truth, _ground_truth_month, roc_auc
+from simulator.truth import _finish_ground_truth, _ground_truth_month
 
 # --- the simulation ---------------------------------------------------------------------------
 
@@ -85,7 +86,7 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
     annual = acc["annual"]
     churn_day = np.full(n, _OPEN)
 
-    _existing_subscriptions(acc, cal, subs, status, paid_start, term_end, rng_acc)
+    _existing_subscriptions(acc, cal, subs, status, paid_start, term_end)
     gt_parts: list[pd.DataFrame] = []
     invoices: list[dict[str, np.ndarray]] = []
 
@@ -172,7 +173,6 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
                     new_seats[ann] - seats[a_],
                     extra_arr,
                     np.ones(a_.size, bool),
-                    share,
                 )
                 invoices.append(_invoice_rows(a_, when[ann], extra_arr * share))
             seats[c], arr[c] = new_seats, new_arr
@@ -202,8 +202,8 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
         bill = ms + anchor
         billed = ~annual & (paid_start <= bill) & (churn_day > bill)
         if billed.any():
-            b = np.flatnonzero(billed)
-            invoices.append(_invoice_rows(b, bill[b], arr[b] / 12.0))
+            due = np.flatnonzero(billed)
+            invoices.append(_invoice_rows(due, bill[due], arr[due] / 12.0))
 
         seats_hist[:, k] = seats
         # Step the state to s_k: it drives this month's observable behaviour.
@@ -222,10 +222,10 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
     noise = cfg.signal_noise
     tickets = _tickets(cal, usage_start, usage_end, comp_hist, seats_hist, rng_tix, noise)
     surveys = _surveys(cal, acc, usage_start, usage_end, comp_hist, active_users, rng_srv, noise)
-    inv = _invoices(cal, invoices, comp_hist, status, churn_day, rng_inv)
+    inv = _invoices(cal, invoices, comp_hist, churn_day, rng_inv)
     csm = _csm(cal, acc, paid_start, churn_day, comp_hist, rng_csm, noise)
     subs_table, intervals = _subscriptions_table(cal, acc, subs, churn_day, paid_start)
-    accounts_table = _accounts_table(acc, paid_start, status)
+    accounts_table = _accounts_table(acc, paid_start)
 
     tables = {
         "accounts": accounts_table,
@@ -238,7 +238,7 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
     }
     tables = _drop_future(tables)
     report("ground truth", 0.9)
-    gt = _finish_ground_truth(cfg, cal, pd.concat(gt_parts, ignore_index=True), intervals, acc)
+    gt = _finish_ground_truth(cfg, cal, pd.concat(gt_parts, ignore_index=True), intervals)
     summary = _summary(cfg, cal, tables, gt, acc, status, time.perf_counter() - t0)
     report("done", 1.0)
     return World(tables, gt, summary)
@@ -255,7 +255,7 @@ def _summary(
 ) -> WorldSummary:
     labelled = gt[gt["churned"].notna()]
     y = labelled["churned"].to_numpy(bool)
-    auc = roc_auc(y, labelled["churn_probability"].to_numpy())
+    auc = float(roc_auc_score(y, labelled["churn_probability"].to_numpy())) if 0 < y.sum() < y.size else float("nan")
     trials = int(acc["trial"].sum())
     converted = int((acc["trial"] & (status != 4)).sum())
     day = lambda d: str(np.datetime64(int(d), "D"))  # noqa: E731
