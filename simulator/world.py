@@ -5,7 +5,7 @@ Then the observable tables and the ground truth are drawn from what they lived."
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import date
 
 import numpy as np
@@ -40,6 +40,71 @@ from simulator.truth import _finish_ground_truth, _ground_truth_month
 # --- the simulation ---------------------------------------------------------------------------
 
 
+@dataclass
+class _Streams:
+    """One random stream per part of the world, so changing one part leaves the others' draws alone."""
+
+    acc: np.random.Generator
+    dyn: np.random.Generator
+    use: np.random.Generator
+    tix: np.random.Generator
+    srv: np.random.Generator
+    inv: np.random.Generator
+    csm: np.random.Generator
+    gt: np.random.Generator
+
+    @classmethod
+    def of(cls, seed: int) -> _Streams:
+        return cls(*(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)))
+
+
+@dataclass
+class _Sim:
+    """The accounts' contract state, updated month by month, and what it has produced so far."""
+
+    cfg: GeneratorConfig
+    cal: _Calendar
+    acc: dict[str, np.ndarray]
+    status: np.ndarray  # 0 not yet, 1 trial, 2 paid, 3 churned, 4 lost trial
+    paid_start: np.ndarray
+    usage_end: np.ndarray  # last usage day (exclusive), stragglers included
+    term_end: np.ndarray  # annual: current term end day
+    churn_day: np.ndarray
+    seats: np.ndarray
+    arr: np.ndarray
+    seats_hist: np.ndarray
+    e_hist: np.ndarray  # e of months -_HISTORY..months-1
+    comp_hist: np.ndarray
+    subs: _Subs = field(default_factory=_Subs)
+    invoices: list[dict[str, np.ndarray]] = field(default_factory=list)
+    gt_parts: list[pd.DataFrame] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, cfg: GeneratorConfig, cal: _Calendar, acc: dict[str, np.ndarray]) -> _Sim:
+        n, months = cfg.accounts, cfg.months
+        sim = cls(
+            cfg,
+            cal,
+            acc,
+            status=np.zeros(n, np.int8),
+            paid_start=np.full(n, _OPEN),
+            usage_end=np.full(n, _OPEN),
+            term_end=np.full(n, _OPEN),
+            churn_day=np.full(n, _OPEN),
+            seats=acc["seats"].copy(),
+            arr=acc["arr"].copy(),
+            seats_hist=np.zeros((n, months), np.int64),
+            e_hist=np.zeros((n, _HISTORY + months), np.float64),
+            comp_hist=np.zeros((4, n, months), np.float32),
+        )
+        _existing_subscriptions(acc, cal, sim.subs, sim.status, sim.paid_start, sim.term_end)
+        return sim
+
+    @property
+    def annual(self) -> np.ndarray:
+        return self.acc["annual"]
+
+
 def generate_world(config: GeneratorConfig, progress: Progress | None = None) -> World:
     """Simulate the world described by ``config``.
 
@@ -52,183 +117,187 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
     """
     t0 = time.perf_counter()
     report = progress or (lambda stage, frac: None)
-    cfg = config
-    seeds = np.random.SeedSequence(cfg.seed).spawn(8)
-    rng_acc, rng_dyn, rng_use, rng_tix, rng_srv, rng_inv, rng_csm, rng_gt = (np.random.default_rng(s) for s in seeds)
-    cal = _Calendar.build(cfg.start, cfg.months)
-    n, months = cfg.accounts, cfg.months
-
+    rng = _Streams.of(config.seed)
+    cal = _Calendar.build(config.start, config.months)
     report("accounts", 0.0)
-    acc = _accounts(cfg, cal, rng_acc)
+    acc = _accounts(config, cal, rng.acc)
+    state = _initial_state(config.accounts, rng.dyn)
+    sim = _Sim.start(config, cal, acc)
+    state = _burn_in(sim, state, rng.dyn)
+    for k in range(config.months):
+        report("simulate", k / config.months)
+        state = _month(sim, k, state, rng)
+    tables, intervals = _observe(sim, rng, report)
+    report("ground truth", 0.9)
+    gt = _finish_ground_truth(config, cal, pd.concat(sim.gt_parts, ignore_index=True), intervals)
+    summary = _summary(config, cal, tables, gt, acc, sim.status, time.perf_counter() - t0)
+    report("done", 1.0)
+    return World(tables, gt, summary)
 
-    # Latent state with a burn-in so trends exist before the period.
-    mu = rng_dyn.normal(0.35, 0.55, n)
-    state = _State(
-        mu,
-        mu + rng_dyn.normal(0, 0.42, n),
-        np.zeros(n, np.int64),
-        *(rng_dyn.standard_normal(n) for _ in range(4)),
-    )
-    e_hist = np.zeros((n, _HISTORY + months), np.float64)  # e of months -_HISTORY..months-1
-    comp_hist = np.zeros((4, n, months), np.float32)
+
+def _initial_state(n: int, rng: np.random.Generator) -> _State:
+    mu = rng.normal(0.35, 0.55, n)
+    return _State(mu, mu + rng.normal(0, 0.42, n), np.zeros(n, np.int64), *(rng.standard_normal(n) for _ in range(4)))
+
+
+def _burn_in(sim: _Sim, state: _State, rng: np.random.Generator) -> _State:
+    """A few months of state before the period, so that trends exist from its first month."""
     for b in range(_HISTORY):
-        state = _step(state, rng_dyn, cfg.downturn_rate)
-        e_hist[:, b] = _components(state)[0]
-    # The state now is s_{-1}; e_hist[:, _HISTORY + k] will hold e_k.
+        state = _step(state, rng, sim.cfg.downturn_rate)
+        sim.e_hist[:, b] = _components(state)[0]
+    return state  # s_{-1}; e_hist[:, _HISTORY + k] will hold e_k
 
-    subs = _Subs()
-    status = np.zeros(n, np.int8)  # 0 not yet, 1 trial, 2 paid, 3 churned, 4 lost trial
-    paid_start = np.full(n, _OPEN)
-    usage_end = np.full(n, _OPEN)  # last usage day (exclusive), stragglers included
-    term_end = np.full(n, _OPEN)  # annual: current term end day
-    seats_hist = np.zeros((n, months), np.int64)
-    seats, arr = acc["seats"].copy(), acc["arr"].copy()
-    annual = acc["annual"]
-    churn_day = np.full(n, _OPEN)
 
-    _existing_subscriptions(acc, cal, subs, status, paid_start, term_end)
-    gt_parts: list[pd.DataFrame] = []
-    invoices: list[dict[str, np.ndarray]] = []
-
-    for k in range(months):
-        report("simulate", k / months)
-        ms, days = int(cal.start(k)), int(cal.days(k))
-        # Monthly plans renew on the anniversary of their first paid day (day 1..28).
-        anchor = _anchor(cal, paid_start)
-        ann_day = ms + anchor
-        # Ground truth at as_of = ms from the state lived last month (s_{k-1}).
-        active = (status == 2) & (paid_start <= ms)
-        idx = np.flatnonzero(active)
-        gt_parts.append(
-            _ground_truth_month(cfg, cal, k, idx, state, e_hist, annual, term_end, anchor, acc["bias"], rng_gt)
+def _month(sim: _Sim, k: int, state: _State, rng: _Streams) -> _State:
+    """Month ``k``: ground truth and decisions from the state lived last month, then the next state."""
+    cfg, cal = sim.cfg, sim.cal
+    ms = int(cal.start(k))
+    # Monthly plans renew on the anniversary of their first paid day (day 1..28).
+    anchor = _anchor(cal, sim.paid_start)
+    # Ground truth at as_of = ms from the state lived last month (s_{k-1}).
+    active = (sim.status == 2) & (sim.paid_start <= ms)
+    idx = np.flatnonzero(active)
+    sim.gt_parts.append(
+        _ground_truth_month(
+            cfg, cal, k, idx, state, sim.e_hist, sim.annual, sim.term_end, anchor, sim.acc["bias"], rng.gt
         )
+    )
+    e_prev, cd, ann_day, renew, up, down = _decide(sim, k, state, active, ms + anchor, rng.dyn)
+    _renew(sim, renew, rng.dyn)
+    _change_seats(sim, up, down, cd, ann_day, rng.dyn)
+    new = sim.acc["signup_month"] == k
+    if new.any():
+        _signups(
+            cfg,
+            cal,
+            sim.acc,
+            np.flatnonzero(new),
+            e_prev,
+            sim.subs,
+            sim.invoices,
+            sim.status,
+            sim.paid_start,
+            sim.usage_end,
+            sim.term_end,
+            rng.dyn,
+        )
+    # Trials whose paid start has come become paid.
+    sim.status[(sim.status == 1) & (sim.paid_start <= cal.start(k + 1))] = 2
+    _bill_monthly(sim, ms)
+    sim.seats_hist[:, k] = sim.seats
+    # Step the state to s_k: it drives this month's observable behaviour.
+    state = _step(state, rng.dyn, cfg.downturn_rate)
+    comps = _components(state)
+    sim.e_hist[:, _HISTORY + k] = comps[0]
+    sim.comp_hist[:, :, k] = np.stack(comps)
+    return state
 
-        # Decisions this month from s_{k-1}.
-        terms = _churn_terms(state, e_hist[:, _HISTORY + k - 3])
-        logit = terms.sum(axis=0) + cfg.churn_shift
-        e_prev = _components(state)[0]
-        p_monthly = _sigmoid(_BASE_MONTHLY + logit)
-        p_annual = _sigmoid(_BASE_ANNUAL + logit)
-        p_up = _sigmoid(_upsell_logit(e_prev, acc["bias"], cfg.upsell_shift))
-        u = rng_dyn.random((4, n))
-        day_draw = rng_dyn.integers(1, days, n)  # event day within the month (1..days-1)
 
-        renewing_month = annual & (cal.month_of(term_end) == k)
-        # A monthly plan decides at this month's anniversary whether to take another month
-        # (a plan whose first paid day is that anniversary has nothing to decide yet).
-        mature = annual | (paid_start < ann_day)
-        churn_m = active & mature & ~annual & (u[0] < p_monthly)
-        churn_a = active & renewing_month & (u[0] < p_annual)
-        renew = active & renewing_month & ~churn_a
-        can_change = active & mature & ~churn_m & ~renewing_month
-        up = can_change & (u[1] < p_up)
-        p_down = _sigmoid(-5.5 + 1.5 * np.maximum(-e_prev, 0) + cfg.churn_shift)
-        down = can_change & ~annual & ~up & (u[2] < p_down) & (seats > 1)
+def _decide(
+    sim: _Sim, k: int, state: _State, active: np.ndarray, ann_day: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, ...]:
+    """This month's churn, renewal, upsell and contraction from s_{k-1}; churn is recorded at once."""
+    cfg, n, annual = sim.cfg, sim.cfg.accounts, sim.annual
+    terms = _churn_terms(state, sim.e_hist[:, _HISTORY + k - 3])
+    logit = terms.sum(axis=0) + cfg.churn_shift
+    e_prev = _components(state)[0]
+    p_monthly = _sigmoid(_BASE_MONTHLY + logit)
+    p_annual = _sigmoid(_BASE_ANNUAL + logit)
+    p_up = _sigmoid(_upsell_logit(e_prev, sim.acc["bias"], cfg.upsell_shift))
+    u = rng.random((4, n))
+    day_draw = rng.integers(1, int(sim.cal.days(k)), n)  # event day within the month (1..days-1)
+    renewing_month = annual & (sim.cal.month_of(sim.term_end) == k)
+    # A monthly plan decides at this month's anniversary whether to take another month
+    # (a plan whose first paid day is that anniversary has nothing to decide yet).
+    mature = annual | (sim.paid_start < ann_day)
+    churn_m = active & mature & ~annual & (u[0] < p_monthly)
+    churn_a = active & renewing_month & (u[0] < p_annual)
+    renew = active & renewing_month & ~churn_a
+    can_change = active & mature & ~churn_m & ~renewing_month
+    up = can_change & (u[1] < p_up)
+    p_down = _sigmoid(-5.5 + 1.5 * np.maximum(-e_prev, 0) + cfg.churn_shift)
+    down = can_change & ~annual & ~up & (u[2] < p_down) & (sim.seats > 1)
+    # Monthly cancellations: no next month is taken; coverage ends at the anniversary.
+    cd = int(sim.cal.start(k)) + day_draw  # mid-term expansion day of annual plans
+    sim.churn_day[churn_m] = ann_day[churn_m]
+    sim.churn_day[churn_a] = sim.term_end[churn_a]
+    gone = churn_m | churn_a
+    straggle = np.where(rng.random(n) < 0.3, rng.integers(1, 4, n), 0)
+    sim.usage_end[gone] = sim.churn_day[gone] + straggle[gone]
+    sim.status[gone] = 3
+    return e_prev, cd, ann_day, renew, up, down
 
-        # Monthly cancellations: no next month is taken; coverage ends at the anniversary.
-        cd = ms + day_draw  # mid-term expansion day of annual plans
-        churn_day[churn_m] = ann_day[churn_m]
-        churn_day[churn_a] = term_end[churn_a]
-        gone = churn_m | churn_a
-        straggle = np.where(rng_dyn.random(n) < 0.3, rng_dyn.integers(1, 4, n), 0)
-        usage_end[gone] = churn_day[gone] + straggle[gone]
-        status[gone] = 3
 
-        # Renewals: next 12-month term, sometimes a few days late (a gap below the grace period).
-        if renew.any():
-            r = np.flatnonzero(renew)
-            gap = np.where(rng_dyn.random(r.size) < 0.05, rng_dyn.integers(1, 15, r.size), 0)
-            start_r = term_end[r] + gap
-            new_end = _add_year(start_r, cal)
-            subs.add(r, start_r, new_end, seats[r], arr[r], np.ones(r.size, bool))
-            invoices.append(_invoice_rows(r, start_r, arr[r]))
-            term_end[r] = new_end
+def _renew(sim: _Sim, renew: np.ndarray, rng: np.random.Generator) -> None:
+    """Renewals: the next 12-month term, sometimes a few days late (a gap below the grace period)."""
+    if not renew.any():
+        return
+    r = np.flatnonzero(renew)
+    gap = np.where(rng.random(r.size) < 0.05, rng.integers(1, 15, r.size), 0)
+    start_r = sim.term_end[r] + gap
+    new_end = _add_year(start_r, sim.cal)
+    sim.subs.add(r, start_r, new_end, sim.seats[r], sim.arr[r], np.ones(r.size, bool))
+    sim.invoices.append(_invoice_rows(r, start_r, sim.arr[r]))
+    sim.term_end[r] = new_end
 
-        # Upsell and contraction: monthly plans take the new seats from this month's
-        # anniversary on; annual plans buy co-terminous add-on seats mid-term.
-        for mask, factor in (
-            (up, rng_dyn.uniform(1.1, 1.6, n)),
-            (down, rng_dyn.uniform(0.6, 0.9, n)),
-        ):
-            if not mask.any():
-                continue
-            c = np.flatnonzero(mask)
-            new_seats = np.maximum(np.round(seats[c] * factor[c]).astype(np.int64), 1)
-            new_seats = np.where(mask[c] & up[c], np.maximum(new_seats, seats[c] + 1), new_seats)
-            new_arr = np.round(arr[c] * new_seats / seats[c], 2)
-            ann = annual[c]
-            when = np.where(ann, cd[c], ann_day[c])
-            # Monthly plans: a new segment of monthly terms with the new seats. Annual plans:
-            # an add-on row for the extra seats until the term ends (co-terminous expansion).
-            m_ = c[~ann]
-            subs.add(m_, when[~ann], _OPEN, new_seats[~ann], new_arr[~ann], np.zeros(m_.size, bool))
-            a_ = c[ann]
-            if a_.size:
-                share = (term_end[a_] - when[ann]) / 365.0
-                extra_arr = new_arr[ann] - arr[a_]
-                subs.add(
-                    a_,
-                    when[ann],
-                    term_end[a_],
-                    new_seats[ann] - seats[a_],
-                    extra_arr,
-                    np.ones(a_.size, bool),
-                )
-                invoices.append(_invoice_rows(a_, when[ann], extra_arr * share))
-            seats[c], arr[c] = new_seats, new_arr
 
-        # New accounts: paid signups and trials.
-        new = acc["signup_month"] == k
-        if new.any():
-            _signups(
-                cfg,
-                cal,
-                acc,
-                np.flatnonzero(new),
-                e_prev,
-                subs,
-                invoices,
-                status,
-                paid_start,
-                usage_end,
-                term_end,
-                rng_dyn,
-            )
-        # Trials whose paid start has come become paid.
-        status[(status == 1) & (paid_start <= cal.start(k + 1))] = 2
+def _change_seats(
+    sim: _Sim, up: np.ndarray, down: np.ndarray, cd: np.ndarray, ann_day: np.ndarray, rng: np.random.Generator
+) -> None:
+    """Upsell and contraction: monthly plans take the new seats from this month's anniversary on;
+    annual plans buy co-terminous add-on seats mid-term."""
+    n, seats, arr, term_end = sim.cfg.accounts, sim.seats, sim.arr, sim.term_end
+    for mask, factor in (
+        (up, rng.uniform(1.1, 1.6, n)),
+        (down, rng.uniform(0.6, 0.9, n)),
+    ):
+        if not mask.any():
+            continue
+        c = np.flatnonzero(mask)
+        new_seats = np.maximum(np.round(seats[c] * factor[c]).astype(np.int64), 1)
+        new_seats = np.where(mask[c] & up[c], np.maximum(new_seats, seats[c] + 1), new_seats)
+        new_arr = np.round(arr[c] * new_seats / seats[c], 2)
+        ann = sim.annual[c]
+        when = np.where(ann, cd[c], ann_day[c])
+        # Monthly plans: a new segment of monthly terms with the new seats. Annual plans:
+        # an add-on row for the extra seats until the term ends (co-terminous expansion).
+        m_ = c[~ann]
+        sim.subs.add(m_, when[~ann], _OPEN, new_seats[~ann], new_arr[~ann], np.zeros(m_.size, bool))
+        a_ = c[ann]
+        if a_.size:
+            share = (term_end[a_] - when[ann]) / 365.0
+            extra_arr = new_arr[ann] - arr[a_]
+            sim.subs.add(a_, when[ann], term_end[a_], new_seats[ann] - seats[a_], extra_arr, np.ones(a_.size, bool))
+            sim.invoices.append(_invoice_rows(a_, when[ann], extra_arr * share))
+        seats[c], arr[c] = new_seats, new_arr
 
-        # Monthly invoices for monthly plans, at the start of each monthly term.
-        anchor = _anchor(cal, paid_start)  # signups of this month included
-        bill = ms + anchor
-        billed = ~annual & (paid_start <= bill) & (churn_day > bill)
-        if billed.any():
-            due = np.flatnonzero(billed)
-            invoices.append(_invoice_rows(due, bill[due], arr[due] / 12.0))
 
-        seats_hist[:, k] = seats
-        # Step the state to s_k: it drives this month's observable behaviour.
-        state = _step(state, rng_dyn, cfg.downturn_rate)
-        comps = _components(state)
-        e_hist[:, _HISTORY + k] = comps[0]
-        comp_hist[:, :, k] = np.stack(comps)
+def _bill_monthly(sim: _Sim, ms: int) -> None:
+    """Monthly invoices for monthly plans, at the start of each monthly term (this month's signups included)."""
+    bill = ms + _anchor(sim.cal, sim.paid_start)
+    billed = ~sim.annual & (sim.paid_start <= bill) & (sim.churn_day > bill)
+    if billed.any():
+        due = np.flatnonzero(billed)
+        sim.invoices.append(_invoice_rows(due, bill[due], sim.arr[due] / 12.0))
 
+
+def _observe(sim: _Sim, rng: _Streams, report: Progress) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """The seven observable tables drawn from what the accounts lived, and the coverage intervals."""
+    cfg, cal, acc, comp_hist = sim.cfg, sim.cal, sim.acc, sim.comp_hist
     report("usage", 0.0)
-    usage_start = acc["created_day"]
     # Lost trials stop using the product at the end of the trial.
-    usage_end = np.where(status == 4, acc["created_day"] + cfg.trial_days, usage_end)
-    usage_start = np.maximum(usage_start, cal.begin)
-    usage, active_users = _usage(cfg, cal, acc, usage_start, usage_end, comp_hist[0], seats_hist, rng_use, report)
+    usage_end = np.where(sim.status == 4, acc["created_day"] + cfg.trial_days, sim.usage_end)
+    usage_start = np.maximum(acc["created_day"], cal.begin)
+    usage, active_users = _usage(cfg, cal, acc, usage_start, usage_end, comp_hist[0], sim.seats_hist, rng.use, report)
     report("tickets", 0.0)
     noise = cfg.signal_noise
-    tickets = _tickets(cal, usage_start, usage_end, comp_hist, seats_hist, rng_tix, noise)
-    surveys = _surveys(cal, acc, usage_start, usage_end, comp_hist, active_users, rng_srv, noise)
-    inv = _invoices(cal, invoices, comp_hist, churn_day, rng_inv)
-    csm = _csm(cal, acc, paid_start, churn_day, comp_hist, rng_csm, noise)
-    subs_table, intervals = _subscriptions_table(cal, acc, subs, churn_day, paid_start)
-    accounts_table = _accounts_table(acc, paid_start)
-
+    tickets = _tickets(cal, usage_start, usage_end, comp_hist, sim.seats_hist, rng.tix, noise)
+    surveys = _surveys(cal, acc, usage_start, usage_end, comp_hist, active_users, rng.srv, noise)
+    inv = _invoices(cal, sim.invoices, comp_hist, sim.churn_day, rng.inv)
+    csm = _csm(cal, acc, sim.paid_start, sim.churn_day, comp_hist, rng.csm, noise)
+    subs_table, intervals = _subscriptions_table(cal, acc, sim.subs, sim.churn_day, sim.paid_start)
     tables = {
-        "accounts": accounts_table,
+        "accounts": _accounts_table(acc, sim.paid_start),
         "subscriptions": subs_table,
         "usage_events": usage,
         "support_tickets": tickets,
@@ -236,12 +305,7 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
         "invoices": inv,
         "csm_inputs": csm,
     }
-    tables = _drop_future(tables)
-    report("ground truth", 0.9)
-    gt = _finish_ground_truth(cfg, cal, pd.concat(gt_parts, ignore_index=True), intervals)
-    summary = _summary(cfg, cal, tables, gt, acc, status, time.perf_counter() - t0)
-    report("done", 1.0)
-    return World(tables, gt, summary)
+    return _drop_future(tables), intervals
 
 
 def _summary(
