@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 from features.config import EVENT_TYPES
 from features.contract import PRIORITIES, SEGMENTS, SENTIMENTS, TABLE_SPECS
 from features.times import MICROS_PER_DAY
-from simulator.accounts import _anchor
+from simulator.accounts import _anchor, _Subs
 from simulator.calendar import _OPEN, _Calendar, _ids, _strings, _ts
 from simulator.config import (
     _COMMENTS,
@@ -29,7 +29,6 @@ from simulator.config import (
     Progress,
 )
 from simulator.dynamics import _breadth, _sigmoid, _utilisation
-from simulator.world import _Subs
 
 # --- observable tables ----------------------------------------------------------------------
 
