@@ -55,69 +55,102 @@ def _usage(
     rng: np.random.Generator,
     report: Progress,
 ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Usage events month by month (and each account-month's active users), then the table."""
     n, months = cfg.accounts, cfg.months
     max_seats = np.maximum(seats_hist.max(axis=1), acc["seats"])
     user_base = np.concatenate([[0], np.cumsum(max_seats)[:-1]])
     active_users = np.zeros((n, months), np.int64)
     parts: list[tuple[np.ndarray, ...]] = []
-    noise = cfg.signal_noise
-    weekend_boost = 7 / (5 + 2 * WEEKEND_KEEP)
     for k in range(months):
         report("usage", k / months)
-        idx, lo, hi = _month_windows(cal, start, end, k)
-        if idx.size == 0:
-            continue
-        e = eng[idx, k].astype(np.float64)
-        st = seats_hist[idx, k]
-        st = np.where(st > 0, st, acc["seats"][idx])
-        util = np.clip(_utilisation(e) * (1 + 0.08 * noise * rng.standard_normal(idx.size)), 0.0, 1.0)
-        frac = (hi - lo) / cal.days(k)
-        # Expand to seats: user u is active when its fixed propensity is below utilisation.
-        row = np.repeat(np.arange(idx.size), st)
-        u = np.arange(row.size) - np.repeat(np.cumsum(st) - st, st)
-        q = (acc["q0"][idx][row] + u * 0.6180339887) % 1.0
-        g = (acc["g0"][idx][row] + u * 0.7548776662) % 1.0
-        on = q < util[row]
-        row, u, g = row[on], u[on], g[on]
-        rate = cfg.events_per_user * (0.3 + 1.4 * g) * np.exp(0.6 * e[row]) * frac[row] * weekend_boost
-        cnt = rng.poisson(rate)
-        ev_row = np.repeat(row, cnt)
-        ev_user = np.repeat(u, cnt)
-        day = lo[ev_row] + np.floor(rng.random(ev_row.size) * (hi - lo)[ev_row]).astype(np.int64)
-        is_burst = np.zeros(ev_row.size, bool)
-        # Bursts: a few account-months get a day of bulk API calls by an integration user.
-        burst = np.flatnonzero(rng.random(idx.size) < 0.03)
-        if burst.size:
-            bc = rng.poisson(30, burst.size)
-            bday = lo[burst] + np.floor(rng.random(burst.size) * (hi - lo)[burst]).astype(np.int64)
-            ev_row = np.concatenate([ev_row, np.repeat(burst, bc)])
-            ev_user = np.concatenate([ev_user, np.zeros(bc.sum(), np.int64)])
-            day = np.concatenate([day, np.repeat(bday, bc)])
-            is_burst = np.concatenate([is_burst, np.ones(bc.sum(), bool)])
-        absday = int(cal.start(k)) + day
-        weekend = ((absday + 3) % 7) >= 5
-        keep = ~weekend | (rng.random(absday.size) < WEEKEND_KEEP)
-        ev_row, ev_user, absday, is_burst = (
-            ev_row[keep],
-            ev_user[keep],
-            absday[keep],
-            is_burst[keep],
-        )
-        m = ev_row.size
-        if m == 0:
-            continue
-        a = idx[ev_row]
-        secs = np.clip(rng.normal(14.5 * 3600, 3.2 * 3600, m), 0, 86399).astype(np.int64)
-        ts = absday * MICROS_PER_DAY + secs * 1_000_000 + rng.integers(0, 1_000_000, m)
-        # Event type: login, else one of the account's adopted features (earlier ones more often).
-        breadth = _breadth(e, acc["bias"][idx])[ev_row]
-        pick = np.floor(rng.random(m) ** 1.6 * breadth).astype(np.int64)
-        code = np.where(rng.random(m) < 0.28, 0, acc["order"][a, pick])
-        code = np.where(is_burst, EVENT_TYPES.index("api_call"), code)
-        key = np.unique(ev_row * np.int64(max_seats.max() + 1) + ev_user)
-        active_users[idx, k] = np.bincount(key // (max_seats.max() + 1), minlength=idx.size)
-        parts.append((a, user_base[a] + ev_user, ts, code.astype(np.int8)))
+        part = _usage_month(cfg, cal, acc, k, start, end, eng, seats_hist, max_seats, user_base, active_users, rng)
+        if part is not None:
+            parts.append(part)
     report("usage", 1.0)
+    return _usage_table(cfg, parts, max_seats, user_base, rng), active_users
+
+
+def _usage_month(
+    cfg: GeneratorConfig,
+    cal: _Calendar,
+    acc: dict[str, np.ndarray],
+    k: int,
+    start: np.ndarray,
+    end: np.ndarray,
+    eng: np.ndarray,
+    seats_hist: np.ndarray,
+    max_seats: np.ndarray,
+    user_base: np.ndarray,
+    active_users: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, ...] | None:
+    """Month ``k``'s events (account, user, time, event code); fills that month of ``active_users``."""
+    noise = cfg.signal_noise
+    weekend_boost = 7 / (5 + 2 * WEEKEND_KEEP)
+    idx, lo, hi = _month_windows(cal, start, end, k)
+    if idx.size == 0:
+        return None
+    e = eng[idx, k].astype(np.float64)
+    st = seats_hist[idx, k]
+    st = np.where(st > 0, st, acc["seats"][idx])
+    util = np.clip(_utilisation(e) * (1 + 0.08 * noise * rng.standard_normal(idx.size)), 0.0, 1.0)
+    frac = (hi - lo) / cal.days(k)
+    # Expand to seats: user u is active when its fixed propensity is below utilisation.
+    row = np.repeat(np.arange(idx.size), st)
+    u = np.arange(row.size) - np.repeat(np.cumsum(st) - st, st)
+    q = (acc["q0"][idx][row] + u * 0.6180339887) % 1.0
+    g = (acc["g0"][idx][row] + u * 0.7548776662) % 1.0
+    on = q < util[row]
+    row, u, g = row[on], u[on], g[on]
+    rate = cfg.events_per_user * (0.3 + 1.4 * g) * np.exp(0.6 * e[row]) * frac[row] * weekend_boost
+    cnt = rng.poisson(rate)
+    ev_row = np.repeat(row, cnt)
+    ev_user = np.repeat(u, cnt)
+    day = lo[ev_row] + np.floor(rng.random(ev_row.size) * (hi - lo)[ev_row]).astype(np.int64)
+    is_burst = np.zeros(ev_row.size, bool)
+    # Bursts: a few account-months get a day of bulk API calls by an integration user.
+    burst = np.flatnonzero(rng.random(idx.size) < 0.03)
+    if burst.size:
+        bc = rng.poisson(30, burst.size)
+        bday = lo[burst] + np.floor(rng.random(burst.size) * (hi - lo)[burst]).astype(np.int64)
+        ev_row = np.concatenate([ev_row, np.repeat(burst, bc)])
+        ev_user = np.concatenate([ev_user, np.zeros(bc.sum(), np.int64)])
+        day = np.concatenate([day, np.repeat(bday, bc)])
+        is_burst = np.concatenate([is_burst, np.ones(bc.sum(), bool)])
+    absday = int(cal.start(k)) + day
+    weekend = ((absday + 3) % 7) >= 5
+    keep = ~weekend | (rng.random(absday.size) < WEEKEND_KEEP)
+    ev_row, ev_user, absday, is_burst = (
+        ev_row[keep],
+        ev_user[keep],
+        absday[keep],
+        is_burst[keep],
+    )
+    m = ev_row.size
+    if m == 0:
+        return None
+    a = idx[ev_row]
+    secs = np.clip(rng.normal(14.5 * 3600, 3.2 * 3600, m), 0, 86399).astype(np.int64)
+    ts = absday * MICROS_PER_DAY + secs * 1_000_000 + rng.integers(0, 1_000_000, m)
+    # Event type: login, else one of the account's adopted features (earlier ones more often).
+    breadth = _breadth(e, acc["bias"][idx])[ev_row]
+    pick = np.floor(rng.random(m) ** 1.6 * breadth).astype(np.int64)
+    code = np.where(rng.random(m) < 0.28, 0, acc["order"][a, pick])
+    code = np.where(is_burst, EVENT_TYPES.index("api_call"), code)
+    key = np.unique(ev_row * np.int64(max_seats.max() + 1) + ev_user)
+    active_users[idx, k] = np.bincount(key // (max_seats.max() + 1), minlength=idx.size)
+    return a, user_base[a] + ev_user, ts, code.astype(np.int8)
+
+
+def _usage_table(
+    cfg: GeneratorConfig,
+    parts: list[tuple[np.ndarray, ...]],
+    max_seats: np.ndarray,
+    user_base: np.ndarray,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """The usage_events table: events in time order, quantities, a few duplicates, typed IDs."""
+    n = cfg.accounts
     if parts:
         a, user, ts, code = (np.concatenate(x) for x in zip(*parts, strict=True))
     else:
@@ -164,7 +197,7 @@ def _usage(
             ),
         }
     )
-    return frame, active_users
+    return frame
 
 
 def _arrow_strings(arr: pa.Array) -> pd.Series:
