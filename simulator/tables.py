@@ -33,6 +33,9 @@ from simulator.dynamics import _breadth, _sigmoid, _utilisation
 # --- observable tables ----------------------------------------------------------------------
 
 
+_NONE = np.array(None, dtype=object)  # a missing text value, as np.where's fallback
+
+
 def _month_windows(
     cal: _Calendar, start: np.ndarray, end: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -272,51 +275,17 @@ def _surveys(
     rng: np.random.Generator,
     noise: float = 1.0,
 ) -> pd.DataFrame:
-    parts = []
-    for k in range(cal.months):
-        idx, lo, hi = _month_windows(cal, start, end, k)
-        resp = acc["respond"][idx]
-        au = np.maximum(active_users[idx, k], 1)
-        campaign = (k % 3) == acc["nps_phase"][idx]
-        counts = [
-            np.where(campaign, rng.binomial(np.minimum(au, 40), 0.18 * resp), 0),  # nps
-            rng.poisson(0.25 * resp * np.sqrt(au)),  # csat
-            rng.poisson(0.12 * resp * np.sqrt(au)),  # ces
-        ]
-        for kind, cnt in enumerate(counts):
-            r = np.repeat(np.arange(idx.size), cnt)
-            day = lo[r] + rng.random(r.size) * (hi - lo)[r]
-            ts = ((int(cal.start(k)) + day) * MICROS_PER_DAY).astype(np.int64)
-            user = rng.integers(0, au[r])
-            parts.append(
-                (
-                    idx[r],
-                    ts,
-                    np.full(r.size, kind),
-                    comp[2, idx[r], k].astype(np.float64),
-                    comp[1, idx[r], k].astype(np.float64),
-                    user,
-                )
-            )
-    a, ts, kind, sat, fr, user = (np.concatenate(x) for x in zip(*parts, strict=True))
-    order = np.lexsort((ts, a))
-    a, ts, kind, sat, fr, user = (
-        a[order],
-        ts[order],
-        kind[order],
-        sat[order],
-        fr[order],
-        user[order],
-    )
+    """Survey answers (NPS, CSAT, effort) that follow satisfaction, some with a comment."""
+    a, ts, kind, sat, fr, user = _survey_answers(cal, acc, start, end, comp, active_users, rng)
     m = a.size
-    noise = noise * rng.standard_normal(m)
+    jitter = noise * rng.standard_normal(m)
     score = np.select(
         [kind == 0, kind == 1],
         [
-            np.clip(np.round(7.3 + 1.9 * sat + 0.9 * noise), 0, 10),
-            np.clip(np.round(3.9 + 0.8 * sat + 0.7 * noise), 1, 5),
+            np.clip(np.round(7.3 + 1.9 * sat + 0.9 * jitter), 0, 10),
+            np.clip(np.round(3.9 + 0.8 * sat + 0.7 * jitter), 1, 5),
         ],
-        np.clip(np.round(3.2 - 0.9 * sat + 0.4 * fr + 0.9 * noise), 1, 7),
+        np.clip(np.round(3.2 - 0.9 * sat + 0.4 * fr + 0.9 * jitter), 1, 7),
     )
     low = np.select([kind == 0, kind == 1], [score <= 6, score <= 2], score >= 5)
     high = np.select([kind == 0, kind == 1], [score >= 9, score >= 5], score <= 2)
@@ -325,9 +294,9 @@ def _surveys(
     comment = np.where(
         low,
         np.asarray(_COMMENTS["low"], dtype=object)[pick],
-        np.where(high, np.asarray(_COMMENTS["high"], dtype=object)[pick], None),
+        np.where(high, np.asarray(_COMMENTS["high"], dtype=object)[pick], _NONE),
     )
-    comment = np.where(has_comment, comment, None)
+    comment = np.where(has_comment, comment, _NONE)
     user_ids = pd.Series(
         _ids("A", a, 6).astype(object).to_numpy() + "-U" + pd.Series(user + 1).astype(str).str.zfill(4).to_numpy(),
         dtype="string",
@@ -342,6 +311,47 @@ def _surveys(
             "comment": _strings(comment),
         }
     )
+
+
+def _survey_answers(
+    cal: _Calendar,
+    acc: dict[str, np.ndarray],
+    start: np.ndarray,
+    end: np.ndarray,
+    comp: np.ndarray,
+    active_users: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, ...]:
+    """Who answers which survey when (campaigns for NPS), in time order per account."""
+    parts = []
+    for k in range(cal.months):
+        idx, lo, hi = _month_windows(cal, start, end, k)
+        resp = acc["respond"][idx]
+        au = np.maximum(active_users[idx, k], 1)
+        campaign = (k % 3) == acc["nps_phase"][idx]
+        counts = [
+            np.where(campaign, rng.binomial(np.minimum(au, 40), 0.18 * resp), 0),  # nps
+            rng.poisson(0.25 * resp * np.sqrt(au)),  # csat
+            rng.poisson(0.12 * resp * np.sqrt(au)),  # ces
+        ]
+        for survey_kind, cnt in enumerate(counts):
+            r = np.repeat(np.arange(idx.size), cnt)
+            day = lo[r] + rng.random(r.size) * (hi - lo)[r]
+            ts = ((int(cal.start(k)) + day) * MICROS_PER_DAY).astype(np.int64)
+            user = rng.integers(0, au[r])
+            parts.append(
+                (
+                    idx[r],
+                    ts,
+                    np.full(r.size, survey_kind),
+                    comp[2, idx[r], k].astype(np.float64),
+                    comp[1, idx[r], k].astype(np.float64),
+                    user,
+                )
+            )
+    a, ts, kind, sat, fr, user = (np.concatenate(x) for x in zip(*parts, strict=True))
+    order = np.lexsort((ts, a))
+    return a[order], ts[order], kind[order], sat[order], fr[order], user[order]
 
 
 def _invoices(
@@ -405,7 +415,7 @@ def _csm(
     sentiment = np.digitize(reading, [-0.3, 0.4])
     notes = np.array([_CSM_NOTES[s] for s in SENTIMENTS], dtype=object)
     note = notes[sentiment, rng.integers(0, 3, a.size)]
-    note = np.where(rng.random(a.size) < 0.6, note, None)
+    note = np.where(rng.random(a.size) < 0.6, note, _NONE)
     return pd.DataFrame(
         {
             "account_id": _ids("A", a, 6),
