@@ -70,13 +70,8 @@ def _ground_truth_month(
 
     # Month k: deterministic from s_{k-1}.
     terms0 = _churn_terms(sub, e_hist[idx, _HISTORY + k - 3])
-    states = [sub.tile(kp)]
+    states = _paths_forward(sub.tile(kp), rng, cfg.downturn_rate)
     e_known = [e_hist[idx, _HISTORY + k - 3 + j][:, None] for j in range(3)]  # e_{k-3}, e_{k-2}, e_{k-1}
-    s = states[0]
-    for _ in range(3):
-        s = _step(s, rng, cfg.downturn_rate)
-        states.append(s)
-    # states[j] is s_{k-1+j}; decision of month k+j uses states[j] and e_{k+j-3}.
     surv_m = np.ones((idx.size, kp))
     no_up = np.ones((idx.size, kp))
     churn_a = np.zeros((idx.size, kp))
@@ -99,7 +94,22 @@ def _ground_truth_month(
         no_up *= 1 - np.where(ann[:, None], up_a, up_m)
         surv_m *= 1 - pm * wm
     p_churn = np.where(ann, churn_a.mean(axis=1), 1 - surv_m.mean(axis=1))
-    p_up = 1 - no_up.mean(axis=1)
+    return _month_frame(idx, k, p_churn, 1 - no_up.mean(axis=1), terms0)
+
+
+def _paths_forward(start: _State, rng: np.random.Generator, downturn_rate: float) -> list[_State]:
+    """``start`` (s_{k-1} on every path) and three months simulated forward: states[j] is s_{k-1+j}.
+
+    The decision of month k+j uses states[j] and e_{k+j-3}.
+    """
+    states = [start]
+    for _ in range(3):
+        states.append(_step(states[-1], rng, downturn_rate))
+    return states
+
+
+def _month_frame(idx: np.ndarray, k: int, p_churn: np.ndarray, p_up: np.ndarray, terms0: np.ndarray) -> pd.DataFrame:
+    """One month's ground-truth rows; the top driver is the largest planted term (none if all are small)."""
     top = np.argmax(terms0, axis=0)
     return pd.DataFrame(
         {
