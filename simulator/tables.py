@@ -110,16 +110,7 @@ def _usage_month(
     ev_row = np.repeat(row, cnt)
     ev_user = np.repeat(u, cnt)
     day = lo[ev_row] + np.floor(rng.random(ev_row.size) * (hi - lo)[ev_row]).astype(np.int64)
-    is_burst = np.zeros(ev_row.size, bool)
-    # Bursts: a few account-months get a day of bulk API calls by an integration user.
-    burst = np.flatnonzero(rng.random(idx.size) < 0.03)
-    if burst.size:
-        bc = rng.poisson(30, burst.size)
-        bday = lo[burst] + np.floor(rng.random(burst.size) * (hi - lo)[burst]).astype(np.int64)
-        ev_row = np.concatenate([ev_row, np.repeat(burst, bc)])
-        ev_user = np.concatenate([ev_user, np.zeros(bc.sum(), np.int64)])
-        day = np.concatenate([day, np.repeat(bday, bc)])
-        is_burst = np.concatenate([is_burst, np.ones(bc.sum(), bool)])
+    ev_row, ev_user, day, is_burst = _with_bursts(ev_row, ev_user, day, lo, hi, rng)
     absday = int(cal.start(k)) + day
     weekend = ((absday + 3) % 7) >= 5
     keep = ~weekend | (rng.random(absday.size) < WEEKEND_KEEP)
@@ -143,6 +134,22 @@ def _usage_month(
     key = np.unique(ev_row * np.int64(max_seats.max() + 1) + ev_user)
     active_users[idx, k] = np.bincount(key // (max_seats.max() + 1), minlength=idx.size)
     return a, user_base[a] + ev_user, ts, code.astype(np.int8)
+
+
+def _with_bursts(
+    ev_row: np.ndarray, ev_user: np.ndarray, day: np.ndarray, lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, ...]:
+    """Bursts: a few account-months get a day of bulk API calls by an integration user (user 0)."""
+    is_burst = np.zeros(ev_row.size, bool)
+    burst = np.flatnonzero(rng.random(lo.size) < 0.03)
+    if burst.size:
+        bc = rng.poisson(30, burst.size)
+        bday = lo[burst] + np.floor(rng.random(burst.size) * (hi - lo)[burst]).astype(np.int64)
+        ev_row = np.concatenate([ev_row, np.repeat(burst, bc)])
+        ev_user = np.concatenate([ev_user, np.zeros(bc.sum(), np.int64)])
+        day = np.concatenate([day, np.repeat(bday, bc)])
+        is_burst = np.concatenate([is_burst, np.ones(bc.sum(), bool)])
+    return ev_row, ev_user, day, is_burst
 
 
 def _usage_table(
