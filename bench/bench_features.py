@@ -86,8 +86,8 @@ def _subset(dates: Sequence[pd.Timestamp], k: int) -> list[pd.Timestamp]:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the benchmark, print a summary, and return the figures as a dict."""
     from features.builders import build_features, monthly_as_of
-    from simulator import GeneratorConfig
     from features.loader import load_dataset
+    from simulator import GeneratorConfig
     from tests.pandas_oracle import reference_features
 
     parser = argparse.ArgumentParser(prog="python -m bench.bench_features", description=__doc__.split("\n")[0])

@@ -35,9 +35,9 @@ import pandas as pd
 
 from bench import print_figures
 from features.builders import build_features, monthly_as_of
-from simulator import GeneratorConfig, generate_world
 from features.loader import Dataset
 from serving.scorer import Scorer, eligible_features
+from simulator import GeneratorConfig, generate_world
 from training.artifact import write_model_folder
 from training.model.matrix import to_matrix
 from training.train import TrainConfig, train

@@ -394,9 +394,9 @@ def demo(
 ) -> None:
     """Run the whole job on a generated world and print where each output is."""
     from features.builders import build_features
-    from simulator import GeneratorConfig, generate_world, write_world
     from features.loader import load_dataset, write_frame
     from features.validation import data_end, validate_dataset
+    from simulator import GeneratorConfig, generate_world, write_world
     from training.train import TrainConfig
 
     world_dir, model_dir, features_file = out / "world", out / "model", out / "features.parquet"

@@ -18,9 +18,9 @@ from pit_worlds import assert_frames_match
 from features.builders import build_features
 from features.contract import TABLE_SPECS
 from features.engine import connect
-from simulator import GeneratorConfig, generate_world
 from features.loader import Dataset, load_dataset, write_dataset
 from features.validation import build_schema, validate_dataset
+from simulator import GeneratorConfig, generate_world
 
 DAY = pd.Timedelta(days=1)
 

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from simulator import GeneratorConfig, generate_world, write_world
 from features.loader import load_dataset
 from features.signals import SIGNALS_BY_NAME
+from simulator import GeneratorConfig, generate_world, write_world
 from training.artifact import write_model_folder
 from training.lgbm import LGBMParams
 from training.model.folder import ModelFolderError, load_model_folder
