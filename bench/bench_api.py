@@ -36,8 +36,8 @@ TARGET_P99_MS = 50.0
 
 
 def _world_and_model(base: Path, accounts: int) -> tuple[Path, Path]:
-    from features.generator import GeneratorConfig, generate_world, write_world
     from features.loader import load_dataset
+    from simulator import GeneratorConfig, generate_world, write_world
     from training.artifact import write_model_folder
     from training.train import TrainConfig, train
 

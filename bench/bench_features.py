@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:
-    from features.generator import GeneratorConfig
+    from simulator import GeneratorConfig
 
 TARGET_SPEEDUP = 10.0
 TARGET_PEAK_GB = 4.0
@@ -71,7 +71,7 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float, int]:
 
 
 def _write_world(config: GeneratorConfig, out: str) -> None:
-    from features.generator import generate_world, write_world
+    from simulator import generate_world, write_world
 
     write_world(generate_world(config), Path(out))
 
@@ -86,9 +86,9 @@ def _subset(dates: Sequence[pd.Timestamp], k: int) -> list[pd.Timestamp]:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the benchmark, print a summary, and return the figures as a dict."""
     from features.builders import build_features, monthly_as_of
-    from features.generator import GeneratorConfig
     from features.loader import load_dataset
-    from features.reference import reference_features
+    from simulator import GeneratorConfig
+    from tests.pandas_oracle import reference_features
 
     parser = argparse.ArgumentParser(prog="python -m bench.bench_features", description=__doc__.split("\n")[0])
     parser.add_argument("--accounts", type=int, default=10_000)

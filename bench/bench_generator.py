@@ -1,6 +1,6 @@
 """Benchmark of the synthetic world generator.
 
-Times :func:`features.generator.generate_world` at the benchmark size and, in the same
+Times :func:`simulator.generate_world` at the benchmark size and, in the same
 process, a baseline: writing the generated usage events to Parquet (pyarrow, default
 compression). The ratio says how many Parquet writes of the same events one generation
 costs, which stays comparable across machines.
@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench import print_figures
-from features.generator import GeneratorConfig, generate_world
+from simulator import GeneratorConfig, generate_world
 
 
 def _peak_rss_mb() -> float:

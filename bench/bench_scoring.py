@@ -6,7 +6,7 @@ signals of every monthly snapshot and draws ``--accounts`` scoring rows from the
 the same rows, it times:
 
 - ``Scorer.score`` (``explained_s``): three calibrated probabilities, the health score, and
-  red and green flags from our exact TreeSHAP (:mod:`training.treeshap`), with their sentences;
+  red and green flags from our exact TreeSHAP (:mod:`training.model.treeshap`), with their sentences;
 - plain prediction (``predict_s``): the three calibrated probabilities only, no explanation;
 - the churn model's contributions alone, three ways: ours (``ours_shap_s``), LightGBM's
   ``pred_contrib`` (``pred_contrib_s``) and ``shap.TreeExplainer`` (``shap_tree_explainer_s``),
@@ -35,11 +35,11 @@ import pandas as pd
 
 from bench import print_figures
 from features.builders import build_features, monthly_as_of
-from features.generator import GeneratorConfig, generate_world
 from features.loader import Dataset
 from serving.scorer import Scorer, eligible_features
+from simulator import GeneratorConfig, generate_world
 from training.artifact import write_model_folder
-from training.matrix import to_matrix
+from training.model.matrix import to_matrix
 from training.train import TrainConfig, train
 
 

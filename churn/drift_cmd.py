@@ -17,6 +17,9 @@ from rich.table import Table
 
 from churn.console import console, fail, parse_date, progress_bar, user_errors
 
+# Start-up time: the stages (features, training, serving) are imported inside the commands that use
+# them. `churn --help` takes 2-3 s; importing the stages' modules takes 30-60 s more on the shared
+# 2-core machine (measured 2026-12-02), and `churn serve` must refuse a busy port before that.
 if TYPE_CHECKING:  # pandas loads in about a second: only the commands that use it import it
     import pandas as pd
 
@@ -44,7 +47,7 @@ def drift(
     from features.loader import load_dataset
     from features.validation import require_valid
     from serving.drift import dataset_drift, reference_of
-    from training.artifact import load_model_folder
+    from training.model.folder import load_model_folder
 
     if engine not in ("duckdb", "spark"):
         fail(f"--engine must be duckdb or spark, not {engine!r}", 2)
@@ -136,7 +139,7 @@ def demo_drift(dataset: Any, model: Path, as_of: pd.Timestamp, json_out: Path, t
     """The demo's drift step: the largest PSI rows at ``as_of`` and a JSON file; never fails the demo."""
     from features.errors import DataError
     from serving.drift import dataset_drift, reference_of
-    from training.artifact import load_model_folder
+    from training.model.folder import load_model_folder
 
     try:
         bundle = load_model_folder(model)

@@ -11,6 +11,9 @@ from rich.table import Table
 
 from churn.console import console, fail, progress_bar, user_errors
 
+# Start-up time: the stages (features, training, serving) are imported inside the commands that use
+# them. `churn --help` takes 2-3 s; importing the stages' modules takes 30-60 s more on the shared
+# 2-core machine (measured 2026-12-02), and `churn serve` must refuse a busy port before that.
 if TYPE_CHECKING:  # pandas loads in about a second: only the commands that use it import it
     import pandas as pd
 
@@ -75,7 +78,8 @@ def run_report(
     margin: float = 0.8,
 ) -> list[Path]:
     """Compute and write the report; prints the headline KPIs. Returns the files written."""
-    from features.kpi import KPIConfig, compute_kpis
+    from features.config import KPIConfig
+    from features.kpi import compute_kpis
     from features.loader import load_dataset
     from features.validation import require_valid
     from serving.report import build_report, check_scores, write_report
@@ -87,7 +91,7 @@ def run_report(
         before = check_scores(_scores(previous_scores), str(previous_scores)) if previous_scores else None
         bundle = None
         if model is not None:
-            from training.artifact import load_model_folder
+            from training.model.folder import load_model_folder
 
             bundle = load_model_folder(model)
         update("loading data", 0.05)

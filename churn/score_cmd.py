@@ -10,6 +10,9 @@ from rich.table import Table
 
 from churn.console import console, err_console, fail, parse_date, progress_bar, user_errors
 
+# Start-up time: the stages (features, training, serving) are imported inside the commands that use
+# them. `churn --help` takes 2-3 s; importing the stages' modules takes 30-60 s more on the shared
+# 2-core machine (measured 2026-12-02), and `churn serve` must refuse a busy port before that.
 if TYPE_CHECKING:  # pandas loads in about a second: only the commands that use it import it
     import pandas as pd
 

@@ -5,7 +5,7 @@ strictly before as_of, with every available signal of :mod:`features.signals`, i
 registry order. Only source rows dated strictly before as_of are used; a row exactly
 at as_of belongs to the future.
 
-Conventions (the pandas oracle in :mod:`features.reference` follows the same ones):
+Conventions (the pandas oracle in ``tests/pandas_oracle.py`` follows the same ones):
     * A window of n days is ``[as_of - n days, as_of)``.
     * Missing is not zero: an account that never answered a survey has a null NPS. But
       a count over a window with no rows is 0 whenever its source table exists.
@@ -38,10 +38,11 @@ from features.builders_crm import (
 )
 from features.builders_usage import usage_parts
 from features.config import FeatureConfig
-from features.engine import MICROS_PER_DAY, connect, register_frame, register_tables
-from features.loader import TIMESTAMP_DTYPE, Dataset
+from features.engine import connect, register_frame, register_tables
+from features.loader import Dataset
 from features.rules import spine as snapshot_spine
-from features.signals import Signal, SkippedSignal, split_available
+from features.signals import SIGNALS_BY_NAME, Signal, SkippedSignal, split_available
+from features.times import MICROS_PER_DAY, from_micros, micros_list, utc
 from features.windows import DAY, Part, attach_parts, periods_table
 
 AsOf: TypeAlias = date | datetime | pd.Timestamp | str
@@ -69,12 +70,8 @@ class FeatureSet:
 
 def to_timestamps(as_of: Sequence[AsOf]) -> list[pd.Timestamp]:
     """Sorted, distinct snapshot dates as UTC timestamps (naive values are taken as UTC)."""
-    stamps = {_utc(pd.Timestamp(x)) for x in as_of}
+    stamps = {utc(x) for x in as_of}
     return sorted(s.as_unit("us") for s in stamps)
-
-
-def _utc(stamp: pd.Timestamp) -> pd.Timestamp:
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def monthly_as_of(start: AsOf, end: AsOf) -> list[pd.Timestamp]:
@@ -82,10 +79,6 @@ def monthly_as_of(start: AsOf, end: AsOf) -> list[pd.Timestamp]:
     first, last = to_timestamps([start])[0], to_timestamps([end])[0]
     months = pd.date_range(first.normalize().replace(day=1), last, freq="MS", tz="UTC")
     return [m.as_unit("us") for m in months if first <= m <= last]
-
-
-def _micros(stamps: Sequence[pd.Timestamp]) -> list[int]:
-    return [int(s.as_unit("ns").value // 1000) for s in stamps]
 
 
 def build_features(
@@ -118,7 +111,7 @@ def build_features(
     con = con or connect(engine)
     say(f"registering {len(dataset.tables)} tables on {con.name}")
     tables = register_tables(con, dataset)
-    micros = _micros(stamps)
+    micros = micros_list(stamps)
     dates = register_frame(con, "pit_dates", {"as_of": pd.Series(micros, dtype="int64")})
     periods = register_frame(
         con,
@@ -209,8 +202,6 @@ def _parts(
 
 
 def _groups(names: set[str]) -> set[str]:
-    from features.signals import SIGNALS_BY_NAME
-
     return {SIGNALS_BY_NAME[n].group for n in names if n != "tenure_days"}
 
 
@@ -296,7 +287,7 @@ def _finish_frame(frame: pd.DataFrame, signals: Sequence[Signal]) -> pd.DataFram
     out = pd.DataFrame(
         {
             "account_id": frame["account_id"].astype("string"),
-            "as_of": pd.to_datetime(frame["as_of"].astype("int64"), unit="us", utc=True).astype(TIMESTAMP_DTYPE),
+            "as_of": from_micros(frame["as_of"].astype("int64")),
         }
     )
     for s in signals:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Product events of the reference world. A "key" event is one that delivers the product's
 # value (used by key-feature adoption and time to value); a real dataset sets its own.
@@ -85,6 +85,32 @@ class FeatureConfig:
                 raise ValueError(f"FeatureConfig windows must be positive days, got {days}")
         if any(a.weight < 0 for a in self.engagement_activities):
             raise ValueError("FeatureConfig.engagement_activities weights must be >= 0")
+
+
+@dataclass(frozen=True)
+class KPIConfig:
+    """KPI settings. Defaults match the training labels (grace, fixed terms) and the seeds.
+
+    Attributes:
+        margin: gross margin used by customer lifetime value (0-1].
+        grace_days: a gap between terms shorter than this is not churn; churn-type KPIs
+            wait this long after the month end.
+        min_term_days: terms at least this long are renewals (monthly plans are not).
+        trial_days: trial length; a trial ends ``trial_days`` after ``created_at``.
+        features: key events, engagement weights and the effort scale direction.
+    """
+
+    margin: float = 0.8
+    grace_days: int = 30
+    min_term_days: int = 180
+    trial_days: int = 14
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.margin <= 1:
+            raise ValueError(f"KPI margin must be in (0, 1], got {self.margin}")
+        if self.grace_days < 0 or self.min_term_days <= 0 or self.trial_days <= 0:
+            raise ValueError("KPI grace_days must be >= 0, min_term_days and trial_days > 0")
 
 
 def engagement_band(score: float | None) -> str | None:

@@ -23,6 +23,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import ibis
 import pandas as pd
@@ -31,9 +32,9 @@ from ibis.backends import BaseBackend
 
 from features.contract import TABLE_SPECS, Kind
 from features.loader import Dataset
+from features.times import utc_series
 
 ENGINES = ("duckdb", "spark")
-MICROS_PER_DAY = 86_400_000_000
 FREE_TEXT = ("name", "note", "comment")
 DUCKDB_MEMORY_LIMIT = "1GB"  # override with the CHURN_DUCKDB_MEMORY_LIMIT environment variable
 
@@ -62,11 +63,11 @@ def connect(engine: str = "duckdb") -> BaseBackend:
         con.raw_sql(f"SET temp_directory = '{spill.as_posix()}'")
         return con
     if engine == "spark":
-        return ibis.pyspark.connect(_spark_session())
+        return ibis.pyspark.connect(spark_session())
     raise ValueError(f"unknown engine {engine!r}; use one of {ENGINES}")
 
 
-def _spark_session():  # type: ignore[no-untyped-def]
+def spark_session() -> Any:
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on the install
@@ -95,9 +96,7 @@ def _spark_session():  # type: ignore[no-untyped-def]
 
 def to_micros(values: pd.Series) -> pa.Array:
     """UTC timestamps as int64 microseconds since the epoch (nulls stay null)."""
-    if not isinstance(values.dtype, pd.DatetimeTZDtype) or values.dtype.unit != "us":
-        values = pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
-    return pa.Array.from_pandas(values).cast(pa.int64())
+    return pa.Array.from_pandas(utc_series(values)).cast(pa.int64())
 
 
 def _arrow(values: pd.Series, kind: Kind, zero_copy: bool) -> pa.Array | pa.ChunkedArray:

@@ -23,17 +23,18 @@ Conventions:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from features.config import FeatureConfig
+from features.config import KPIConfig
 from features.contract import SEGMENTS
 from features.engine import connect, register_frame, register_tables
 from features.kpi_exprs import GROUPS, engagement_inputs
-from features.loader import TIMESTAMP_DTYPE, Dataset
+from features.loader import Dataset
 from features.signals import Requirement, SkippedSignal, missing_requirement, split_present
+from features.times import from_micros, micros_list, utc
 from features.validation import data_end
 
 KPIS_VERSION = "1.0"
@@ -253,32 +254,6 @@ KPIS_BY_NAME: dict[str, KPI] = {k.name: k for k in KPIS}
 
 
 @dataclass(frozen=True)
-class KPIConfig:
-    """KPI settings. Defaults match the training labels (grace, fixed terms) and the seeds.
-
-    Attributes:
-        margin: gross margin used by customer lifetime value (0-1].
-        grace_days: a gap between terms shorter than this is not churn; churn-type KPIs
-            wait this long after the month end.
-        min_term_days: terms at least this long are renewals (monthly plans are not).
-        trial_days: trial length; a trial ends ``trial_days`` after ``created_at``.
-        features: key events, engagement weights and the effort scale direction.
-    """
-
-    margin: float = 0.8
-    grace_days: int = 30
-    min_term_days: int = 180
-    trial_days: int = 14
-    features: FeatureConfig = field(default_factory=FeatureConfig)
-
-    def __post_init__(self) -> None:
-        if not 0 < self.margin <= 1:
-            raise ValueError(f"KPI margin must be in (0, 1], got {self.margin}")
-        if self.grace_days < 0 or self.min_term_days <= 0 or self.trial_days <= 0:
-            raise ValueError("KPI grace_days must be >= 0, min_term_days and trial_days > 0")
-
-
-@dataclass(frozen=True)
 class KPIResult:
     """KPIs of one dataset.
 
@@ -300,7 +275,7 @@ class KPIResult:
 
     def value(self, kpi: str, month: str | pd.Timestamp, segment: str = ALL) -> float | None:
         """One value (None when empty), e.g. ``result.value("nps", "2025-03")``."""
-        stamp = pd.Timestamp(month, tz="UTC") if pd.Timestamp(month).tzinfo is None else pd.Timestamp(month)
+        stamp = utc(month)
         f = self.frame
         row = f[(f.kpi == kpi) & (f.month == stamp) & (f.segment == segment)]
         if row.empty:
@@ -378,8 +353,7 @@ def compute_kpis(
     con = con or connect(engine)
     say(f"registering tables on {con.name}", 0.05)
     tables = register_tables(con, dataset, prefix="kpi_")
-    micros = [_micros(m) for m in stamps]
-    month_frame = {"month": micros, "month_end": [_micros(m + pd.offsets.MonthBegin(1)) for m in stamps]}
+    month_frame = {"month": micros_list(stamps), "month_end": micros_list(m + pd.offsets.MonthBegin(1) for m in stamps)}
     month_series = {k: pd.Series(v, dtype="int64") for k, v in month_frame.items()}
     tables["months"] = register_frame(con, "kpi_months", month_series)
     if any(k.group == "engagement" for k in kpis):
@@ -397,10 +371,6 @@ def compute_kpis(
     unsettled = frame["kpi"].isin([k.name for k in kpis if k.settles]) & (settle_at > limit)
     frame.loc[unsettled, "value"] = float("nan")
     return KPIResult(frame, kpis, skipped, segments, tuple(stamps), config)
-
-
-def _micros(stamp: pd.Timestamp) -> int:
-    return int(pd.Timestamp(stamp).tz_convert("UTC").as_unit("ns").value // 1000)
 
 
 def _segments(dataset: Dataset) -> tuple[str, ...]:
@@ -434,11 +404,11 @@ def _grid(
 ) -> pd.DataFrame:
     """Every (month, segment, kpi) once: a combination with no rows gets a null value and n = 0."""
     index = pd.MultiIndex.from_product(
-        [[_micros(m) for m in months], list(segments), [k.name for k in kpis]], names=["month", "segment", "kpi"]
+        [micros_list(months), list(segments), [k.name for k in kpis]], names=["month", "segment", "kpi"]
     )
     data = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["month", "segment", "kpi"])
     full = data.set_index(["month", "segment", "kpi"]).reindex(index).reset_index()
     full["n"] = full["n"].fillna(0).astype("int64")
     full["value"] = full["value"].astype("float64")
-    full["month"] = pd.to_datetime(full["month"], unit="us", utc=True).astype(TIMESTAMP_DTYPE)
+    full["month"] = from_micros(full["month"])
     return full

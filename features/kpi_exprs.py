@@ -11,7 +11,6 @@ x / 0).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
@@ -19,14 +18,12 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from features.builders import features_expr
-from features.config import ENGAGEMENT_BANDS
-from features.engine import MICROS_PER_DAY, register_frame
+from features.config import ENGAGEMENT_BANDS, KPIConfig
+from features.engine import register_frame
 from features.rules import coverage_blocks, term_end
 from features.signals import split_available
+from features.times import MICROS_PER_DAY
 from features.windows import periods_table
-
-if TYPE_CHECKING:
-    from features.kpi import KPIConfig
 
 DAY = MICROS_PER_DAY
 HOUR = DAY // 24

@@ -4,7 +4,7 @@ Each :class:`Signal` says what it measures (group, description, unit), which way
 healthy (``direction``: +1 higher is healthier, -1 lower is healthier, 0 context only),
 whether a CSM can act on it, which tables and columns it needs, and how to say it in
 plain language in English and Turkish, with a suggested action for actionable signals.
-The builders (:mod:`features.builders`) and the pandas oracle (:mod:`features.reference`)
+The builders (:mod:`features.builders`) and the pandas oracle (``tests/pandas_oracle.py``)
 compute exactly these signals, in this order.
 
 >>> SIGNALS_BY_NAME["active_users_trend"].sentence(-0.38)

@@ -111,7 +111,7 @@ def build_schema(spec: TableSpec, present: set[str]) -> pa.DataFrameSchema:
             nullable=col.nullable, unique=col.name == spec.unique_key, checks=checks, required=False
         )
     frame_checks = [
-        _row_check(f"{later} before {earlier}", lambda df, e=earlier, late=later: ~(df[late] < df[e]).fillna(False))
+        _row_check(f"{later} before {earlier}", lambda df, e=earlier, late=later: ~(df[late] < df[e]).fillna(False))  # type: ignore[misc]
         for earlier, later in spec.ordered_pairs
         if {earlier, later} <= present
     ]
@@ -245,7 +245,7 @@ def _warnings(dataset: Dataset, now: datetime) -> list[Problem]:
                         spec.time_column,
                         f"rows dated after the newest usage event ({end:%Y-%m-%d %H:%M})",
                         int(future.sum()),
-                        example_rows(spec, frame, np.flatnonzero(future), spec.time_column),
+                        example_rows(spec, frame, np.flatnonzero(future), str(spec.time_column)),
                         "warning",
                     )
                 )

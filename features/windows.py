@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import ibis.expr.types as ir
 
-from features.engine import MICROS_PER_DAY
+from features.times import MICROS_PER_DAY
 
 DAY = MICROS_PER_DAY
 KEYS = ("account_id", "as_of")

@@ -25,6 +25,10 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from threadpoolctl import threadpool_limits
+
+# serving.scorer loads LightGBM, whose OpenMP runtime reads OMP_NUM_THREADS once, when it loads:
+# a scoring process sets it first (_load_in_worker), so this module imports the scorer only there.
 if TYPE_CHECKING:
     from serving.scorer import Scorer
 
@@ -38,8 +42,6 @@ class Overloaded(RuntimeError):
 
 
 def _one_openmp_thread() -> None:
-    from threadpoolctl import threadpool_limits
-
     threadpool_limits(limits=1, user_api="openmp")
 
 
@@ -50,7 +52,7 @@ _SCORER: Any = None  # the worker process's own Scorer
 
 def _load_in_worker(model_dir: str, version: str) -> None:
     os.environ["OMP_NUM_THREADS"] = "1"  # read by OpenMP when LightGBM loads, just below
-    from serving.scorer import Scorer
+    from serving.scorer import Scorer  # not at the top: after OMP_NUM_THREADS (see the imports)
 
     global _SCORER
     _SCORER = Scorer.load(model_dir)
@@ -61,7 +63,8 @@ def _load_in_worker(model_dir: str, version: str) -> None:
 
 
 def _score_in_worker(rows: Records) -> Records:
-    return _SCORER.score_rows(rows)
+    scored: Records = _SCORER.score_rows(rows)
+    return scored
 
 
 def process_scorer(model_dir: Path, version: str, workers: int = 1) -> tuple[ScoreRecords, Executor]:

@@ -1,6 +1,6 @@
 """The health score as points: how many of its 0-100 points each scorecard measure earns.
 
-The scorecard (:mod:`training.scorecard_core`) is additive: with the weights of the measures
+The scorecard (:mod:`training.model.scorecard_core`) is additive: with the weights of the measures
 and components that have a value (missing ones are left out and the rest re-normalised),
 
     points_m  = W_c / sum(W present) * w_m / sum(w present in c) * score_m
@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from training.scorecard_core import OPS, Card, Scorecard, score_health_arrays
+from training.model.scorecard_core import OPS, Card, Scorecard, score_health_arrays
 
 OVERRIDE = "override"  # the pseudo-measure holding a manual cap's effect
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from features.atomic_write import atomic_file
 from features.write_lock import write_locks
@@ -57,8 +58,6 @@ class MappingError(ValueError):
 
 def load_mapping(path: Path) -> dict[str, str]:
     """A mapping file: JSON or YAML object of CRM field -> source."""
-    import yaml
-
     doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     if not isinstance(doc, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in doc.items()):
         raise MappingError(f"{path}: the CRM mapping must be an object of field name -> source name")
@@ -93,7 +92,7 @@ def _text(value: object, source: str) -> str:
     if value is None or (not isinstance(value, list | dict) and pd.isna(value)):
         return ""
     if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return str(value.strftime("%Y-%m-%dT%H:%M:%SZ"))
     if isinstance(value, float) and source in ROUNDING:
         return f"{value:.{ROUNDING[source]}f}"
     if isinstance(value, list | dict):

@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.builders import build_features
 from features.loader import Dataset
-from training.artifact import REFERENCE, ModelBundle
-from training.matrix import to_matrix
+from serving.scorer import Scorer, eligible_features
+from training.model.folder import REFERENCE, ModelBundle
+from training.model.matrix import to_matrix
 from training.reference_profile import psi
 
 COLUMNS = ("feature", "psi", "status")
@@ -106,9 +108,6 @@ def dataset_drift(
     Returns the :func:`drift_table` and how many accounts it compared. The population is the
     scorer's (accounts a churn label could exist for), the one the reference profile describes.
     """
-    from features.builders import build_features
-    from serving.scorer import Scorer, eligible_features
-
     reference_of(bundle)  # fail before the feature build when there is nothing to compare with
     frame = build_features(dataset, [as_of], engine=engine).frame
     rows = eligible_features(dataset, frame, Scorer(bundle).outcome_config)

@@ -1,6 +1,6 @@
 """Red and green flags: the signals pushing an account's churn risk up or down, in words.
 
-The contributions are exact path-dependent TreeSHAP (:mod:`training.treeshap`, the same
+The contributions are exact path-dependent TreeSHAP (:mod:`training.model.treeshap`, the same
 numbers as LightGBM's ``pred_contrib`` within 1e-9): in log-odds of churn, and additive, so
 contributions plus the base value equal the raw score. A red flag is a signal whose
 contribution raises churn risk; a green flag one that lowers it. Each flag carries only a

@@ -18,12 +18,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE
+from features.times import utc_series
 from serving.breakdown import breakdown
-from training.matrix import float_block
+from training.model.matrix import float_block
 
 KEY = ("account_id", "as_of", "model_version")
 BASE = "_base"  # the details row holding the churn model's base value
@@ -121,8 +123,6 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 def record(path: Path, scores: pd.DataFrame, details: pd.DataFrame) -> int:
     """Add one or more scorings to the history at ``path``, replacing rows with the same key; returns rows kept."""
-    import duckdb
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -140,7 +140,8 @@ def record(path: Path, scores: pd.DataFrame, details: pd.DataFrame) -> int:
             con.execute(f"DELETE FROM {table} t USING (SELECT DISTINCT {', '.join(KEY)} FROM new_scores) n WHERE {on}")  # noqa: S608
             con.execute(f"INSERT INTO {table} SELECT * FROM {new}")  # noqa: S608 - fixed names
         con.execute("COMMIT")
-        return int(con.execute("SELECT count(*) FROM scores").fetchone()[0])
+        (kept,) = con.execute("SELECT count(*) FROM scores").fetchone() or (0,)
+        return int(kept)
     except BaseException:
         con.execute("ROLLBACK")
         raise
@@ -152,8 +153,6 @@ def read_history(
     path: Path, *, accounts: Sequence[str] | None = None, with_details: bool = True
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The stored (scores, details), optionally for some accounts only; empty frames when there is no file."""
-    import duckdb
-
     path = Path(path)
     if not path.is_file():
         return _empty("scores"), _empty("details")
@@ -185,7 +184,7 @@ def _clean(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for name in ("as_of", "scored_at"):
         if name in out:
-            out[name] = pd.to_datetime(out[name], utc=True).astype(TIMESTAMP_DTYPE)
+            out[name] = utc_series(out[name])
     return _typed(out)
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
 from features.loader import Dataset
+from serving.dataset_scoring import score_dataset
 from serving.history import explain
-from serving.scorer import Scorer, score_dataset
+from serving.scorer import Scorer
 
 EVERY = {"week": pd.DateOffset(weeks=1), "month": pd.DateOffset(months=1)}
 
@@ -45,13 +47,13 @@ def score_explained(
     *,
     previous: pd.DataFrame | None = None,
     progress: Callable[[str, float], None] | None = None,
-    **options: object,
+    **options: Any,
 ) -> Scored:
-    """Score one date (as :func:`serving.scorer.score_dataset`) and build its history rows."""
+    """Score one date (as :func:`serving.dataset_scoring.score_dataset`) and build its history rows."""
     kept: list[pd.DataFrame] = []
     scores = score_dataset(
         dataset, scorer, as_of, previous=previous, progress=progress, keep_rows=kept.append, **options
-    )  # type: ignore[arg-type]
+    )
     rows = with_names(dataset, kept[0])
     history_scores, details = explain(scorer, rows, scores)
     return Scored(scores, history_scores, details)

@@ -145,4 +145,5 @@ def _declared_length(headers: dict[bytes, bytes]) -> int:
 
 
 def state_of(scope: Scope) -> dict[str, Any]:
-    return scope.setdefault("state", {})
+    state: dict[str, Any] = scope.setdefault("state", {})
+    return state

@@ -16,13 +16,14 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from features.atomic_write import atomic_file
-from features.atomic_write import atomic_file as atomic_target  # noqa: F401 - the name callers of this module knew
-from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE
+from features.loader import STRING_DTYPE
+from features.times import utc_series
 from features.write_lock import write_lock
-from serving.scorer import FLAG_COLUMNS
+from serving.columns import FLAG_COLUMNS
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".duckdb": "duckdb", ".db": "duckdb"}
 TIME_COLUMNS = ("as_of", "scored_at")
@@ -62,8 +63,6 @@ def write_scores(scores: pd.DataFrame, target: Path | str, *, table: str = "scor
 
 
 def _write_duckdb(frame: pd.DataFrame, tmp: Path, target: Path, table: str) -> None:
-    import duckdb
-
     if not table.isidentifier():
         raise ValueError(f"DuckDB table name must be a plain identifier, not {table!r}")
     if target.exists():  # keep the file's other tables: copy, change the copy, swap it in
@@ -94,8 +93,6 @@ def read_scores(source: Path | str, *, table: str = "scores") -> pd.DataFrame:
         text = {c: str for c in STRING_COLUMNS + FLAG_COLUMNS}
         frame = pd.read_csv(source, dtype=text, keep_default_na=False, na_values=[""])
     else:
-        import duckdb
-
         if not table.isidentifier():
             raise ValueError(f"DuckDB table name must be a plain identifier, not {table!r}")
         con = duckdb.connect(str(source), read_only=True)
@@ -113,7 +110,7 @@ def from_storable(frame: pd.DataFrame) -> pd.DataFrame:
             out[name] = [json.loads(v) if isinstance(v, str) and v else [] for v in out[name]]
     for name in TIME_COLUMNS:
         if name in out:
-            out[name] = pd.to_datetime(out[name], utc=True).astype(TIMESTAMP_DTYPE)
+            out[name] = utc_series(out[name])
     for name in STRING_COLUMNS:
         if name in out:
             out[name] = out[name].astype(STRING_DTYPE)

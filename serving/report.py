@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from features.atomic_write import write_bytes
 from features.errors import DataError, Problem
 from features.kpi import ALL, KPIS_VERSION, KPIResult, directions
+from serving.report_charts import figures, to_png, to_svg
 from training.model_card import METRIC_ROWS
 
 BANDS = ("red", "yellow", "green")
@@ -255,7 +256,7 @@ def build_report(
 
 
 def _day(stamp: Any) -> str:
-    return pd.Timestamp(stamp).strftime("%Y-%m-%d")
+    return str(pd.Timestamp(stamp).strftime("%Y-%m-%d"))
 
 
 def render_html(report: Report, charts: dict[str, str]) -> str:
@@ -285,8 +286,6 @@ def to_json(report: Report) -> str:
 
 def write_report(report: Report, out: Path, *, json_out: Path | None = None, png_dir: Path | None = None) -> list[Path]:
     """Write the HTML (and the JSON, and one PNG per chart), each file atomically; returns the paths."""
-    from serving.report_charts import figures, to_png, to_svg
-
     charts = figures(report)
     html = render_html(report, {name: to_svg(fig, name) for name, fig in charts.items()})
     written = [write_bytes(Path(out), html.encode("utf-8"))]

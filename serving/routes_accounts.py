@@ -114,4 +114,4 @@ def ordered(frame: pd.DataFrame, positions: np.ndarray, sort: str | None) -> np.
     missing = values.isna().to_numpy()
     order = pd.DataFrame({"missing": missing, "key": keys.to_numpy(), "rank": np.arange(len(positions))})
     order = order.sort_values(["missing", "key", "rank"], ascending=[True, not descending, True], kind="stable")
-    return positions[order.index.to_numpy()]
+    return np.asarray(positions[order.index.to_numpy()])

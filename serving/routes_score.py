@@ -64,8 +64,8 @@ def records(body: ScoreSignals) -> list[dict[str, Any]]:
             "as_of": a.as_of or today,
             "segment": a.segment,
             "csm_owner": a.csm_owner,
-            **a.signals.model_dump(),
-        }  # type: ignore[attr-defined]  # a model built from the signal catalog
+            **a.signals.model_dump(),  # type: ignore[attr-defined]  # a model built from the signal catalog
+        }
         for a in body.accounts
     ]
 

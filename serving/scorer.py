@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -20,35 +20,14 @@ import pandas as pd
 
 from features.errors import DataError, Problem
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE, Dataset
+from features.times import utc, utc_series
+from serving.columns import CONTEXT_COLUMNS, OUTCOMES, SCORE_COLUMNS
 from serving.flags import FlagConfig, flags
-from training.artifact import ModelBundle, load_model_folder
-from training.matrix import float_block
+from training.model.folder import ModelBundle, load_model_folder
+from training.model.matrix import float_block
+from training.model.scorecard_core import score_health_arrays
+from training.model.treeshap import TreeShap
 from training.outcomes import OutcomeConfig, eligible
-from training.scorecard_core import score_health_arrays
-from training.treeshap import TreeShap
-
-OUTCOMES = ("churn", "renewal", "upsell")
-CONTEXT_COLUMNS = ("segment", "csm_owner")  # from the accounts table, for filtering risk lists
-SCORE_COLUMNS = (
-    "account_id",
-    "as_of",
-    "segment",
-    "csm_owner",
-    "churn_probability",
-    "renewal_probability",
-    "upsell_probability",
-    "health_score",
-    "health_band",
-    "health_trend",
-    "onboarding",
-    "arr",
-    "arr_at_risk",
-    "red_flags",
-    "green_flags",
-    "model_version",
-    "scored_at",
-)
-FLAG_COLUMNS = ("red_flags", "green_flags")
 
 Progress = Callable[[str, float], None]
 
@@ -123,7 +102,7 @@ class Scorer:
             raise DataError([Problem("features", missing[0], f"the model needs columns {', '.join(missing[:5])}")])
         out = self._score_block(float_block(features, self.inputs), lang, top_k)
         out["account_id"] = features["account_id"].astype(STRING_DTYPE).to_numpy()
-        out["as_of"] = pd.to_datetime(features["as_of"], utc=True).astype(TIMESTAMP_DTYPE).to_numpy()
+        out["as_of"] = utc_series(features["as_of"]).to_numpy()
         for name in CONTEXT_COLUMNS:
             out[name] = features[name].astype(STRING_DTYPE).to_numpy() if name in features else pd.NA
         out["health_trend"] = np.full(len(features), np.nan)
@@ -145,7 +124,7 @@ class Scorer:
         return [
             {
                 "account_id": str(row["account_id"]),
-                "as_of": _utc(row["as_of"]),
+                "as_of": utc(row["as_of"]),
                 "segment": row.get("segment"),
                 "csm_owner": row.get("csm_owner"),
                 **{k: out[k][i] for k in fields},
@@ -226,7 +205,7 @@ def with_trend(scores: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFr
     if previous is None or previous.empty:
         return scores
     prior = previous[["account_id", "as_of", "health_score"]].astype({"account_id": STRING_DTYPE})
-    prior = prior.assign(as_of=pd.to_datetime(prior["as_of"], utc=True).astype(TIMESTAMP_DTYPE))
+    prior = prior.assign(as_of=utc_series(prior["as_of"]))
     current_as_of = scores["as_of"].max()
     prior = prior[prior["as_of"] < current_as_of].sort_values("as_of").groupby("account_id").tail(1)
     before = scores["account_id"].map(prior.set_index("account_id")["health_score"])
@@ -242,54 +221,6 @@ def eligible_features(dataset: Dataset, features: pd.DataFrame, config: OutcomeC
     if context:
         rows = rows.merge(accounts[["account_id", *context]].drop_duplicates("account_id"), on="account_id", how="left")
     return rows.sort_values("account_id", ignore_index=True)
-
-
-def score_dataset(
-    dataset: Dataset,
-    scorer: Scorer,
-    as_of: date | datetime | pd.Timestamp,
-    *,
-    engine: str = "duckdb",
-    lang: str = "en",
-    top_k: int | None = None,
-    previous: pd.DataFrame | None = None,
-    progress: Progress | None = None,
-    spark: object | None = None,
-    keep_rows: Callable[[pd.DataFrame], None] | None = None,
-) -> pd.DataFrame:
-    """Build features at ``as_of`` and score every eligible account (sorted by account_id).
-
-    ``keep_rows`` receives the scored signal frame (same order as the result), for the history.
-    """
-    from features.builders import build_features
-
-    say = progress or (lambda _step, _fraction: None)
-    stamp = _utc(as_of)
-    say("building features", 0.1)
-    feature_set = build_features(dataset, [stamp], engine=engine)
-    lacking = [s for s in scorer.signals if s not in feature_set.frame.columns]
-    if lacking:
-        reasons = {s.name: s.reason for s in feature_set.skipped}
-        detail = "; ".join(f"{s} ({reasons.get(s, 'not computed')})" for s in lacking[:3])
-        raise DataError([Problem("dataset", lacking[0], f"the model needs signals this dataset cannot give: {detail}")])
-    say("selecting eligible accounts", 0.5)
-    rows = eligible_features(dataset, feature_set.frame, scorer.outcome_config)
-    if keep_rows is not None:
-        keep_rows(rows)
-    say(f"scoring {len(rows):,} accounts", 0.6)
-    if engine == "spark":
-        from serving.spark_scoring import score_on_spark
-
-        scores = score_on_spark(rows, scorer, lang=lang, top_k=top_k, spark=spark)
-    else:
-        scores = scorer.score(rows, lang=lang, top_k=top_k)
-    say("done", 1.0)
-    return with_trend(scores, previous)
-
-
-def _utc(value: date | datetime | pd.Timestamp) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def top_accounts(scores: pd.DataFrame, n: int = 10) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 :meth:`Service.load` does the slow work once, before the server reports ready: it loads
 the model folder (every file's SHA-256 checked against the manifest), then either scores
-the dataset's latest snapshot with :func:`serving.scorer.score_dataset` (exactly as
+the dataset's latest snapshot with :func:`serving.dataset_scoring.score_dataset` (exactly as
 `churn score --as-of latest` does, with the health trend since ``trend_days`` earlier) or
 reads a scores file. Any failure leaves the service unready with the reason logged.
 Request handlers only look things up here or hand rows to the micro-batcher.
@@ -17,12 +17,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.errors import DataError
+from features.loader import load_dataset
 from features.signals import SIGNALS, SIGNALS_BY_NAME
-from serving.batching import Batcher
+from features.validation import data_end, require_valid
+from serving.batching import Batcher, process_scorer, thread_scorer
+from serving.dataset_scoring import score_dataset
 from serving.history import default_path, read_history
+from serving.history_runs import score_explained
 from serving.middleware import Metrics
+from serving.outputs import read_scores
+from serving.scorer import Scorer, top_accounts
 from serving.settings import Settings
 from serving.story import Story, latest_values, with_context
+from serving.whatif import healthy_typical
+from training.model.folder import ModelFolderError
 
 log = logging.getLogger("churn.serve")
 CONTEXT = ("account_id", "as_of", "segment", "csm_owner")
@@ -41,8 +50,6 @@ class Served:
 
     @classmethod
     def of(cls, scores: pd.DataFrame) -> Served:
-        from serving.scorer import top_accounts
-
         if len(scores):  # one row per account: its latest scoring
             scores = scores[scores["as_of"] == scores["as_of"].max()]
         ranked = top_accounts(scores, n=len(scores)).reset_index(drop=True)
@@ -83,10 +90,6 @@ class Service:
 
     def load(self) -> None:
         """Load and check everything; afterwards the service is ready or failed (reason logged)."""
-        from features.errors import DataError
-        from serving.scorer import Scorer
-        from training.artifact import ModelFolderError
-
         try:
             scorer = Scorer.load(self.settings.model_dir)
             for line in scorer.bundle.warnings:
@@ -113,8 +116,6 @@ class Service:
         log.info("ready: model %s, %d accounts served as of %s", scorer.version, len(served.rows), served.as_of)
 
     def _batcher(self, scorer: Any) -> Batcher:
-        from serving.batching import process_scorer, thread_scorer
-
         workers = self.settings.scorer_processes
         if workers:
             score, executor = process_scorer(self.settings.model_dir, scorer.version, workers)
@@ -140,13 +141,7 @@ class Service:
         settings = self.settings
         stored = read_history(settings.history_file or default_path(settings.model_dir))
         if settings.scores_file is not None:
-            from serving.outputs import read_scores
-
             return read_scores(settings.scores_file), Story.combine(stored, prefer=scorer.version)
-        from features.loader import load_dataset
-        from features.validation import data_end, require_valid
-        from serving.history_runs import score_explained
-        from serving.scorer import score_dataset
 
         assert settings.data_dir is not None
         dataset = load_dataset(settings.data_dir)
@@ -165,8 +160,6 @@ class Service:
     @staticmethod
     def _targets(scorer: Any, story: Any, served: Served) -> dict[str, float]:
         """The typical healthy account's value of each signal: the median over the green accounts served."""
-        from serving.whatif import healthy_typical
-
         values = latest_values(story, list(served.index))
         fallback = dict(zip(scorer.signals, scorer.typical.tolist(), strict=True))
         return healthy_typical(values, served.scores["health_band"], fallback)

@@ -16,9 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from features.loader import TIMESTAMP_DTYPE
+from features.engine import spark_session
+from features.times import from_micros, series_micros, to_micros
+from serving.columns import CONTEXT_COLUMNS, SCORE_COLUMNS
 from serving.outputs import from_storable, to_storable
-from serving.scorer import CONTEXT_COLUMNS, SCORE_COLUMNS, Scorer
+from serving.scorer import Scorer
 
 SPARK_SCHEMA = (
     "account_id string, as_of long, segment string, csm_owner string, churn_probability double, "
@@ -34,38 +36,31 @@ def score_on_spark(
 ) -> pd.DataFrame:
     """Score ``rows`` (a signal frame) on Spark; the result equals ``scorer.score(rows)`` row for row."""
     if spark is None:
-        from features.engine import _spark_session
-
-        spark = _spark_session()
+        spark = spark_session()
     folder = scorer.bundle.path
     files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
     payload = spark.sparkContext.broadcast(files)
     scored_at = pd.Timestamp.now(tz="UTC").floor("s")
-    stamp = _micros(pd.Series([scored_at]))[0]
+    stamp = to_micros(scored_at)
     columns = ["account_id", "as_of", *[c for c in CONTEXT_COLUMNS if c in rows], *scorer.signals]
     frame = rows[columns].astype({c: object for c in ("account_id", *CONTEXT_COLUMNS) if c in rows})
-    frame = frame.assign(as_of=_micros(frame["as_of"]))
+    frame = frame.assign(as_of=series_micros(frame["as_of"]))
     frame = frame.astype({s: "float64" for s in scorer.signals})
     version = scorer.version
 
     def score_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         executor_scorer = _executor_scorer(version, payload.value)
         for batch in batches:
-            batch = batch.assign(as_of=pd.to_datetime(batch["as_of"], unit="us", utc=True))
+            batch = batch.assign(as_of=from_micros(batch["as_of"]))
             scores = executor_scorer.score(batch, lang=lang, top_k=top_k, scored_at=scored_at)
             out = to_storable(scores)
-            yield out.assign(as_of=_micros(out["as_of"]), scored_at=stamp)
+            yield out.assign(as_of=series_micros(out["as_of"]), scored_at=stamp)
 
     result = spark.createDataFrame(frame).mapInPandas(score_batches, schema=SPARK_SCHEMA).toPandas()
-    result["as_of"] = pd.to_datetime(result["as_of"], unit="us", utc=True).astype(TIMESTAMP_DTYPE)
-    result["scored_at"] = pd.to_datetime(result["scored_at"], unit="us", utc=True).astype(TIMESTAMP_DTYPE)
+    result["as_of"] = from_micros(result["as_of"])
+    result["scored_at"] = from_micros(result["scored_at"])
     result = from_storable(result).sort_values("account_id", ignore_index=True)
     return result[list(SCORE_COLUMNS)]
-
-
-def _micros(values: pd.Series) -> list[int]:
-    stamps = pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]")
-    return [int(v) for v in stamps.astype("int64")]
 
 
 def _executor_scorer(version: str, files: dict[str, bytes]) -> Scorer:

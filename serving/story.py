@@ -122,9 +122,12 @@ def crm_change_fields(story: Story, scores: pd.DataFrame, lang: str = "en", days
     change, reason = [], []
     for account_id in scores["account_id"].astype(str):
         c = found.get(account_id)
-        ok = c is not None and c.after.as_of == latest
-        change.append(c.health_change / 10 if ok else np.nan)
-        reason.append(health_sentence(c, lang) if ok and c.health_change else "")
+        if c is not None and c.after.as_of == latest:
+            change.append(c.health_change / 10)
+            reason.append(health_sentence(c, lang) if c.health_change else "")
+        else:
+            change.append(np.nan)
+            reason.append("")
     return scores.assign(health_change_30d=change, top_change_reason=reason)
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 from features.signals import SIGNALS_BY_NAME
 from serving import story_text as text
 from serving.breakdown import breakdown, score_of
-from training.scorecard_core import BAND_NAMES, Scorecard
+from training.model.scorecard_core import BAND_NAMES, Scorecard
 
 
 @dataclass(frozen=True)
@@ -104,8 +104,9 @@ def sentence(result: WhatIf, lang: str) -> str:
     """ "Active users (30 days) to 17 and open high-priority tickets to 0: 68, yellow"."""
     if result.next_band is None:
         return text.say("whatif_green", lang, score=text.number(result.score, lang), band=text.band(result.band, lang))
+    assert result.predicted_score is not None  # set whenever a next band exists
     if not result.reachable:
-        return text.say("whatif_none", lang, score=text.number(float(result.predicted_score), lang))
+        return text.say("whatif_none", lang, score=text.number(result.predicted_score, lang))
     steps = [
         text.say(
             "whatif_step", lang, label=text.label(o.signal, lang), target=text.signal_value(o.signal, o.target, lang)
@@ -116,7 +117,7 @@ def sentence(result: WhatIf, lang: str) -> str:
         "whatif_reach",
         lang,
         changes=text.listing(steps, lang),
-        score=text.number(float(result.predicted_score), lang),
+        score=text.number(result.predicted_score, lang),
         band=text.band(result.predicted_band, lang),
     )
 

@@ -13,12 +13,12 @@ from typing import Any
 import pandas as pd
 from fastapi import FastAPI
 
-from features.generator import GeneratorConfig, generate_world, write_world
 from features.loader import load_dataset
 from serving.app import create_app
 from serving.schemas import ErrorBody
 from serving.service import Service
 from serving.settings import Settings
+from simulator import GeneratorConfig, generate_world, write_world
 from training.artifact import write_model_folder
 from training.lgbm import LGBMParams
 from training.train import TrainConfig, train

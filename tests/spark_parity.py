@@ -12,8 +12,8 @@ import time
 from pit_worlds import assert_frames_match
 
 from features.builders import build_features, monthly_as_of
-from features.generator import GeneratorConfig, generate_world
 from features.loader import Dataset
+from simulator import GeneratorConfig, generate_world
 
 
 def main() -> int:

@@ -14,9 +14,10 @@ from features.builders import build_features
 from features.loader import Dataset, load_dataset
 from features.signals import SIGNALS
 from features.validation import data_end
+from serving.dataset_scoring import score_dataset
 from serving.results import PROBABILITIES
 from serving.schemas import MAX_BATCH, AccountScore, RiskList, ScoreResponse
-from serving.scorer import Scorer, eligible_features, score_dataset, top_accounts, with_trend
+from serving.scorer import Scorer, eligible_features, top_accounts, with_trend
 
 NAMES = [s.name for s in SIGNALS]
 

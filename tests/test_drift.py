@@ -18,8 +18,9 @@ from features.builders import build_features
 from features.loader import load_dataset
 from serving.drift import NoReferenceError, Thresholds, dataset_drift, drift_table
 from serving.scorer import Scorer, eligible_features
-from training.artifact import ModelFolderError, load_model_folder, write_model_folder
+from training.artifact import write_model_folder
 from training.lgbm import LGBMParams
+from training.model.folder import ModelFolderError, load_model_folder
 from training.reference_profile import EPSILON, numeric_profile, psi, psi_from_shares
 from training.train import TrainConfig, train
 

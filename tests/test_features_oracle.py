@@ -7,12 +7,12 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pandas_oracle import reference_features
 from pit_worlds import DAY_US, assert_frames_match, dataset, ts
 
 from features.builders import build_features
 from features.contract import PRIORITIES, SENTIMENTS
 from features.engine import connect
-from features.reference import reference_features
 
 ACCOUNT_IDS = ("00123", "123", "acme", "🙂-co", "שלום", "ÇĞİÖŞÜ")
 USER_IDS = ("u1", "u2", "00123", "🙂", "ユーザー")

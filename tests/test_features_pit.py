@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pandas_oracle import reference_features
 from pit_worlds import DAY_US, assert_frames_match, dataset, ts, typed
 from test_features_oracle import histories
 
 from features.builders import build_features, monthly_as_of, to_timestamps
 from features.engine import connect
-from features.reference import reference_features
 from features.signals import SIGNAL_NAMES
 
 AS_OF = ts(200 * DAY_US)

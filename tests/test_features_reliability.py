@@ -12,15 +12,15 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pandera
 import pytest
+from pandas_oracle import reference_features
 from pit_worlds import assert_frames_match
 
 from features.builders import build_features
 from features.contract import TABLE_SPECS
 from features.engine import connect
-from features.generator import GeneratorConfig, generate_world
 from features.loader import Dataset, load_dataset, write_dataset
-from features.reference import reference_features
 from features.validation import build_schema, validate_dataset
+from simulator import GeneratorConfig, generate_world
 
 DAY = pd.Timedelta(days=1)
 

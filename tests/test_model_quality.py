@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from features.generator import GeneratorConfig, generate_world, write_world
 from features.loader import load_dataset
-from training.matrix import to_matrix
+from simulator import GeneratorConfig, generate_world, write_world
+from training.model.matrix import to_matrix
 from training.scorecard import CONTEXT_SIGNALS, backtest, exposed_rows, reference_risks, score_health
 from training.train import TrainConfig, train
 

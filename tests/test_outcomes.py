@@ -17,8 +17,8 @@ from outcomes_oracle import eligible as oracle_eligible
 from outcomes_oracle import spine
 
 from features.errors import DataError
-from features.generator import GeneratorConfig, generate_world
 from features.loader import Dataset
+from simulator import GeneratorConfig, generate_world
 from training.outcomes import OutcomeConfig, build_labels, eligible
 
 T = lambda s: pd.Timestamp(s, tz="UTC")  # noqa: E731

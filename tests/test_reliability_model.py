@@ -18,8 +18,9 @@ from churn.cli import app
 from features.atomic_write import atomic_folder
 from features.loader import load_dataset
 from features.write_lock import TargetBusy, lock_path
-from training.artifact import FORMAT_VERSION, ModelFolderError, load_model_folder, write_model_folder
+from training.artifact import write_model_folder
 from training.lgbm import LGBMParams
+from training.model.folder import FORMAT_VERSION, ModelFolderError, load_model_folder
 from training.train import TrainConfig, train
 
 FAST = TrainConfig(lgbm=LGBMParams(num_boost_round=40, early_stopping_rounds=15), test_dates=2, calibration_dates=2)

@@ -21,9 +21,10 @@ from churn.cli import app
 from features.errors import DataError
 from features.kpi import compute_kpis
 from features.loader import load_dataset
+from serving.dataset_scoring import score_dataset
 from serving.outputs import read_scores, write_scores
 from serving.report import band_rows, check_scores, drift_section, num, transitions
-from serving.scorer import Scorer, score_dataset
+from serving.scorer import Scorer
 from training.artifact import write_model_folder
 from training.lgbm import LGBMParams
 from training.train import TrainConfig, train

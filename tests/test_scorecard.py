@@ -12,12 +12,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from features.generator import GeneratorConfig, generate_world, write_world
 from features.loader import load_dataset
 from features.signals import SIGNALS_BY_NAME
-from training.artifact import ModelFolderError, load_model_folder, write_model_folder
+from simulator import GeneratorConfig, generate_world, write_world
+from training.artifact import write_model_folder
 from training.lgbm import LGBMParams
-from training.matrix import to_matrix
+from training.model.folder import ModelFolderError, load_model_folder
+from training.model.matrix import to_matrix
 from training.scorecard import (
     CONTEXT_SIGNALS,
     ScorecardConfig,

@@ -20,16 +20,19 @@ from churn.cli import app
 from features.builders import build_features
 from features.loader import Dataset, load_dataset
 from features.signals import SIGNALS_BY_NAME
+from serving.columns import SCORE_COLUMNS
 from serving.crm import DEFAULT_MAPPING, crm_frame, read_export, write_crm
+from serving.dataset_scoring import score_dataset
 from serving.flags import check_additivity
 from serving.outputs import read_scores, write_scores
-from serving.scorer import SCORE_COLUMNS, Scorer, eligible_features, score_dataset, with_trend
+from serving.scorer import Scorer, eligible_features, with_trend
 from training.artifact import write_model_folder
-from training.lgbm import LGBMParams, raw_score
-from training.matrix import to_matrix
+from training.lgbm import LGBMParams
+from training.model.booster import raw_score
+from training.model.matrix import to_matrix
+from training.model.treeshap import TreeShap
 from training.outcomes import OutcomeConfig
 from training.train import TrainConfig, train
-from training.treeshap import TreeShap
 
 CONFIG = TrainConfig()  # the defaults `churn train` uses: explanations are judged on a real model
 USAGE = {n for n, s in SIGNALS_BY_NAME.items() if s.group in ("usage", "engagement")}

@@ -16,8 +16,9 @@ from worlds import generated_world
 from churn.cli import app
 from features.loader import load_dataset
 from features.validation import data_end
-from training.artifact import ModelFolderError, load_model_folder, write_model_folder
+from training.artifact import write_model_folder
 from training.lgbm import LGBMParams
+from training.model.folder import ModelFolderError, load_model_folder
 from training.outcomes import build_labels
 from training.tracking import log_training_run
 from training.train import TrainConfig, snapshot_dates, split_dates, train
@@ -92,7 +93,7 @@ def test_model_folder_round_trip_and_checksums(tmp_path: Path, trained, world_di
     assert not [n for n in names if n.endswith((".pkl", ".pickle", ".joblib"))]
     bundle = load_model_folder(folder)
     test = trained.frame[trained.frame["as_of"].isin(trained.dates["test"])]
-    from training.matrix import to_matrix
+    from training.model.matrix import to_matrix
 
     x = to_matrix(test, bundle.spec)
     assert np.array_equal(bundle.outcomes["churn"].predict(x), trained.models["churn"].predict(x))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from training.treeshap import TreeShap, UnsupportedModel
+from training.model.treeshap import TreeShap, UnsupportedModel
 
 TOLERANCE = 1e-9
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from features.generator import GeneratorConfig, generate_world, write_world
+from simulator import GeneratorConfig, generate_world, write_world
 
 
 def generated_world(factory: pytest.TempPathFactory, *, accounts: int, months: int, seed: int) -> Path:

@@ -1,5 +1,7 @@
 """LightGBM binary models: one typed parameter set and a factory that trains a booster.
 
+The fitted booster with its calibrator is :class:`training.model.booster.CalibratedBooster`.
+
 Deterministic for a fixed seed (``deterministic``, ``force_col_wise``, fixed threads), early
 stopped on a later time fold. Boosters are kept as LightGBM's native text, never pickled.
 """
@@ -11,8 +13,6 @@ from dataclasses import asdict, dataclass
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-
-from training.calibration import Calibrator
 
 
 @dataclass(frozen=True)
@@ -70,24 +70,3 @@ def train_booster(
         valid_sets=[valid],
         callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
     )
-
-
-def raw_score(booster: lgb.Booster, x: pd.DataFrame) -> np.ndarray:
-    """Log-odds from the booster at its best iteration."""
-    return np.asarray(booster.predict(x, raw_score=True, num_iteration=booster.best_iteration), dtype=float)
-
-
-@dataclass(frozen=True)
-class CalibratedBooster:
-    """A booster and its calibrator: what training fits and what a model folder loads."""
-
-    booster: lgb.Booster
-    calibrator: Calibrator
-
-    def predict(self, x: pd.DataFrame) -> np.ndarray:
-        """Calibrated probabilities."""
-        return self.calibrator.predict(raw_score(self.booster, x))
-
-
-def load_booster(text: str) -> lgb.Booster:
-    return lgb.Booster(model_str=text)

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from training.calibration import Calibrator
-from training.matrix import FeatureSpec, to_matrix
+from training.model.calibrator import Calibrator
+from training.model.matrix import FeatureSpec, to_matrix
 
 
 class CalibratedLightGBM(PythonModel):
@@ -32,7 +32,7 @@ class CalibratedLightGBM(PythonModel):
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> np.ndarray:
         x = to_matrix(pd.DataFrame(model_input), self.spec)
-        return self.calibrator.predict(self.booster.predict(x, raw_score=True))
+        return self.calibrator.predict(np.asarray(self.booster.predict(x, raw_score=True), dtype=float))
 
 
 mlflow.models.set_model(CalibratedLightGBM())

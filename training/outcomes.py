@@ -21,10 +21,11 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from features.engine import MICROS_PER_DAY, connect, register_frame, register_tables, to_micros
+from features.engine import connect, register_frame, register_tables, to_micros
 from features.errors import DataError, Problem
 from features.loader import Dataset
 from features.rules import active_at, coverage_blocks
+from features.times import MICROS_PER_DAY
 from features.validation import data_end
 
 ChurnDefinition = Literal["contract", "activity"]

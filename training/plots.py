@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from training.treeshap import TreeShap  # noqa: E402
+from training.model.treeshap import TreeShap  # noqa: E402
 
 
 def calibration_curve(y: np.ndarray, p: np.ndarray, title: str, bins: int = 10) -> Figure:
@@ -42,7 +42,7 @@ def lift_chart(y: np.ndarray, p: np.ndarray, title: str) -> Figure:
 
 
 def shap_summary(booster: lgb.Booster, x: pd.DataFrame, title: str, top: int = 15) -> Figure:
-    """Mean |SHAP| per feature (exact TreeSHAP, :mod:`training.treeshap`), top features."""
+    """Mean |SHAP| per feature (exact TreeSHAP, :mod:`training.model.treeshap`), top features."""
     contrib = TreeShap.from_booster(booster).contributions(x)[:, :-1]
     mean_abs = pd.Series(np.abs(contrib).mean(axis=0), index=x.columns).sort_values().tail(top)
     fig, ax = plt.subplots(figsize=(6, 0.35 * len(mean_abs) + 1))

@@ -22,7 +22,7 @@ Edge cases, decided here once:
     * An all-missing feature has no edges and one value bin holding nothing; its missing bin
       holds everything, and PSI rises as soon as new data has values.
     * Categorical features get one bin per level the model knows; an unseen level is missing
-      (as in :func:`training.matrix.to_matrix`).
+      (as in :func:`training.model.matrix.to_matrix`).
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def build_reference(
     """The whole reference document: one profile per model input and per predicted probability.
 
     Args:
-        matrix: the model matrix of the reference snapshots (``training.matrix.to_matrix``).
+        matrix: the model matrix of the reference snapshots (``training.model.matrix.to_matrix``).
         categorical: the categorical columns and their levels (``FeatureSpec.categorical``).
         predictions: name (e.g. ``churn_probability``) -> predictions on the same rows.
         source: what the rows are (dates, count), recorded as is.

@@ -1,7 +1,7 @@
 """The health score: a transparent 0-100 scorecard whose curves and weights come from the churn model.
 
-The card's shape and the pure scorer are :mod:`training.scorecard_core`, the YAML file
-:mod:`training.scorecard_file`; both are re-exported here. This module learns a card
+The card's shape and the pure scorer are :mod:`training.model.scorecard_core`, the YAML file
+:mod:`training.model.scorecard_file`; both are re-exported here. This module learns a card
 (:func:`learn_scorecard`) on the churn model's *training* snapshots and backtests it.
 
 - **timing is a small part**: the catalog's context signals (``direction`` 0:
@@ -17,7 +17,7 @@ The card's shape and the pure scorer are :mod:`training.scorecard_core`, the YAM
   snapshot churns); red holds 12% of snapshots and churns 21x as often as green.
   ``ScorecardConfig(context_measures=False)`` leaves timing out entirely (0.84 over all
   snapshots: no timing-free score reaches 0.90 there).
-- **curves**: each signal's SHAP contribution (:mod:`training.treeshap`, log-odds of churn) is fitted
+- **curves**: each signal's SHAP contribution (:mod:`training.model.treeshap`, log-odds of churn) is fitted
   against its value by isotonic regression, increasing or decreasing, whichever fits better.
   So direction and shape come from data. The fit is rescaled to 100 at the least risky value and
   0 at the riskiest, and kept as a few (value, score) breakpoints.
@@ -48,8 +48,7 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
 from features.signals import SIGNALS, SIGNALS_BY_NAME
-from training.scorecard_backtest import backtest, exposed_rows, reference_risks
-from training.scorecard_core import (
+from training.model.scorecard_core import (
     BAND_NAMES,
     COMPONENTS,
     SCORE_COLUMNS,
@@ -61,8 +60,9 @@ from training.scorecard_core import (
     ScorecardError,
     score_health,
 )
-from training.scorecard_file import dump_scorecard, load_scorecard, parse_scorecard
-from training.treeshap import TreeShap
+from training.model.scorecard_file import dump_scorecard, load_scorecard, parse_scorecard
+from training.model.treeshap import TreeShap
+from training.scorecard_backtest import backtest, exposed_rows, reference_risks
 
 __all__ = [  # the scorecard's public API, whichever of its modules holds each part
     "BAND_NAMES",

@@ -8,8 +8,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
-from training.scorecard_core import BAND_NAMES
+from features.signals import SIGNALS_BY_NAME
+from training.baselines import fit_equal_weight
+from training.metrics import top_decile
+from training.model.scorecard_core import BAND_NAMES
 
 
 def exposed_rows(frame: pd.DataFrame, horizon_days: float) -> np.ndarray:
@@ -24,9 +28,6 @@ def exposed_rows(frame: pd.DataFrame, horizon_days: float) -> np.ndarray:
 def reference_risks(train_x: pd.DataFrame, test_x: pd.DataFrame, model: Any) -> dict[str, np.ndarray]:
     """Churn risk per test row from the churn ``model`` (its ``predict``) and from the equal-weight
     score fitted on ``train_x``, as the model's baselines are, for the exposed-rows comparison."""
-    from features.signals import SIGNALS_BY_NAME
-    from training.baselines import fit_equal_weight
-
     numeric = [c for c in train_x.columns if c in SIGNALS_BY_NAME and pd.api.types.is_numeric_dtype(train_x[c])]
     equal = fit_equal_weight(train_x[numeric], {n: SIGNALS_BY_NAME[n].direction for n in numeric})
     return {"model": np.asarray(model.predict(test_x), dtype=float), "equal_weight": -equal.health(test_x[numeric])}
@@ -47,8 +48,6 @@ def backtest(
     model's probability) it adds ``exposed``: the same comparison on the snapshots facing a
     renewal inside the horizon, where renewal timing no longer ranks churn.
     """
-    from training.metrics import top_decile
-
     y = np.asarray(y, dtype=float)
     risk = 100 - np.nan_to_num(scores["health_score"].to_numpy(dtype=float), nan=50.0)  # no score: the middle
     auc = _auc(y, risk)
@@ -94,6 +93,4 @@ def _exposed_backtest(y: np.ndarray, risk: np.ndarray, exposed: np.ndarray, risk
 
 
 def _auc(y: np.ndarray, risk: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
     return float(roc_auc_score(y, risk)) if len(np.unique(y)) == 2 else float("nan")

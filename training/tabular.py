@@ -2,7 +2,7 @@
 
 One row per account: an id column, a binary label, optionally a time column, and any other
 columns as features. Text columns become categoricals with levels fixed in the
-:class:`~training.matrix.FeatureSpec`; numeric-looking text with blanks becomes float with
+:class:`~training.model.matrix.FeatureSpec`; numeric-looking text with blanks becomes float with
 NaN; ids, constant columns and unique-per-row text are never features.
 
 Validation is repeated stratified K-fold CV, or, with a time column, a time split (fit on the
@@ -28,10 +28,12 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 
 from training.baselines import fit_logistic, logistic_risk
-from training.calibration import Calibrator, choose_calibrator
-from training.lgbm import LGBMParams, raw_score, train_booster
-from training.matrix import FeatureSpec, to_matrix
+from training.calibration import choose_calibrator
+from training.lgbm import LGBMParams, train_booster
 from training.metrics import binary_metrics
+from training.model.booster import raw_score
+from training.model.calibrator import Calibrator
+from training.model.matrix import FeatureSpec, to_matrix
 
 # Tuned on Telco (7,043 rows): shallow trees, strong L2, slow learning; about 250-350 rounds.
 # One thread: on tables this small OpenMP overhead dominates, and on a busy machine two

@@ -21,7 +21,7 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from training import plots
-from training.matrix import to_matrix
+from training.model.matrix import to_matrix
 from training.train import TrainingResult
 
 # A batch job's log should hold our lines, not MLflow's download bars and table migrations.

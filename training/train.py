@@ -18,15 +18,18 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from features.builders import build_features, monthly_as_of
 from features.contract import TABLE_SPECS
 from features.loader import Dataset
 from features.signals import SIGNALS_BY_NAME
 from features.validation import data_end
 from training.baselines import fit_equal_weight, fit_logistic, logistic_risk
-from training.calibration import Calibrator, choose_calibrator
-from training.lgbm import CalibratedBooster, LGBMParams, raw_score, train_booster
-from training.matrix import FeatureSpec, infer_spec, to_matrix
+from training.calibration import choose_calibrator
+from training.lgbm import LGBMParams, train_booster
 from training.metrics import binary_metrics
+from training.model.booster import CalibratedBooster, raw_score
+from training.model.calibrator import Calibrator
+from training.model.matrix import FeatureSpec, infer_spec, to_matrix
 from training.outcomes import OutcomeConfig, build_labels
 from training.reference_profile import build_reference
 from training.scorecard import (
@@ -88,12 +91,6 @@ class TrainingResult:
     reference: dict[str, Any] | None = None  # drift reference profile (training.reference_profile)
 
 
-def monthly_dates(first: pd.Timestamp, last: pd.Timestamp) -> list[pd.Timestamp]:
-    """Month starts (UTC midnight) from ``first`` to ``last`` inclusive."""
-    months = pd.date_range(first.tz_convert(None).to_period("M").to_timestamp(), last.tz_convert(None), freq="MS")
-    return [d.tz_localize("UTC") for d in months if d.tz_localize("UTC") >= first]
-
-
 def default_first_date(dataset: Dataset) -> pd.Timestamp:
     """The first as_of whose longest look-back window (90 days) lies inside the activity data.
 
@@ -123,7 +120,7 @@ def snapshot_dates(dataset: Dataset, config: TrainConfig) -> list[pd.Timestamp]:
     )
     first = pd.Timestamp(config.start, tz="UTC") if config.start else default_first_date(dataset)
     last = min(pd.Timestamp(config.end, tz="UTC"), end - settle) if config.end else end - settle
-    dates = monthly_dates(first, last)
+    dates = monthly_as_of(first, last)
     needed = config.test_dates + config.calibration_dates + 2
     if len(dates) < needed:
         raise ValueError(
@@ -146,8 +143,6 @@ def build_training_frame(
     dataset: Dataset, dates: Sequence[pd.Timestamp], config: TrainConfig, progress: Callable[[str], None] | None = None
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Features for every (account, as_of) joined with the outcome labels and ARR."""
-    from features.builders import build_features
-
     features = build_features(dataset, dates, engine=config.engine, progress=progress)
     labels = build_labels(
         dataset, features.frame[["account_id", "as_of"]], config.outcomes, config.outcome, engine=config.engine

@@ -12,7 +12,7 @@ import numpy as np
 import yaml
 
 from features.signals import SIGNALS_BY_NAME
-from training.scorecard_core import BAND_NAMES, Card, Component, Measure, Rule, Scorecard, ScorecardError, _num
+from training.model.scorecard_core import BAND_NAMES, Card, Component, Measure, Rule, Scorecard, ScorecardError, _num
 
 FORMAT_VERSION = 1
 
@@ -53,7 +53,11 @@ def dump_scorecard(scorecard: Scorecard) -> str:
         ],
         **_plain(dict(scorecard.info)),
     }
-    return HEADER + "\n" + yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=120, allow_unicode=True)
+    return (
+        HEADER
+        + "\n"
+        + str(yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=120, allow_unicode=True))
+    )
 
 
 def _card_doc(card: Card) -> dict[str, Any]:

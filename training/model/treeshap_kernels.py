@@ -1,4 +1,4 @@
-"""The compiled parts of :mod:`training.treeshap`: per-leaf tables at load, contributions per row.
+"""The compiled parts of :mod:`training.model.treeshap`: per-leaf tables at load, contributions per row.
 
 numba with ``cache=True`` (the machine code is written next to this file, or to the user's
 cache directory when the package is read-only, and reloaded by every later process) and

@@ -12,7 +12,7 @@ w(s) = s!(D-1-s)!/D!:
 - i not in H: -Q(H).
 
 Q depends on the leaf and on H only, so every leaf's 2^D values are computed once when the
-model loads (:func:`training.treeshap_kernels.build_tables`); explaining a row is then one
+model loads (:func:`training.model.treeshap_kernels.build_tables`); explaining a row is then one
 decision per split plus, per leaf, D table look-ups: O(leaves x depth) per tree.
 
 Why this algorithm: it is FastTreeSHAP v2's idea (Yang 2021: precompute per leaf, for every
@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from training.treeshap_kernels import build_tables, explain_rows
+from training.model.treeshap_kernels import build_tables, explain_rows
 
 MAX_PATH = 62  # distinct features on one root-to-leaf path (one bit each in an int64 mask)
 ROWS_PER_THREAD = 2048  # below this, one thread: waking a second costs more than it saves
@@ -157,9 +157,9 @@ def _tree_paths(tree: dict[str, str]) -> _Paths:
     kind, threshold = _numbers(tree, "decision_type", int), _numbers(tree, "threshold", float)
     bounds = _numbers(tree, "cat_boundaries", int)
     cat = np.zeros((n_nodes, 2), dtype=np.int64)
-    for node in np.flatnonzero(kind & 1):
-        index = int(threshold[node])
-        cat[node] = bounds[index], bounds[index + 1] - bounds[index]
+    for split in np.flatnonzero(kind & 1):
+        index = int(threshold[split])
+        cat[split] = bounds[index], bounds[index + 1] - bounds[index]
     counts = _numbers(tree, "internal_count", float), _numbers(tree, "leaf_count", float)
     slot = np.zeros(n_nodes, dtype=np.int64)
     paths: list[tuple[list[int], list[float]]] = [([], []) for _ in values]
@@ -187,7 +187,8 @@ def _tree_paths(tree: dict[str, str]) -> _Paths:
 
 def _flatten(trees: Sequence[_Paths], max_table_bits: int) -> tuple[Any, ...]:
     """The kernel's arrays: every tree's nodes, leaves, paths and tables end to end."""
-    layout, nodes, cats, base = [], {k: [] for k in trees[0].nodes}, [], 0.0
+    nodes: dict[str, list[np.ndarray]] = {k: [] for k in trees[0].nodes}
+    layout, cats, base = [], [], 0.0
     leaf_path, feats, p, table_start, size = [], [], [], [], 0
     n_nodes = n_leaves = n_path = n_cat = 0
     for tree in trees:

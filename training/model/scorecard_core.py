@@ -12,7 +12,7 @@ measure is left out of the health score (the remaining component weights are re-
 ``measures_used`` says how many measures a score rests on. A pinned measure always counts.
 A row with no measure at all gets no score (NaN, band None).
 
-How a card is learned is :mod:`training.scorecard`; the YAML file is :mod:`training.scorecard_file`.
+How a card is learned is :mod:`training.scorecard`; the YAML file is :mod:`training.model.scorecard_file`.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def score_health_arrays(values: Mapping[str, np.ndarray], n: int, scorecard: Sco
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     if name not in frame.columns:
         return np.full(len(frame), np.nan)
-    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
+    return np.asarray(pd.to_numeric(frame[name], errors="coerce"), dtype=float)
 
 
 def _card_score(values: Mapping[str, np.ndarray], n: int, card: Card) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""A plain pandas implementation of every signal: the test oracle and the benchmark baseline.
+"""A plain pandas implementation of every signal: the test oracle and the benchmark baseline (``bench.bench_features``).
 
 It loops over the snapshot dates, keeps the rows strictly before each as_of, and groups
 by account: slow, obvious, and independent of the ibis builders. It follows the
@@ -11,12 +11,14 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from features.builders import AsOf, FeatureSet, _micros, to_timestamps
+from features.builders import AsOf, FeatureSet, to_timestamps
 from features.config import FeatureConfig
-from features.engine import MICROS_PER_DAY, engine_table
+from features.engine import engine_table
 from features.loader import TIMESTAMP_DTYPE, Dataset
 from features.signals import split_available
+from features.times import MICROS_PER_DAY, micros_list
 
 DAY = MICROS_PER_DAY
 HOUR = DAY // 24
@@ -33,8 +35,6 @@ def _tables(dataset: Dataset) -> dict[str, pd.DataFrame]:
 
 
 def _nullable(arrow_type):  # type: ignore[no-untyped-def]
-    import pyarrow as pa
-
     if pa.types.is_integer(arrow_type):
         return pd.Int64Dtype()
     if pa.types.is_string(arrow_type):
@@ -64,7 +64,7 @@ def reference_features(
     names = [s.name for s in signals]
     tables = _tables(dataset)
     frames = []
-    for stamp, a in zip(to_timestamps(as_of), _micros(to_timestamps(as_of)), strict=True):
+    for stamp, a in zip(to_timestamps(as_of), micros_list(to_timestamps(as_of)), strict=True):
         frames.append(_snapshot(tables, a, stamp, names, config))
     frame = pd.concat(frames, ignore_index=True)
     out = frame[["account_id", "as_of", *names]].copy()

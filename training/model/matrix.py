@@ -7,8 +7,9 @@ and scoring build exactly the same matrix: same column order, same category leve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,9 +30,9 @@ class FeatureSpec:
         return {"numeric": list(self.numeric), "categorical": {k: list(v) for k, v in self.categorical.items()}}
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> FeatureSpec:
-        cats = data.get("categorical", {}) or {}
-        return cls(tuple(data["numeric"]), {k: tuple(v) for k, v in cats.items()})  # type: ignore[union-attr,arg-type]
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureSpec:
+        cats: Mapping[str, Sequence[str]] = data.get("categorical", {}) or {}
+        return cls(tuple(data["numeric"]), {k: tuple(v) for k, v in cats.items()})
 
 
 def infer_spec(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> FeatureSpec:

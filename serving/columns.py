@@ -1,0 +1,26 @@
+"""The scores frame's columns (DESIGN.md section 7), shared by the scorer and every reader and writer of scores."""
+
+from __future__ import annotations
+
+OUTCOMES = ("churn", "renewal", "upsell")
+CONTEXT_COLUMNS = ("segment", "csm_owner")  # from the accounts table, for filtering risk lists
+SCORE_COLUMNS = (
+    "account_id",
+    "as_of",
+    "segment",
+    "csm_owner",
+    "churn_probability",
+    "renewal_probability",
+    "upsell_probability",
+    "health_score",
+    "health_band",
+    "health_trend",
+    "onboarding",
+    "arr",
+    "arr_at_risk",
+    "red_flags",
+    "green_flags",
+    "model_version",
+    "scored_at",
+)
+FLAG_COLUMNS = ("red_flags", "green_flags")
