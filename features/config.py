@@ -57,6 +57,8 @@ class FeatureConfig:
 
     Attributes:
         key_events: events that deliver the product's value.
+        event_types_top_k: how many of the data's most frequent event types get signals of
+            their own.
         effort_higher_is_better: customer effort scale direction. The seeds ask "how hard
             was it" (1 easy .. 7 hard), so by default a lower effort score is healthier.
         support_window_days: look-back for handle time, first-contact resolution, CSAT.
@@ -67,6 +69,7 @@ class FeatureConfig:
     """
 
     key_events: tuple[str, ...] = KEY_EVENTS
+    event_types_top_k: int = 10
     effort_higher_is_better: bool = False
     support_window_days: int = 90
     survey_window_days: int = 180
@@ -83,6 +86,8 @@ class FeatureConfig:
         ):
             if days <= 0:
                 raise ValueError(f"FeatureConfig windows must be positive days, got {days}")
+        if self.event_types_top_k < 0:
+            raise ValueError(f"FeatureConfig.event_types_top_k must be >= 0, got {self.event_types_top_k}")
         if any(a.weight < 0 for a in self.engagement_activities):
             raise ValueError("FeatureConfig.engagement_activities weights must be >= 0")
 

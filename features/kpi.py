@@ -30,6 +30,7 @@ from ibis.backends import BaseBackend
 
 from features.config import FeatureConfig
 from features.contract import SEGMENTS
+from features.domain import DomainConfig
 from features.engine import connect, register_frame, register_tables
 from features.kpi_exprs import GROUPS, engagement_inputs
 from features.loader import TIMESTAMP_DTYPE, Dataset
@@ -253,29 +254,25 @@ KPIS_BY_NAME: dict[str, KPI] = {k.name: k for k in KPIS}
 
 
 @dataclass(frozen=True)
-class KPIConfig:
-    """KPI settings. Defaults match the training labels (grace, fixed terms) and the seeds.
+class KPIConfig(DomainConfig):
+    """KPI settings. Grace, fixed terms and trial length are the training labels' (DomainConfig).
 
     Attributes:
         margin: gross margin used by customer lifetime value (0-1].
-        grace_days: a gap between terms shorter than this is not churn; churn-type KPIs
-            wait this long after the month end.
-        min_term_days: terms at least this long are renewals (monthly plans are not).
-        trial_days: trial length; a trial ends ``trial_days`` after ``created_at``.
         features: key events, engagement weights and the effort scale direction.
+
+    From :class:`features.domain.DomainConfig`: ``grace_days`` (churn-type KPIs wait this
+    long after the month end), ``min_term_days`` (terms at least this long are renewals) and
+    ``trial_days`` (a trial ends ``trial_days`` after ``created_at``).
     """
 
     margin: float = 0.8
-    grace_days: int = 30
-    min_term_days: int = 180
-    trial_days: int = 14
     features: FeatureConfig = field(default_factory=FeatureConfig)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not 0 < self.margin <= 1:
             raise ValueError(f"KPI margin must be in (0, 1], got {self.margin}")
-        if self.grace_days < 0 or self.min_term_days <= 0 or self.trial_days <= 0:
-            raise ValueError("KPI grace_days must be >= 0, min_term_days and trial_days > 0")
 
 
 @dataclass(frozen=True)

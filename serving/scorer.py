@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.config import FeatureConfig
 from features.errors import DataError, Problem
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE, Dataset
 from serving.flags import FlagConfig, flags
@@ -84,6 +85,13 @@ class Scorer:
     @property
     def outcome_config(self) -> OutcomeConfig:
         return OutcomeConfig(**self.bundle.features.get("config", {}).get("outcome", {}))
+
+    @property
+    def feature_config(self) -> FeatureConfig:
+        """The feature settings the model was trained with (its settings.toml), so scoring builds the same signals."""
+        if self.bundle.settings is not None:
+            return self.bundle.settings.features
+        return FeatureConfig()  # a folder from before settings files: the defaults it was trained with
 
     @cached_property
     def inputs(self) -> tuple[str, ...]:
@@ -266,7 +274,7 @@ def score_dataset(
     say = progress or (lambda _step, _fraction: None)
     stamp = _utc(as_of)
     say("building features", 0.1)
-    feature_set = build_features(dataset, [stamp], engine=engine)
+    feature_set = build_features(dataset, [stamp], engine=engine, config=scorer.feature_config)
     lacking = [s for s in scorer.signals if s not in feature_set.frame.columns]
     if lacking:
         reasons = {s.name: s.reason for s in feature_set.skipped}

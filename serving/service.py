@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.settings import for_scoring, load_settings
 from features.signals import SIGNALS, SIGNALS_BY_NAME
 from serving.batching import Batcher
 from serving.history import default_path, read_history
@@ -149,7 +150,9 @@ class Service:
         from serving.scorer import score_dataset
 
         assert settings.data_dir is not None
-        dataset = load_dataset(settings.data_dir)
+        given = load_settings(settings.config_file) if settings.config_file is not None else None
+        run, _ = for_scoring(scorer.bundle.settings, given)  # the model's settings; --config only for [input]
+        dataset = load_dataset(settings.data_dir, mapping=run.input)
         require_valid(dataset)
         end = data_end(dataset)
         if end is None:

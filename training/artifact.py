@@ -8,6 +8,8 @@ What training saves is exactly what scoring and explaining load::
     metrics.json                test metrics of every model and baseline
     model_card.md               data window, metrics, intended use, limits
     scorecard.yaml              the health scorecard (when churn is an outcome), for people to edit
+    settings.toml               the settings the model was trained with ([features], [outcomes],
+                                [input]; ``features.settings``): scoring uses these
     reference.json              binned training distributions of every input and of the churn
                                 probability, the baseline of ``churn drift`` (absent in older folders)
     manifest.json               format version, model version, data fingerprint, git commit,
@@ -38,6 +40,8 @@ import lightgbm as lgb
 import numpy as np
 
 from features.atomic_write import atomic_folder, recover_folder
+from features.domain import OutcomeRules
+from features.settings import SETTINGS_FILE, InputMapping, Settings, SettingsError, dump_settings, parse_settings
 from training.calibration import Calibrator
 from training.lgbm import CalibratedBooster
 from training.matrix import FeatureSpec
@@ -53,6 +57,8 @@ EDITABLE = (SCORECARD,)  # checked by content, not by checksum
 # The layout of the folder. Bump it when a reader of the old layout would misread the new one;
 # loading refuses any other version (and folders from before versions were recorded).
 FORMAT_VERSION = 1
+# Keys every manifest of this format has; a manifest lacking one is refused by name.
+MANIFEST_KEYS = ("format_version", "model_version", "files", "outcomes")
 OPTIONAL_PARTS = {
     SCORECARD: "health_score will be empty (no health scorecard)",
     REFERENCE: "`churn drift` has no baseline (no reference profile)",
@@ -76,6 +82,7 @@ class ModelBundle:
     scorecard: Scorecard | None = None
     scorecard_edited: bool = False
     reference: dict[str, Any] | None = None  # drift reference profile; None for folders written before it existed
+    settings: Settings | None = None  # settings.toml; None for folders written before settings files
     warnings: tuple[str, ...] = field(default=())  # optional parts missing, one line each
 
     @property
@@ -133,11 +140,25 @@ def metrics_document(result: TrainingResult) -> dict[str, Any]:
     return doc
 
 
+def trained_settings(result: TrainingResult, mapping: InputMapping | None = None) -> Settings:
+    """The settings a training run used: its feature and outcome configs, and the input mapping given."""
+    outcome = result.config.outcome
+    rules = OutcomeRules(**{k: getattr(outcome, k) for k in OutcomeRules.__dataclass_fields__})
+    return Settings(result.config.features, rules, mapping or InputMapping())
+
+
 def write_model_folder(
-    result: TrainingResult, out: Path, *, data_source: str, fingerprint: str, extra_files: dict[str, str] | None = None
+    result: TrainingResult,
+    out: Path,
+    *,
+    data_source: str,
+    fingerprint: str,
+    extra_files: dict[str, str] | None = None,
+    mapping: InputMapping | None = None,
 ) -> Path:
-    """Write the folder atomically and return its path."""
+    """Write the folder atomically and return its path; ``mapping`` is the input mapping saved in settings.toml."""
     with atomic_folder(Path(out)) as tmp:
+        (tmp / SETTINGS_FILE).write_text(dump_settings(trained_settings(result, mapping)))
         for name, model in result.models.items():
             (tmp / f"{name}.lgbm.txt").write_text(
                 model.booster.model_to_string(num_iteration=model.booster.best_iteration)
@@ -289,6 +310,12 @@ def load_model_folder(path: Path) -> ModelBundle:
             raise ModelFolderError(f"{file}: {exc}") from exc
         edited = sha256_file(file) != manifest["editable"][SCORECARD]
     reference = json.loads((path / REFERENCE).read_text()) if REFERENCE in files else None
+    settings = None
+    if SETTINGS_FILE in files:
+        try:
+            settings = parse_settings((path / SETTINGS_FILE).read_text(), str(path / SETTINGS_FILE))
+        except SettingsError as exc:
+            raise ModelFolderError(str(exc)) from exc
     warnings = missing_parts(path, manifest, features)  # callers show them: the CLI on stderr, the API in its log
     return ModelBundle(
         path,
@@ -300,6 +327,7 @@ def load_model_folder(path: Path) -> ModelBundle:
         scorecard,
         edited,
         reference,
+        settings,
         warnings,
     )
 
@@ -315,6 +343,8 @@ def read_manifest(path: Path) -> dict[str, Any]:
         manifest["files"]  # noqa: B018 - present in every version
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFolderError(f"{manifest_file}: unreadable manifest ({exc})") from exc
+    if not isinstance(manifest["files"], dict):
+        raise ModelFolderError(f"{manifest_file}: 'files' must map file names to SHA-256 checksums; refused")
     version = manifest.get("format_version")
     if version is None:
         raise ModelFolderError(
@@ -327,6 +357,9 @@ def read_manifest(path: Path) -> dict[str, Any]:
             f"{path}: model folder format {version!r} is {'newer than' if newer else 'not'} the format this version "
             f"reads ({FORMAT_VERSION}); {'upgrade churn-health' if newer else 'retrain it with `churn train`'}"
         )
+    lacking = [key for key in MANIFEST_KEYS if key not in manifest]
+    if lacking:
+        raise ModelFolderError(f"{manifest_file} lacks the key {lacking[0]!r}; refused (retrain with `churn train`)")
     return manifest
 
 

@@ -18,6 +18,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from features.config import FeatureConfig
 from features.contract import TABLE_SPECS
 from features.loader import Dataset
 from features.signals import SIGNALS_BY_NAME
@@ -50,6 +51,7 @@ class TrainConfig:
 
     outcomes: tuple[str, ...] = ("churn", "renewal", "upsell")
     outcome: OutcomeConfig = field(default_factory=OutcomeConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)  # key events, windows, engagement
     lgbm: LGBMParams = field(default_factory=LGBMParams)
     seed: int = 42
     test_dates: int = 3
@@ -148,7 +150,7 @@ def build_training_frame(
     """Features for every (account, as_of) joined with the outcome labels and ARR."""
     from features.builders import build_features
 
-    features = build_features(dataset, dates, engine=config.engine, progress=progress)
+    features = build_features(dataset, dates, engine=config.engine, config=config.features, progress=progress)
     labels = build_labels(dataset, features.frame[["account_id", "as_of"]], config.outcomes, config.outcome)
     frame = pd.concat([features.frame.reset_index(drop=True), labels.drop(columns=["account_id", "as_of"])], axis=1)
     return frame, tuple(s.name for s in features.skipped)
