@@ -323,7 +323,7 @@ def coerce_table(
         series, bad = _coerce_column(col, values, formats.get(col.name))
         columns[col.name] = series
         if bad is not None and bad.any():
-            problems.append(_bad_values(spec, col, table, bad, formats.get(col.name), mapping))
+            problems.extend(_bad_values(spec, col, table, bad, formats.get(col.name)))
             unparsed[col.name] = np.flatnonzero(bad)
     frame = pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
     extra = tuple(c for c in table.column_names if c not in spec.column_names)
@@ -421,14 +421,9 @@ def parse_timestamps(text: pd.Series, date_format: str | None = None, aware: np.
 
 
 def _bad_values(
-    spec: TableSpec,
-    col: ColumnSpec,
-    table: pa.Table,
-    bad: np.ndarray,
-    date_format: str | None = None,
-    mapping: InputMapping | None = None,
-) -> Problem:
-    idx = np.flatnonzero(bad)
+    spec: TableSpec, col: ColumnSpec, table: pa.Table, bad: np.ndarray, date_format: str | None = None
+) -> list[Problem]:
+    """One problem per cause: values that do not convert, and (integers) values too large to hold."""
     key = f'input.formats."{spec.name}.{col.name}"'
     stamps = (
         f"timestamps not in the format {date_format!r} ({key} in the settings)"
@@ -439,9 +434,24 @@ def _bad_values(
     what = {
         Kind.TIMESTAMP: stamps,
         Kind.FLOAT: "NaN, infinite or non-numeric values",
-        Kind.INT: f"non-integer, NaN, infinite, non-numeric or too large (beyond +-{MAX_MAGNITUDE:g}) values",
+        Kind.INT: "non-integer, NaN, infinite or non-numeric values",
     }.get(col.kind, "unconvertible values")
-    return Problem(spec.name, col.name, what, int(idx.size), example_rows(spec, table, idx, col.name))
+    huge = np.zeros(len(bad), dtype=bool)
+    if col.kind is Kind.INT:
+        values = table.column(col.name)
+        numeric, _ = _to_number(values, values.is_null().to_numpy(zero_copy_only=False))
+        huge = bad & (numeric.abs() > MAX_MAGNITUDE).to_numpy()
+    problems = []
+    for mask, message in (
+        (bad & ~huge, what),
+        (huge, f"integers too large (beyond +-{MAX_MAGNITUDE:g}; int64 holds at most 9.2e18)"),
+    ):
+        idx = np.flatnonzero(mask)
+        if idx.size:
+            problems.append(
+                Problem(spec.name, col.name, message, int(idx.size), example_rows(spec, table, idx, col.name))
+            )
+    return problems
 
 
 def example_rows(
