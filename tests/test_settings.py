@@ -159,31 +159,40 @@ key_events = ["export"]
 survey_days = 45
 
 [input]
+tables.accounts = "customers"
 tables.usage_events = "events_export"
 accounts.account_id = "customer_number"
 accounts.created_at = "signup_date"
-usage_events.account_id = "customer_number"
 subscriptions.account_id = "customer_number"
+usage_events.account_id = "customer_number"
+usage_events.user_id = "user"
+usage_events.timestamp = "when"
+usage_events.event = "action"
 surveys.account_id = "customer_number"
-formats."usage_events.timestamp" = "%d/%m/%Y %H:%M"
 formats."accounts.created_at" = "%d/%m/%Y"
+formats."usage_events.timestamp" = "%d/%m/%Y %H:%M"
 """
 
-RENAMES = {"account_id": "customer_number"}
+# contract -> the export's names, per table; and the export's file names
+RENAMES = {
+    "accounts": {"account_id": "customer_number", "created_at": "signup_date"},
+    "subscriptions": {"account_id": "customer_number"},
+    "usage_events": {"account_id": "customer_number", "user_id": "user", "timestamp": "when", "event": "action"},
+    "surveys": {"account_id": "customer_number"},
+}
+FILES = {"accounts": "customers", "usage_events": "events_export"}
 
 
 def export_with_own_names(world: dict[str, pd.DataFrame], folder: Path) -> None:
     """The world as CSV files the way a CRM export might look: other names, day-first dates."""
     folder.mkdir(parents=True)
-    for name in ("accounts", "subscriptions", "usage_events", "surveys"):
-        frame = world[name].rename(columns=RENAMES)
+    for name, renames in RENAMES.items():
+        frame = world[name].rename(columns=renames)
         if name == "accounts":
-            frame = frame.rename(columns={"created_at": "signup_date"})
             frame["signup_date"] = frame["signup_date"].dt.strftime("%d/%m/%Y")
         if name == "usage_events":
-            frame["timestamp"] = frame["timestamp"].dt.strftime("%d/%m/%Y %H:%M")
-        file = "events_export" if name == "usage_events" else name
-        frame.to_csv(folder / f"{file}.csv", index=False)
+            frame["when"] = frame["when"].dt.strftime("%d/%m/%Y %H:%M")
+        frame.to_csv(folder / f"{FILES.get(name, name)}.csv", index=False)
 
 
 @pytest.fixture(scope="module")
