@@ -72,7 +72,7 @@ def run_settings(config_file: Path | None, data: Path | None) -> Settings:
             return load_settings(config_file)
         found = data_settings_file(data)
         if found is not None:
-            err_console.print(f"[dim]settings: {found}[/]", highlight=False)
+            err_console.print(f"[dim]settings: {found}[/]", highlight=False, soft_wrap=True)
             return load_settings(found)
     return Settings()
 

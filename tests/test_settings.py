@@ -259,3 +259,14 @@ def test_a_config_with_other_key_events_is_refused_at_scoring(trained: tuple[Pat
     result = runner.invoke(app, [*args, "--config", str(other)])
     assert result.exit_code == 2, result.output
     assert "features.key_events" in result.output and "differs from the model's settings.toml" in result.output
+
+
+def test_generate_writes_the_worlds_settings_and_commands_read_them(tmp_path: Path) -> None:
+    """It writes churn.toml naming the generated world's key events, which `churn validate` then reads."""
+    world = tmp_path / "world"
+    result = runner.invoke(app, ["generate", "--out", str(world), "--accounts", "40", "--months", "5"])
+    assert result.exit_code == 0, result.output
+    settings = parse_settings((world / "churn.toml").read_text())
+    assert settings.features.key_events == ("report_create", "integration_sync")
+    checked = runner.invoke(app, ["validate", "--data", str(world)])
+    assert checked.exit_code == 0 and f"settings: {world / 'churn.toml'}" in checked.output, checked.output
