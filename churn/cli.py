@@ -7,13 +7,15 @@ that breaks the contract, 1 for other failures).
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from churn import alerts_cmd, drift_cmd, report_cmd, score_cmd, serve_cmd
+from churn import alerts_cmd, config_cmd, drift_cmd, report_cmd, score_cmd, serve_cmd
+from churn.config_cmd import ConfigOption, run_settings
 from churn.console import DEMO_DIR, console, fail, parse_date, progress_bar, user_errors
 
 # Start-up time: the stages (features, training, serving) are imported inside the commands that use
@@ -46,7 +48,28 @@ def generate(
     with user_errors(), progress_bar("generating") as update:
         world = generate_world(config, progress=update)
         write_world(world, out)
+        write_world_settings(config, out)
     print_world_summary(world.summary, out)
+
+
+def write_world_settings(config: object, out: Path) -> Path:
+    """The generated world's own settings file (churn.toml): its key events and outcome windows."""
+    from features.atomic_write import write_text
+    from features.config import KEY_EVENTS, FeatureConfig
+    from features.domain import OutcomeRules
+    from features.settings import DATA_SETTINGS_FILE, Settings, dump_settings
+
+    rules = OutcomeRules(
+        horizon_days=config.horizon_days,  # type: ignore[attr-defined]
+        grace_days=config.grace_days,  # type: ignore[attr-defined]
+        trial_days=config.trial_days,  # type: ignore[attr-defined]
+    )
+    settings = Settings(FeatureConfig(key_events=KEY_EVENTS), rules)
+    header = "# Settings of a generated world: its product's key events. `churn` commands given --data on\n"
+    header += "# this folder read this file unless --config names another.\n\n"
+    target = Path(out) / DATA_SETTINGS_FILE
+    write_text(target, header + dump_settings(settings))
+    return target
 
 
 def print_world_summary(summary: object, out: Path) -> None:
@@ -76,13 +99,15 @@ def _fmt(value: object) -> str:
 @app.command()
 def validate(
     data: Annotated[Path, typer.Option(help="Dataset folder (CSV/Parquet per table) or DuckDB file.")],
+    config: ConfigOption = None,
 ) -> None:
     """Check a dataset against the input contract and print a report."""
     from features.loader import load_dataset
     from features.validation import validate_dataset
 
+    settings = run_settings(config, data)
     with user_errors():
-        report = validate_dataset(load_dataset(data))
+        report = validate_dataset(load_dataset(data, mapping=settings.input))
     print_report(report)
     if not report.ok:
         first = report.errors[0]
@@ -126,6 +151,7 @@ def features(
     engine: Annotated[str, typer.Option(help="duckdb (embedded) or spark.")] = "duckdb",
     list_signals: Annotated[bool, typer.Option("--list", help="Print the signal catalog and exit.")] = False,
     lang: Annotated[str, typer.Option(help="Language of --list: en or tr.")] = "en",
+    config: ConfigOption = None,
 ) -> None:
     """Build point-in-time account signals for one or more snapshot dates."""
     if list_signals:
@@ -140,11 +166,18 @@ def features(
     from features.validation import require_valid
 
     dates = [parse_date(d.strip()) for d in as_of.split(",") if d.strip()]
+    settings = run_settings(config, data)
     with user_errors():
-        dataset = load_dataset(data)
+        dataset = load_dataset(data, mapping=settings.input)
         require_valid(dataset)
         with progress_bar("features") as update:
-            result = build_features(dataset, dates, engine=engine, progress=lambda message: update(message, 0.5))
+            result = build_features(
+                dataset,
+                dates,
+                engine=engine,
+                config=settings.features,
+                progress=lambda message: update(message, 0.5),
+            )
         write_frame(result.frame, out)
     for skipped in result.skipped:
         console.print(f"[yellow]skipped[/] {skipped.name}: {skipped.reason}")
@@ -186,13 +219,15 @@ def train(
     label: Annotated[str | None, typer.Option(help="--table: the label column.")] = None,
     positive: Annotated[str | None, typer.Option(help="--table: the label value that means churn.")] = None,
     time_column: Annotated[str | None, typer.Option("--time", help="--table: a time column for a time split.")] = None,
-    horizon: Annotated[int, typer.Option(min=1, help="Outcome window in days.")] = 90,
+    horizon: Annotated[
+        int | None, typer.Option(min=1, help="Outcome window in days (default: the settings', 90).")
+    ] = None,
     churn_definition: Annotated[
-        str, typer.Option(help="contract (subscriptions) or activity (usage only).")
-    ] = "contract",
+        str | None, typer.Option(help="contract (subscriptions) or activity (usage only); default: the settings'.")
+    ] = None,
     active_days: Annotated[
-        int, typer.Option(min=1, help="activity: days of history that make an account active.")
-    ] = 365,
+        int | None, typer.Option(min=1, help="activity: days of history that make an account active (default 365).")
+    ] = None,
     outcomes: Annotated[str, typer.Option(help="Comma-separated: churn,renewal,upsell.")] = "churn,renewal,upsell",
     date_from: Annotated[str | None, typer.Option("--from", help="First snapshot date, YYYY-MM-DD.")] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="Last snapshot date, YYYY-MM-DD.")] = None,
@@ -205,8 +240,13 @@ def train(
         list[str] | None, typer.Option(help="LightGBM parameter override, key=value (repeatable).")
     ] = None,
     engine: Annotated[str, typer.Option(help="Feature engine: duckdb or spark.")] = "duckdb",
+    config: ConfigOption = None,
 ) -> None:
-    """Train churn, renewal and upsell models (or a model on your own feature table)."""
+    """Train churn, renewal and upsell models (or a model on your own feature table).
+
+    The settings (--config, else the dataset folder's churn.toml) are saved in the model
+    folder as settings.toml; --horizon, --churn-definition and --active-days override them.
+    """
     if (data is None) == (table is None):
         fail("give exactly one of --data (account history) or --table (your own feature table)", 2)
     if table is not None:
@@ -223,24 +263,35 @@ def train(
     unknown = [o for o in names if o not in ("churn", "renewal", "upsell")]
     if unknown or not names:
         fail(f"--outcomes takes churn, renewal and upsell, not {', '.join(unknown) or 'nothing'}", 2)
-    if churn_definition not in ("contract", "activity"):
+    if churn_definition not in (None, "contract", "activity"):
         fail(f"--churn-definition must be contract or activity, not {churn_definition!r}", 2)
-    if churn_definition == "activity" and names != ("churn",):
+    settings = run_settings(config, data)
+    flags = {"horizon_days": horizon, "churn_definition": churn_definition, "active_days": active_days}
+    rules = {**asdict(settings.outcomes), **{k: v for k, v in flags.items() if v is not None}}
+    if rules["churn_definition"] == "activity" and names != ("churn",):
         fail("activity churn needs only accounts and usage events: use --outcomes churn", 2)
     with user_errors():
         params = LGBMParams().replace(**_parse_params(param or []))
-        config = TrainConfig(
+        train_config = TrainConfig(
             outcomes=names,
-            outcome=OutcomeConfig(horizon_days=horizon, churn_definition=churn_definition, active_days=active_days),  # type: ignore[arg-type]
+            outcome=OutcomeConfig(**rules),
+            features=settings.features,
             lgbm=params,
             seed=seed,
             engine=engine,
             start=parse_date(date_from) if date_from else None,
             end=parse_date(date_to) if date_to else None,
         )
-        dataset = load_dataset(data)
+        dataset = load_dataset(data, mapping=settings.input)
         require_valid(dataset)
-        run_training(dataset, data, config, out, None if no_mlflow else (tracking_uri or _default_uri(out)))
+        run_training(
+            dataset,
+            data,
+            train_config,
+            out,
+            None if no_mlflow else (tracking_uri or _default_uri(out)),
+            mapping=settings.input,
+        )
 
 
 def _default_uri(out: Path) -> str:
@@ -259,14 +310,22 @@ def _parse_params(items: list[str]) -> dict[str, str]:
     return pairs
 
 
-def run_training(dataset: object, data: Path, config: object, out: Path, tracking_uri: str | None) -> object:
-    """Train, write the model folder, log to MLflow, print the metrics table."""
+def run_training(
+    dataset: object, data: Path, config: object, out: Path, tracking_uri: str | None, *, mapping: object = None
+) -> object:
+    """Train, write the model folder (with its settings.toml), log to MLflow, print the metrics table."""
     from training.artifact import data_fingerprint, write_model_folder
     from training.train import train as train_models
 
     with progress_bar("training") as update:
         result = train_models(dataset, config, progress=update)  # type: ignore[arg-type]
-    write_model_folder(result, out, data_source=str(data), fingerprint=data_fingerprint(Path(data)))
+    write_model_folder(
+        result,
+        out,
+        data_source=str(data),
+        fingerprint=data_fingerprint(Path(data)),
+        mapping=mapping,  # type: ignore[arg-type]
+    )
     print_metrics(result)
     print_scorecard(result)
     console.print(f"model folder: {out.resolve()}")
@@ -391,23 +450,28 @@ def demo(
     accounts: Annotated[int, typer.Option(min=50)] = 1500,
     months: Annotated[int, typer.Option(min=12)] = 24,
     seed: Annotated[int, typer.Option()] = 7,
+    config: ConfigOption = None,
 ) -> None:
     """Run the whole job on a generated world and print where each output is."""
     from features.builders import build_features
     from features.loader import load_dataset, write_frame
     from features.validation import data_end, validate_dataset
     from simulator import GeneratorConfig, generate_world, write_world
+    from training.outcomes import OutcomeConfig
     from training.train import TrainConfig
 
     world_dir, model_dir, features_file = out / "world", out / "model", out / "features.parquet"
     console.rule("1. generate a synthetic SaaS world")
+    world_config = GeneratorConfig(accounts=accounts, months=months, seed=seed)
     with user_errors(), progress_bar("generating") as update:
-        world = generate_world(GeneratorConfig(accounts=accounts, months=months, seed=seed), progress=update)
+        world = generate_world(world_config, progress=update)
         write_world(world, world_dir)
+        write_world_settings(world_config, world_dir)
     print_world_summary(world.summary, world_dir)
+    settings = run_settings(config, world_dir)  # the world's churn.toml unless --config names another
 
     console.rule("2. validate it against the input contract")
-    dataset = load_dataset(world_dir)
+    dataset = load_dataset(world_dir, mapping=settings.input)
     report = validate_dataset(dataset)
     print_report(report)
     if not report.ok:
@@ -418,13 +482,16 @@ def demo(
     assert end is not None
     as_of = end.normalize()
     with progress_bar("features") as update:
-        feature_set = build_features(dataset, [as_of], progress=lambda message: update(message, 0.5))
+        feature_set = build_features(
+            dataset, [as_of], config=settings.features, progress=lambda message: update(message, 0.5)
+        )
     write_frame(feature_set.frame, features_file)
     console.print(f"{len(feature_set.frame):,} accounts x {len(feature_set.signals)} signals at {as_of:%Y-%m-%d}")
 
     console.rule("4. train churn, renewal and upsell models (time-based validation, MLflow)")
     uri = _default_uri(model_dir)
-    run_training(dataset, world_dir, TrainConfig(), model_dir, uri)
+    train_config = TrainConfig(outcome=OutcomeConfig(**asdict(settings.outcomes)), features=settings.features)
+    run_training(dataset, world_dir, train_config, model_dir, uri, mapping=settings.input)
 
     console.rule("5. score every active account: probabilities, health score, red flags, CRM file")
     scores_file, crm_file = out / "scores.parquet", out / "crm.csv"
@@ -494,6 +561,7 @@ def demo_score(
 
 
 app.command("score")(score_cmd.score)
+app.command("config")(config_cmd.config)
 app.command("alerts")(alerts_cmd.alerts)
 app.command("serve")(serve_cmd.serve)
 app.command("drift")(drift_cmd.drift)

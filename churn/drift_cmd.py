@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from churn.config_cmd import ConfigOption, scoring_settings
 from churn.console import console, fail, parse_date, progress_bar, user_errors
 
 # Start-up time: the stages (features, training, serving) are imported inside the commands that use
@@ -39,6 +40,7 @@ def drift(
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the table as JSON to this file.")] = None,
     top: Annotated[int | None, typer.Option(min=1, help="Print only the N largest PSI rows.")] = None,
     engine: Annotated[str, typer.Option(help="Feature engine: duckdb or spark.")] = "duckdb",
+    config: ConfigOption = None,
 ) -> None:
     """Population stability index (PSI) of every model input and of the churn probability, training vs now.
 
@@ -54,7 +56,8 @@ def drift(
     with user_errors():
         bundle = load_model_folder(model)
         reference = reference_of(bundle)
-        dataset = load_dataset(data)
+        settings = scoring_settings(bundle, config)
+        dataset = load_dataset(data, mapping=settings.input)
         require_valid(dataset)
         stamp = resolve_as_of(as_of, dataset)
         with progress_bar("drift") as update:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from churn.config_cmd import ConfigOption, run_settings, scoring_settings
 from churn.console import console, fail, progress_bar, user_errors
 
 # Start-up time: the stages (features, training, serving) are imported inside the commands that use
@@ -39,6 +40,7 @@ def report(
     png_dir: Annotated[Path | None, typer.Option(help="Also write each chart as a PNG file into this folder.")] = None,
     engine: Annotated[str, typer.Option(help="duckdb (embedded) or spark.")] = "duckdb",
     margin: Annotated[float, typer.Option(help="Gross margin used by customer lifetime value, in (0, 1].")] = 0.8,
+    config: ConfigOption = None,
 ) -> None:
     """Customer-success KPIs per month and segment, health bands, model metrics and drift, as an HTML report."""
     if engine not in ("duckdb", "spark"):
@@ -57,6 +59,7 @@ def report(
         png_dir=png_dir,
         engine=engine,
         margin=margin,
+        config=config,
     )
     console.print(f"report: {out.resolve()}")
     if json_out:
@@ -76,6 +79,7 @@ def run_report(
     png_dir: Path | None = None,
     engine: str = "duckdb",
     margin: float = 0.8,
+    config: Path | None = None,
 ) -> list[Path]:
     """Compute and write the report; prints the headline KPIs. Returns the files written."""
     from features.config import KPIConfig
@@ -85,7 +89,6 @@ def run_report(
     from serving.report import build_report, check_scores, write_report
 
     with user_errors(), progress_bar("report") as update:
-        config = KPIConfig(margin=margin)
         update("reading scores and the model folder", 0.02)  # bad inputs fail before the long work
         current = check_scores(_scores(scores), str(scores)) if scores else None
         before = check_scores(_scores(previous_scores), str(previous_scores)) if previous_scores else None
@@ -94,11 +97,22 @@ def run_report(
             from training.model.folder import load_model_folder
 
             bundle = load_model_folder(model)
+        # With a model, its settings (so the KPIs count what the model counted); else --config or the data's.
+        settings = scoring_settings(bundle, config) if bundle is not None else run_settings(config, data)
+        rules = settings.outcomes
+        kpi_config = KPIConfig(
+            margin=margin,
+            features=settings.features,
+            horizon_days=rules.horizon_days,
+            grace_days=rules.grace_days,
+            min_term_days=rules.min_term_days,
+            trial_days=rules.trial_days,
+        )
         update("loading data", 0.05)
-        dataset = load_dataset(data)
+        dataset = load_dataset(data, mapping=settings.input)
         require_valid(dataset)
         kpis = compute_kpis(
-            dataset, engine=engine, config=config, progress=lambda message, done: update(message, 0.1 + 0.6 * done)
+            dataset, engine=engine, config=kpi_config, progress=lambda message, done: update(message, 0.1 + 0.6 * done)
         )
         update("drift", 0.75)
         drift = _drift(dataset, bundle, current, engine)

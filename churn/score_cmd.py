@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
+from churn.config_cmd import ConfigOption, scoring_settings
 from churn.console import console, err_console, fail, parse_date, progress_bar, user_errors
 
 # Start-up time: the stages (features, training, serving) are imported inside the commands that use
@@ -43,6 +44,7 @@ def score(
         typer.Option(help="FROM:TO (YYYY-MM-DD:YYYY-MM-DD): also score past dates point-in-time into the history."),
     ] = None,
     every: Annotated[str, typer.Option(help="Backfill cadence: week or month.")] = "month",
+    config: ConfigOption = None,
 ) -> None:
     """Score accounts with churn/renewal/upsell probabilities, health score and explained red flags."""
     import pandas as pd
@@ -71,9 +73,10 @@ def score(
         scorer = Scorer.load(model)
         for line in scorer.bundle.warnings:
             err_console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+        settings = scoring_settings(scorer.bundle, config)  # the model's; --config may change only [input]
         mapping = load_mapping(crm_mapping) if crm_mapping else DEFAULT_MAPPING
         prior = read_scores(previous) if previous else None
-        dataset = load_dataset(data)
+        dataset = load_dataset(data, mapping=settings.input)
         require_valid(dataset)
         if as_of == "latest":
             end = data_end(dataset)
@@ -84,6 +87,8 @@ def score(
             stamp = pd.Timestamp(parse_date(as_of), tz="UTC")
         if dates is not None:
             stamp = dates[-1]  # the backfill's last date is the run's date: --out and the CRM file hold it
+        for day in dates or [stamp]:
+            check_as_of(dataset, day, "--backfill" if dates else "--as-of")
         history_file = history or default_path(model)
         scored = None
         for day in dates or [stamp]:
@@ -107,6 +112,31 @@ def score(
         console.print(f"CRM export: {crm_out.resolve()} ({crm_rows[0]:,} rows)")
         if crm_changes:
             console.print(f"CRM changes since the previous export: {crm_changes.resolve()} ({crm_rows[1]:,} rows)")
+
+
+def check_as_of(dataset: Any, day: pd.Timestamp, flag: str = "--as-of") -> None:
+    """Refuse a scoring date outside the data: before its first activity, or after the day it ends.
+
+    Before the first event every window is empty; after the end, every account looks silent.
+    Either would score a history that is not there.
+    """
+    import pandas as pd
+
+    from features.validation import data_end, data_start
+
+    start, end = data_start(dataset), data_end(dataset)
+    if start is not None and day <= start:
+        fail(
+            f"{flag} {day:%Y-%m-%d} is on or before the data's first activity ({start:%Y-%m-%d}): "
+            "there is no history to score",
+            2,
+        )
+    if end is not None and day > end.normalize() + pd.Timedelta(days=1):
+        fail(
+            f"{flag} {day:%Y-%m-%d} is after the data ends ({end:%Y-%m-%d}): every account would look silent; "
+            "use --as-of latest or an earlier date",
+            2,
+        )
 
 
 def parse_backfill(text: str, every: str) -> list[pd.Timestamp]:

@@ -10,7 +10,9 @@ from typing import Annotated
 
 import typer
 
+from churn.config_cmd import ConfigOption
 from churn.console import console, fail
+from features.settings import SETTINGS_FILE, SettingsError, for_scoring, load_settings, parse_settings
 
 # Start-up time: the stages (features, training, serving) are imported inside the commands that use
 # them. `churn --help` takes 2-3 s; importing the stages' modules takes 30-60 s more on the shared
@@ -42,6 +44,7 @@ def serve(
     scorer_processes: Annotated[
         int, typer.Option(min=0, max=16, help="Processes scoring posted signals (0: a thread).")
     ] = 1,
+    config: ConfigOption = None,
 ) -> None:
     """Serve the REST API (/v1, /openapi.json, /healthz, /readyz, /metrics) and the risk-list page (/)."""
     # Requests are scored in small batches: one OpenMP thread per scorer call, because waking a
@@ -65,6 +68,7 @@ def serve(
             api_key_file=api_key_file,
             insecure_local=insecure_local,
             trend_days=trend_days,
+            config_file=config,
             max_body_bytes=max_body_bytes,
             scorer_processes=scorer_processes,
         )
@@ -78,7 +82,12 @@ def serve(
 
     try:
         read_manifest(model)
-    except ModelFolderError as exc:
+        if config is not None:  # a --config whose features differ from the model's is refused now, not after loading
+            saved = model / SETTINGS_FILE
+            for_scoring(
+                parse_settings(saved.read_text(), str(saved)) if saved.is_file() else None, load_settings(config)
+            )
+    except (ModelFolderError, SettingsError) as exc:
         listener.close()
         fail(str(exc), 2)
     run(settings, listener)

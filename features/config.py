@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from features.domain import DomainConfig
+
 # Product events of the reference world. A "key" event is one that delivers the product's
 # value (used by key-feature adoption and time to value); a real dataset sets its own.
 EVENT_TYPES: tuple[str, ...] = (
@@ -57,6 +59,8 @@ class FeatureConfig:
 
     Attributes:
         key_events: events that deliver the product's value.
+        event_types_top_k: how many of the data's most frequent event types get signals of
+            their own.
         effort_higher_is_better: customer effort scale direction. The seeds ask "how hard
             was it" (1 easy .. 7 hard), so by default a lower effort score is healthier.
         support_window_days: look-back for handle time, first-contact resolution, CSAT.
@@ -67,6 +71,7 @@ class FeatureConfig:
     """
 
     key_events: tuple[str, ...] = KEY_EVENTS
+    event_types_top_k: int = 10
     effort_higher_is_better: bool = False
     support_window_days: int = 90
     survey_window_days: int = 180
@@ -83,34 +88,32 @@ class FeatureConfig:
         ):
             if days <= 0:
                 raise ValueError(f"FeatureConfig windows must be positive days, got {days}")
+        if self.event_types_top_k < 0:
+            raise ValueError(f"FeatureConfig.event_types_top_k must be >= 0, got {self.event_types_top_k}")
         if any(a.weight < 0 for a in self.engagement_activities):
             raise ValueError("FeatureConfig.engagement_activities weights must be >= 0")
 
 
 @dataclass(frozen=True)
-class KPIConfig:
-    """KPI settings. Defaults match the training labels (grace, fixed terms) and the seeds.
+class KPIConfig(DomainConfig):
+    """KPI settings. Grace, fixed terms and trial length are the training labels' (DomainConfig).
 
     Attributes:
         margin: gross margin used by customer lifetime value (0-1].
-        grace_days: a gap between terms shorter than this is not churn; churn-type KPIs
-            wait this long after the month end.
-        min_term_days: terms at least this long are renewals (monthly plans are not).
-        trial_days: trial length; a trial ends ``trial_days`` after ``created_at``.
         features: key events, engagement weights and the effort scale direction.
+
+    From :class:`features.domain.DomainConfig`: ``grace_days`` (churn-type KPIs wait this
+    long after the month end), ``min_term_days`` (terms at least this long are renewals) and
+    ``trial_days`` (a trial ends ``trial_days`` after ``created_at``).
     """
 
     margin: float = 0.8
-    grace_days: int = 30
-    min_term_days: int = 180
-    trial_days: int = 14
     features: FeatureConfig = field(default_factory=FeatureConfig)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not 0 < self.margin <= 1:
             raise ValueError(f"KPI margin must be in (0, 1], got {self.margin}")
-        if self.grace_days < 0 or self.min_term_days <= 0 or self.trial_days <= 0:
-            raise ValueError("KPI grace_days must be >= 0, min_term_days and trial_days > 0")
 
 
 def engagement_band(score: float | None) -> str | None:

@@ -8,10 +8,16 @@ converted are kept as nulls and reported as problems, so validation can list the
 
 from __future__ import annotations
 
+import difflib
+import gzip
+import io
+import re
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -19,8 +25,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from features.atomic_write import atomic_file
-from features.contract import TABLE_SPECS, ColumnSpec, Kind, TableSpec
+from features.contract import MAX_MAGNITUDE, TABLE_SPECS, ColumnSpec, Kind, TableSpec
 from features.errors import MAX_EXAMPLES, DataError, Problem
+from features.settings import InputMapping
 
 TIMESTAMP_DTYPE = "datetime64[us, UTC]"
 STRING_DTYPE = pd.StringDtype("pyarrow")
@@ -56,18 +63,25 @@ class Dataset:
         return self.tables.get(table)
 
 
-def load_dataset(path: str | Path, *, strict: bool = False) -> Dataset:
+def load_dataset(path: str | Path, *, strict: bool = False, mapping: InputMapping | None = None) -> Dataset:
     """Read every contract table found at ``path``.
 
     Args:
         path: a folder holding ``<table>.parquet`` or ``<table>.csv`` files, or a DuckDB
             database file holding tables of those names.
         strict: raise :class:`DataError` on the first problem instead of returning it.
+        mapping: the user's table and column names and date formats (a settings file's
+            ``[input]``); by default the contract's names and ISO 8601 dates.
+
+    A file that cannot be read at all (empty, not UTF-8, not gzip, ragged, separated by
+    semicolons, a struct column, a corrupt DuckDB file) raises :class:`DataError` with one
+    line naming the file, the table and the column.
     """
     path = Path(path)
+    mapping = mapping or InputMapping()
     if not path.exists():
         raise FileNotFoundError(f"dataset not found: {path}")
-    raw = _read_duckdb(path) if path.is_file() else _read_folder(path)
+    raw, files = _read_duckdb(path, mapping) if path.is_file() else _read_folder(path, mapping)
     tables: dict[str, pd.DataFrame] = {}
     problems: list[Problem] = []
     ignored: dict[str, tuple[str, ...]] = {}
@@ -75,10 +89,15 @@ def load_dataset(path: str | Path, *, strict: bool = False) -> Dataset:
     for spec in TABLE_SPECS.values():
         if spec.name not in raw:
             if spec.required:
-                problems.append(Problem(spec.name, None, "required table is missing"))
+                problems.append(
+                    Problem(spec.name, None, f"required table is missing ({_looked_for(path, spec.name, mapping)})")
+                )
             continue
         # pop: the raw Arrow table is freed as soon as its typed frame exists.
-        frame, table_problems, extra, bad = coerce_table(spec, raw.pop(spec.name))
+        table, _ = rename_columns(raw.pop(spec.name), mapping.renames(spec.name))
+        frame, table_problems, extra, bad = coerce_table(
+            spec, table, formats=_formats(spec, mapping), file=files[spec.name], mapping=mapping
+        )
         tables[spec.name] = frame
         unparsed.update({(spec.name, col): pos for col, pos in bad.items()})
         problems.extend(table_problems)
@@ -93,60 +112,240 @@ def load_dataset(path: str | Path, *, strict: bool = False) -> Dataset:
     return dataset
 
 
-def _read_folder(folder: Path) -> dict[str, pa.Table]:
+def _looked_for(path: Path, table: str, mapping: InputMapping) -> str:
+    stem = mapping.source_table(table)
+    if path.is_file():
+        return f"no table {stem!r} in {path}"
+    return f"no {stem}.csv, {stem}.csv.gz or {stem}.parquet in {path}"
+
+
+def _formats(spec: TableSpec, mapping: InputMapping) -> dict[str, str]:
+    return {
+        c.name: fmt
+        for c in spec.columns
+        if c.kind is Kind.TIMESTAMP and (fmt := mapping.date_format(spec.name, c.name))
+    }
+
+
+def rename_columns(table: pa.Table, renames: Mapping[str, str]) -> tuple[pa.Table, dict[str, str]]:
+    """The table with the user's column names replaced by the contract's (``renames``: source -> contract).
+
+    A source column that already has the name a mapped column takes is kept apart as
+    ``"<name> (unmapped)"`` (and reported as ignored). Returns the table and {contract -> source}
+    for the columns renamed.
+    """
+    if not renames:
+        return table, {}
+    targets = set(renames.values())
+    names = [renames.get(c, f"{c} (unmapped)" if c in targets else c) for c in table.column_names]
+    return table.rename_columns(names), {renames[c]: c for c in table.column_names if c in renames}
+
+
+def _read_folder(folder: Path, mapping: InputMapping) -> tuple[dict[str, pa.Table], dict[str, str]]:
     raw: dict[str, pa.Table] = {}
+    files: dict[str, str] = {}
     for name in TABLE_SPECS:
-        parquet = folder / f"{name}.parquet"
-        csv = next((folder / f"{name}{s}" for s in (".csv", ".csv.gz") if (folder / f"{name}{s}").exists()), None)
-        if parquet.exists():
-            raw[name] = pq.read_table(parquet)
-        elif csv is not None:
-            # Read every CSV cell as text: the contract, not a guess, decides each type.
-            frame = pd.read_csv(csv, dtype=str, keep_default_na=False, na_values=[""])
-            raw[name] = pa.Table.from_pandas(frame, preserve_index=False)
-    return raw
+        stem = mapping.source_table(name)
+        found = [folder / f"{stem}{s}" for s in (".parquet", ".csv", ".csv.gz") if (folder / f"{stem}{s}").exists()]
+        if len(found) > 1:
+            raise DataError(
+                [Problem(name, None, f"both {found[0].name} and {found[1].name} are in {folder}: keep one of them")]
+            )
+        if not found:
+            continue
+        file = found[0]
+        files[name] = file.name
+        raw[name] = read_parquet_file(file, name) if file.suffix == ".parquet" else read_csv_file(file, name)
+    return raw, files
 
 
-def _read_duckdb(file: Path) -> dict[str, pa.Table]:
-    import duckdb
+def read_parquet_file(file: Path, table: str) -> pa.Table:
+    """One Parquet file as an Arrow table; :class:`DataError` naming the file when it is not one."""
+    _require_file(file, table)
+    try:
+        return pq.read_table(file)
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError([Problem(table, None, f"{file} is not a readable Parquet file ({_first_line(exc)})")]) from exc
 
+
+def read_csv_file(file: Path, table: str) -> pa.Table:
+    """One CSV file (UTF-8, comma-separated, ``.csv.gz`` gzip-compressed), every cell as text.
+
+    The contract, not a guess, decides each type, so the cells are read as text; a file that
+    cannot be read raises :class:`DataError` naming the file and what is wrong with it.
+    """
+    _require_file(file, table)
+    try:
+        header = _header_line(file)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(
+            [Problem(table, None, f"{file} is not gzip-compressed (or is truncated) although named .gz")]
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise DataError([_not_utf8(file, table)]) from exc
+    if not header.strip():
+        raise DataError([Problem(table, None, f"{file} has no header row (the first line is empty)")])
+    separator = _other_separator(header)
+    if separator is not None:
+        raise DataError(
+            [Problem(table, None, f"{file} is separated by {separator}, not commas: export it comma-separated")]
+        )
+    try:
+        frame = pd.read_csv(file, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError([_not_utf8(file, table)]) from exc
+    except pd.errors.ParserError as exc:
+        raise DataError([Problem(table, None, f"{file}: {_ragged(str(exc))}")]) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataError([Problem(table, None, f"{file} holds no columns")]) from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError([Problem(table, None, f"{file} cannot be read ({_first_line(exc)})")]) from exc
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _require_file(file: Path, table: str) -> None:
+    if file.is_dir():
+        raise DataError([Problem(table, None, f"{file} is a folder, not a file")])
+    if file.stat().st_size == 0:
+        raise DataError([Problem(table, None, f"{file} is empty (0 bytes): expected a header row and data")])
+
+
+def _open_text(file: Path) -> io.TextIOBase:
+    if file.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(file, "rb"), encoding="utf-8")
+    return file.open(encoding="utf-8")
+
+
+def _header_line(file: Path) -> str:
+    with _open_text(file) as handle:
+        return handle.readline().lstrip("\ufeff")
+
+
+def _other_separator(header: str) -> str | None:
+    """'semicolons' or 'tabs' when the header row is split by them and holds no comma."""
+    if "," in header:
+        return None
+    for char, name in ((";", "semicolons (;)"), ("\t", "tabs"), ("|", "vertical bars (|)")):
+        if char in header:
+            return name
+    return None
+
+
+def _not_utf8(file: Path, table: str) -> Problem:
+    data = gzip.decompress(file.read_bytes()) if file.suffix == ".gz" else file.read_bytes()
+    try:
+        data.decode("utf-8")
+        where = ""
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        where = f" (byte 0x{data[exc.start]:02x} on line {line})"
+    return Problem(
+        table, None, f"{file} is not UTF-8 text{where}: save it as UTF-8 (Latin-1 or Windows-1252 is not read)"
+    )
+
+
+def _ragged(message: str) -> str:
+    """pandas' "Expected 3 fields in line 4, saw 5" as a sentence about the file."""
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if found:
+        expected, line, saw = found.groups()
+        return (
+            f"line {line} has {saw} fields where the header has {expected} (ragged rows; quote values that hold commas)"
+        )
+    return f"cannot be parsed as CSV ({_first_line(message)})"
+
+
+def _first_line(exc: object) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
+
+
+def _read_duckdb(file: Path, mapping: InputMapping) -> tuple[dict[str, pa.Table], dict[str, str]]:
     if file.suffix not in DUCKDB_SUFFIXES:
         raise DataError([Problem("dataset", None, f"{file} is neither a folder nor a DuckDB file")])
-    with duckdb.connect(str(file), read_only=True) as con:
+    if file.stat().st_size == 0:
+        raise DataError([Problem("dataset", None, f"{file} is empty (0 bytes), not a DuckDB database")])
+    try:
+        con = duckdb.connect(str(file), read_only=True)
+    except duckdb.Error as exc:
+        raise DataError(
+            [Problem("dataset", None, f"{file} is not a readable DuckDB database ({_first_line(exc)})")]
+        ) from exc
+    with con:
         present = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        # Table names come from the contract's allowlist, never from user input.
-        return {name: con.table(name).to_arrow_table() for name in TABLE_SPECS if name in present}
+        wanted = {name: mapping.source_table(name) for name in TABLE_SPECS}
+        # Table names come from the contract's allowlist or the settings file, and only names
+        # that the database lists are read (con.table quotes them), never SQL built from text.
+        raw = {name: con.table(source).to_arrow_table() for name, source in wanted.items() if source in present}
+    return raw, {name: f"{file.name}:{wanted[name]}" for name in raw}
 
 
 def coerce_table(
-    spec: TableSpec, table: pa.Table
+    spec: TableSpec,
+    table: pa.Table,
+    *,
+    formats: Mapping[str, str] | None = None,
+    file: str | None = None,
+    mapping: InputMapping | None = None,
 ) -> tuple[pd.DataFrame, list[Problem], tuple[str, ...], dict[str, np.ndarray]]:
     """Convert one raw table to the contract's types; report what cannot be converted.
 
-    Returns the typed frame, the problems, the columns the contract does not know, and the
-    positions of values that did not convert, by column.
+    ``formats`` gives a timestamp column's ``strftime`` format (default ISO 8601), ``file``
+    and ``mapping`` name the source in messages. Returns the typed frame, the problems, the
+    columns the contract does not know, and the positions of values that did not convert, by
+    column.
     """
+    formats = formats or {}
+    mapping = mapping or InputMapping()
+    where = file or spec.name
     problems: list[Problem] = []
     unparsed: dict[str, np.ndarray] = {}
     present = set(table.column_names)
     for name in spec.required_columns:
         if name not in present:
-            problems.append(Problem(spec.name, name, "required column is missing"))
+            problems.append(Problem(spec.name, name, _missing_column(spec.name, name, table, where, mapping)))
     columns: dict[str, pd.Series] = {}
     for col in spec.columns:
         if col.name not in present:
             continue
-        series, bad = _coerce_column(col, table.column(col.name))
+        values = table.column(col.name)
+        if pa.types.is_nested(values.type):
+            raise DataError(
+                [
+                    Problem(
+                        spec.name,
+                        col.name,
+                        f"holds {values.type} values in {where}: the contract needs {col.kind} values, "
+                        "not a struct or list",
+                    )
+                ]
+            )
+        series, bad = _coerce_column(col, values, formats.get(col.name))
         columns[col.name] = series
         if bad is not None and bad.any():
-            problems.append(_bad_values(spec, col, table, bad))
+            problems.extend(_bad_values(spec, col, table, bad, formats.get(col.name)))
             unparsed[col.name] = np.flatnonzero(bad)
     frame = pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
     extra = tuple(c for c in table.column_names if c not in spec.column_names)
     return frame, problems, extra, unparsed
 
 
-def _coerce_column(col: ColumnSpec, values: pa.ChunkedArray) -> tuple[pd.Series, np.ndarray | None]:
+def _missing_column(table: str, name: str, raw: pa.Table, where: str, mapping: InputMapping) -> str:
+    source = mapping.source_column(table, name)
+    if source != name:
+        return f"required column is missing: {where} has no column {source!r} (input.{table}.{name} in the settings)"
+    close = difflib.get_close_matches(name, raw.column_names, n=1, cutoff=0.6)
+    hint = (
+        f"; did you mean {close[0]!r}? (rename it, or map it: input.{table}.{name} = {close[0]!r})"
+        if close
+        else f"; its columns: {', '.join(raw.column_names[:8])}"
+    )
+    return f"required column is missing from {where}{hint}"
+
+
+def _coerce_column(
+    col: ColumnSpec, values: pa.ChunkedArray, date_format: str | None = None
+) -> tuple[pd.Series, np.ndarray | None]:
     """Return the typed column and a mask of values that did not convert (or None)."""
     was_null = values.is_null().to_numpy(zero_copy_only=False)
     if col.kind in (Kind.ID, Kind.TEXT):
@@ -160,10 +359,11 @@ def _coerce_column(col: ColumnSpec, values: pa.ChunkedArray) -> tuple[pd.Series,
         series = pd.Series(pd.arrays.ArrowStringArray(pc.cast(values, pa.large_string())), dtype=STRING_DTYPE)
         return series, None
     if col.kind is Kind.TIMESTAMP:
-        return _to_utc(values, was_null)
+        return _to_utc(values, was_null, date_format)
     numeric, bad = _to_number(values, was_null)
     if col.kind is Kind.INT:
-        fractional = numeric.notna() & (numeric != np.round(numeric))
+        # Beyond +-MAX_MAGNITUDE an integer is refused as a value (and far beyond it, int64 overflows).
+        fractional = numeric.notna() & ((numeric != np.round(numeric)) | (numeric.abs() > MAX_MAGNITUDE))
         bad = bad | fractional.to_numpy()
         numeric = numeric.where(~fractional)
         return numeric.round().astype("Int64"), bad
@@ -182,26 +382,76 @@ def _to_number(values: pa.ChunkedArray, was_null: np.ndarray) -> tuple[pd.Series
     return series.where(np.isfinite(arr)), bad
 
 
-def _to_utc(values: pa.ChunkedArray, was_null: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+def _to_utc(
+    values: pa.ChunkedArray, was_null: np.ndarray, date_format: str | None = None
+) -> tuple[pd.Series, np.ndarray]:
     if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
         series = pd.Series(values.to_pandas())
         series = pd.to_datetime(series, utc=True)  # naive values are taken as UTC
     else:
-        text = pd.Series(pc.cast(values, pa.string()).to_pandas(), dtype="object")
-        series = pd.to_datetime(text, utc=True, errors="coerce", format="mixed")
+        strings = pc.cast(values, pa.string())
+        aware = None
+        if date_format is None:  # which ISO values carry an offset (Arrow's regex: fast on millions of rows)
+            aware = pc.fill_null(pc.match_substring_regex(strings, ISO_OFFSET), False).to_numpy(zero_copy_only=False)
+        series = parse_timestamps(pd.Series(strings.to_pandas(), dtype="object"), date_format, aware)
     series = series.astype(TIMESTAMP_DTYPE)
     bad = ~was_null & series.isna().to_numpy()
     return series, bad
 
 
-def _bad_values(spec: TableSpec, col: ColumnSpec, table: pa.Table, bad: np.ndarray) -> Problem:
-    idx = np.flatnonzero(bad)
+ISO_OFFSET = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"  # a UTC offset at the end of an ISO 8601 value
+
+
+def parse_timestamps(text: pd.Series, date_format: str | None = None, aware: np.ndarray | None = None) -> pd.Series:
+    """Text to UTC timestamps with ONE format for every row: ISO 8601 by default, else ``date_format``.
+
+    One format for the whole column, never a guess per row: ``10/02/2025`` would otherwise
+    read as 2 October in one row and 10 February in the next. Values that do not match are
+    NaT (the loader reports them). Naive values are taken to be UTC; ``aware`` marks the ISO
+    values that carry an offset, parsed apart because pandas would give a naive value that
+    follows an offset value the same offset.
+    """
+    fmt = date_format or "ISO8601"
+    if aware is None or not aware.any() or aware.all():
+        return pd.to_datetime(text, utc=True, errors="coerce", format=fmt)
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+    for rows in (aware, ~aware):
+        out[rows] = pd.to_datetime(text[rows], utc=True, errors="coerce", format=fmt)
+    return out
+
+
+def _bad_values(
+    spec: TableSpec, col: ColumnSpec, table: pa.Table, bad: np.ndarray, date_format: str | None = None
+) -> list[Problem]:
+    """One problem per cause: values that do not convert, and (integers) values too large to hold."""
+    key = f'input.formats."{spec.name}.{col.name}"'
+    stamps = (
+        f"timestamps not in the format {date_format!r} ({key} in the settings)"
+        if date_format
+        else "unparseable timestamps: not ISO 8601 (2025-02-10, 2025-02-10 14:30 or 2025-02-10T14:30:00Z); "
+        f"another format needs {key}"
+    )
     what = {
-        Kind.TIMESTAMP: "unparseable timestamps",
+        Kind.TIMESTAMP: stamps,
         Kind.FLOAT: "NaN, infinite or non-numeric values",
         Kind.INT: "non-integer, NaN, infinite or non-numeric values",
     }.get(col.kind, "unconvertible values")
-    return Problem(spec.name, col.name, what, int(idx.size), example_rows(spec, table, idx, col.name))
+    huge = np.zeros(len(bad), dtype=bool)
+    if col.kind is Kind.INT:
+        values = table.column(col.name)
+        numeric, _ = _to_number(values, values.is_null().to_numpy(zero_copy_only=False))
+        huge = bad & (numeric.abs() > MAX_MAGNITUDE).to_numpy()
+    problems = []
+    for mask, message in (
+        (bad & ~huge, what),
+        (huge, f"integers too large (beyond +-{MAX_MAGNITUDE:g}; int64 holds at most 9.2e18)"),
+    ):
+        idx = np.flatnonzero(mask)
+        if idx.size:
+            problems.append(
+                Problem(spec.name, col.name, message, int(idx.size), example_rows(spec, table, idx, col.name))
+            )
+    return problems
 
 
 def example_rows(

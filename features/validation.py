@@ -228,6 +228,21 @@ def data_end(dataset: Dataset) -> pd.Timestamp | None:
     return max(ends) if ends else None
 
 
+def data_start(dataset: Dataset) -> pd.Timestamp | None:
+    """The oldest activity timestamp: the oldest usage event, else the oldest dated row."""
+    usage = dataset.get("usage_events")
+    if usage is not None and "timestamp" in usage and usage["timestamp"].notna().any():
+        return usage["timestamp"].min()
+    starts = [
+        frame[spec.time_column].min()
+        for spec in TABLE_SPECS.values()
+        if (frame := dataset.get(spec.name)) is not None
+        and spec.time_column in frame
+        and frame[spec.time_column].notna().any()
+    ]
+    return min(starts) if starts else None
+
+
 def _warnings(dataset: Dataset, now: datetime) -> list[Problem]:
     warnings: list[Problem] = []
     end = data_end(dataset)
@@ -250,7 +265,7 @@ def _warnings(dataset: Dataset, now: datetime) -> list[Problem]:
                     )
                 )
     accounts, usage = dataset.get("accounts"), dataset.get("usage_events")
-    if accounts is not None and usage is not None and "account_id" in usage:
+    if accounts is not None and usage is not None and "account_id" in usage and "account_id" in accounts:
         silent = ~accounts["account_id"].isin(pd.Index(usage["account_id"].unique()))
         if silent.any():
             warnings.append(

@@ -39,7 +39,7 @@ def score_dataset(
     say = progress or (lambda _step, _fraction: None)
     stamp = utc(as_of)
     say("building features", 0.1)
-    feature_set = build_features(dataset, [stamp], engine=engine)
+    feature_set = build_features(dataset, [stamp], engine=engine, config=scorer.feature_config)
     lacking = [s for s in scorer.signals if s not in feature_set.frame.columns]
     if lacking:
         reasons = {s.name: s.reason for s in feature_set.skipped}

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.config import FeatureConfig
 from features.errors import DataError, Problem
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE, Dataset
 from features.times import utc, utc_series
@@ -63,6 +64,13 @@ class Scorer:
     @property
     def outcome_config(self) -> OutcomeConfig:
         return OutcomeConfig(**self.bundle.features.get("config", {}).get("outcome", {}))
+
+    @property
+    def feature_config(self) -> FeatureConfig:
+        """The feature settings the model was trained with (its settings.toml), so scoring builds the same signals."""
+        if self.bundle.settings is not None:
+            return self.bundle.settings.features
+        return FeatureConfig()  # a folder from before settings files: the defaults it was trained with
 
     @cached_property
     def inputs(self) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from features.errors import DataError
 from features.loader import load_dataset
+from features.settings import for_scoring, load_settings
 from features.signals import SIGNALS, SIGNALS_BY_NAME
 from features.validation import data_end, require_valid
 from serving.batching import Batcher, process_scorer, thread_scorer
@@ -144,7 +145,9 @@ class Service:
             return read_scores(settings.scores_file), Story.combine(stored, prefer=scorer.version)
 
         assert settings.data_dir is not None
-        dataset = load_dataset(settings.data_dir)
+        given = load_settings(settings.config_file) if settings.config_file is not None else None
+        run, _ = for_scoring(scorer.bundle.settings, given)  # the model's settings; --config only for [input]
+        dataset = load_dataset(settings.data_dir, mapping=run.input)
         require_valid(dataset)
         end = data_end(dataset)
         if end is None:

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     model_dir: Path = Field(description="Model folder written by `churn train` (checksums verified at load).")
     data_dir: Path | None = Field(None, description="Dataset whose latest snapshot is scored at start-up.")
     scores_file: Path | None = Field(None, description="Serve this scores file instead of scoring --data.")
+    config_file: Path | None = Field(
+        None, description="Settings file whose [input] table maps --data's names (features come from the model)."
+    )
     history_file: Path | None = Field(
         None, description="Score history (DuckDB) for history, changes and what-if; default: beside --model."
     )

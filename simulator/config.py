@@ -8,6 +8,8 @@ from datetime import date
 
 import pandas as pd
 
+from features.domain import DomainConfig
+
 Progress = Callable[[str, float], None]
 
 CHURN_DRIVERS: tuple[str, ...] = (
@@ -94,7 +96,7 @@ _FUTURE = 16  # months after the end kept in the month grid
 
 
 @dataclass(frozen=True)
-class GeneratorConfig:
+class GeneratorConfig(DomainConfig):
     """Knobs of the synthetic world; the defaults give a believable B2B SaaS.
 
     Attributes:
@@ -105,7 +107,6 @@ class GeneratorConfig:
         start: first day of the period.
         existing_share: share of accounts already customers before ``start``.
         trial_share: share of new signups (not enterprise) that begin as a free trial.
-        trial_days: trial length in days.
         monthly_share: share of monthly plans before segment adjustment (SMB more, enterprise
             almost none).
         churn_shift: added to every churn log-odds (positive -> more churn).
@@ -117,9 +118,10 @@ class GeneratorConfig:
             utilisation, ticket priority, survey scores, CSM readings); 0 leaves only the
             sampling noise of the event counts.
         duplicate_rate: share of usage events written twice with the same event_id.
-        horizon_days: churn/upsell window of the ground truth (DESIGN section 4).
-        grace_days: renewal gaps shorter than this are not churn.
         gt_paths: Monte Carlo paths per account-month for the ground-truth probabilities.
+
+    Horizon (the ground truth's churn/upsell window), grace and trial length come from
+    :class:`features.domain.DomainConfig`, as the labels' do.
     """
 
     accounts: int = 1000
@@ -128,7 +130,6 @@ class GeneratorConfig:
     start: date = date(2024, 1, 1)
     existing_share: float = 0.5
     trial_share: float = 0.35
-    trial_days: int = 14
     monthly_share: float = 0.5
     churn_shift: float = 0.0
     upsell_shift: float = 0.0
@@ -136,11 +137,10 @@ class GeneratorConfig:
     events_per_user: float = 4.0
     signal_noise: float = 0.7
     duplicate_rate: float = 0.001
-    horizon_days: int = 90
-    grace_days: int = 30
     gt_paths: int = 128
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.accounts < 1:
             raise ValueError(f"accounts must be at least 1, got {self.accounts}")
         if self.months < 4:

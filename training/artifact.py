@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from features.atomic_write import atomic_folder
+from features.domain import OutcomeRules
+from features.settings import SETTINGS_FILE, InputMapping, Settings, dump_settings
 from training.model.folder import EDITABLE, FORMAT_VERSION, MANIFEST, REFERENCE, SCORECARD, sha256_file
 from training.model.scorecard_file import dump_scorecard
 from training.model_card import render_model_card
@@ -68,11 +70,25 @@ def metrics_document(result: TrainingResult) -> dict[str, Any]:
     return doc
 
 
+def trained_settings(result: TrainingResult, mapping: InputMapping | None = None) -> Settings:
+    """The settings a training run used: its feature and outcome configs, and the input mapping given."""
+    outcome = result.config.outcome
+    rules = OutcomeRules(**{k: getattr(outcome, k) for k in OutcomeRules.__dataclass_fields__})
+    return Settings(result.config.features, rules, mapping or InputMapping())
+
+
 def write_model_folder(
-    result: TrainingResult, out: Path, *, data_source: str, fingerprint: str, extra_files: dict[str, str] | None = None
+    result: TrainingResult,
+    out: Path,
+    *,
+    data_source: str,
+    fingerprint: str,
+    extra_files: dict[str, str] | None = None,
+    mapping: InputMapping | None = None,
 ) -> Path:
-    """Write the folder atomically and return its path."""
+    """Write the folder atomically and return its path; ``mapping`` is the input mapping saved in settings.toml."""
     with atomic_folder(Path(out)) as tmp:
+        (tmp / SETTINGS_FILE).write_text(dump_settings(trained_settings(result, mapping)))
         for name, model in result.models.items():
             (tmp / f"{name}.lgbm.txt").write_text(
                 model.booster.model_to_string(num_iteration=model.booster.best_iteration)

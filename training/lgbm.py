@@ -48,7 +48,15 @@ class LGBMParams:
         unknown = set(changes) - set(fields)
         if unknown:
             raise ValueError(f"unknown LightGBM parameter(s): {', '.join(sorted(unknown))}")
-        typed = {k: type(fields[k])(v) for k, v in changes.items()}
+        typed = {}
+        for key, value in changes.items():
+            kind = type(fields[key])
+            try:
+                typed[key] = kind(value)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"LightGBM parameter {key} takes {'an integer' if kind is int else 'a number'}, not {value!r}"
+                ) from None
         return LGBMParams(**{**fields, **typed})
 
 

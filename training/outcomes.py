@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from features.domain import OutcomeRules
 from features.engine import connect, register_frame, register_tables, to_micros
 from features.errors import DataError, Problem
 from features.loader import Dataset
@@ -28,19 +28,18 @@ from features.rules import active_at, coverage_blocks
 from features.times import MICROS_PER_DAY
 from features.validation import data_end
 
-ChurnDefinition = Literal["contract", "activity"]
 DAY = MICROS_PER_DAY
 
 
 @dataclass(frozen=True)
-class OutcomeConfig:
-    """How outcomes are defined; defaults follow DESIGN.md section 4."""
+class OutcomeConfig(OutcomeRules):
+    """How outcomes are defined; defaults follow DESIGN.md section 4.
 
-    horizon_days: int = 90
-    grace_days: int = 30
-    churn_definition: ChurnDefinition = "contract"
-    active_days: int = 365  # activity mode: an event in this many days before as_of makes an account eligible
-    min_term_days: int = 180  # renewal: only fixed terms at least this long are renewals
+    Every field comes from :class:`features.domain.OutcomeRules` (horizon, grace, minimum
+    term: renewals are only fixed terms at least this long, trial length, churn definition,
+    activity look-back), the ``[outcomes]`` table of a settings file; this class adds the
+    windows as ``pd.Timedelta``.
+    """
 
     @property
     def horizon(self) -> pd.Timedelta:

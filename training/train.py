@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from features.builders import build_features, monthly_as_of
+from features.config import FeatureConfig
 from features.contract import TABLE_SPECS
 from features.loader import Dataset
 from features.signals import SIGNALS_BY_NAME
@@ -53,6 +54,7 @@ class TrainConfig:
 
     outcomes: tuple[str, ...] = ("churn", "renewal", "upsell")
     outcome: OutcomeConfig = field(default_factory=OutcomeConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)  # key events, windows, engagement
     lgbm: LGBMParams = field(default_factory=LGBMParams)
     seed: int = 42
     test_dates: int = 3
@@ -143,7 +145,7 @@ def build_training_frame(
     dataset: Dataset, dates: Sequence[pd.Timestamp], config: TrainConfig, progress: Callable[[str], None] | None = None
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Features for every (account, as_of) joined with the outcome labels and ARR."""
-    features = build_features(dataset, dates, engine=config.engine, progress=progress)
+    features = build_features(dataset, dates, engine=config.engine, config=config.features, progress=progress)
     labels = build_labels(
         dataset, features.frame[["account_id", "as_of"]], config.outcomes, config.outcome, engine=config.engine
     )

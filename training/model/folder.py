@@ -8,6 +8,8 @@ A folder holds::
     metrics.json                test metrics of every model and baseline
     model_card.md               data window, metrics, intended use, limits
     scorecard.yaml              the health scorecard (when churn is an outcome), for people to edit
+    settings.toml               the settings the model was trained with ([features], [outcomes],
+                                [input]; ``features.settings``): scoring uses these
     reference.json              binned training distributions of every input and of the churn
                                 probability, the baseline of ``churn drift`` (absent in older folders)
     manifest.json               format version, model version, data fingerprint, git commit,
@@ -32,6 +34,7 @@ from typing import Any
 import lightgbm as lgb
 
 from features.atomic_write import recover_folder
+from features.settings import SETTINGS_FILE, Settings, SettingsError, parse_settings
 from training.model.booster import CalibratedBooster
 from training.model.calibrator import Calibrator
 from training.model.matrix import FeatureSpec
@@ -46,6 +49,8 @@ EDITABLE = (SCORECARD,)  # checked by content, not by checksum
 # The layout of the folder. Bump it when a reader of the old layout would misread the new one;
 # loading refuses any other version (and folders from before versions were recorded).
 FORMAT_VERSION = 1
+# Keys every manifest of this format has; a manifest lacking one is refused by name.
+MANIFEST_KEYS = ("format_version", "model_version", "files", "outcomes")
 OPTIONAL_PARTS = {
     SCORECARD: "health_score will be empty (no health scorecard)",
     REFERENCE: "`churn drift` has no baseline (no reference profile)",
@@ -69,6 +74,7 @@ class ModelBundle:
     scorecard: Scorecard | None = None
     scorecard_edited: bool = False
     reference: dict[str, Any] | None = None  # drift reference profile; None for folders written before it existed
+    settings: Settings | None = None  # settings.toml; None for folders written before settings files
     warnings: tuple[str, ...] = field(default=())  # optional parts missing, one line each
 
     @property
@@ -135,6 +141,12 @@ def load_model_folder(path: Path) -> ModelBundle:
             raise ModelFolderError(f"{file}: {exc}") from exc
         edited = sha256_file(file) != manifest["editable"][SCORECARD]
     reference = json.loads((path / REFERENCE).read_text()) if REFERENCE in files else None
+    settings = None
+    if SETTINGS_FILE in files:
+        try:
+            settings = parse_settings((path / SETTINGS_FILE).read_text(), str(path / SETTINGS_FILE))
+        except SettingsError as exc:
+            raise ModelFolderError(str(exc)) from exc
     warnings = missing_parts(path, manifest, features)  # callers show them: the CLI on stderr, the API in its log
     return ModelBundle(
         path,
@@ -146,6 +158,7 @@ def load_model_folder(path: Path) -> ModelBundle:
         scorecard,
         edited,
         reference,
+        settings,
         warnings,
     )
 
@@ -161,6 +174,8 @@ def read_manifest(path: Path) -> dict[str, Any]:
         manifest["files"]  # noqa: B018 - present in every version
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFolderError(f"{manifest_file}: unreadable manifest ({exc})") from exc
+    if not isinstance(manifest["files"], dict):
+        raise ModelFolderError(f"{manifest_file}: 'files' must map file names to SHA-256 checksums; refused")
     version = manifest.get("format_version")
     if version is None:
         raise ModelFolderError(
@@ -173,6 +188,9 @@ def read_manifest(path: Path) -> dict[str, Any]:
             f"{path}: model folder format {version!r} is {'newer than' if newer else 'not'} the format this version "
             f"reads ({FORMAT_VERSION}); {'upgrade churn-health' if newer else 'retrain it with `churn train`'}"
         )
+    lacking = [key for key in MANIFEST_KEYS if key not in manifest]
+    if lacking:
+        raise ModelFolderError(f"{manifest_file} lacks the key {lacking[0]!r}; refused (retrain with `churn train`)")
     return manifest
 
 
