@@ -202,6 +202,9 @@ def train(
         list[str] | None, typer.Option(help="LightGBM parameter override, key=value (repeatable).")
     ] = None,
     engine: Annotated[str, typer.Option(help="Feature engine: duckdb or spark.")] = "duckdb",
+    every: Annotated[
+        str, typer.Option(help="Snapshot cadence: auto (monthly if the history allows, else 2W, else 1W), 1M, 2W, 1W or 7D.")
+    ] = "auto",
 ) -> None:
     """Train churn, renewal and upsell models (or a model on your own feature table)."""
     if (data is None) == (table is None):
@@ -232,6 +235,7 @@ def train(
             lgbm=params,
             seed=seed,
             engine=engine,
+            every=every,
             start=parse_date(date_from) if date_from else None,
             end=parse_date(date_to) if date_to else None,
         )
@@ -391,10 +395,13 @@ def demo(
 ) -> None:
     """Run the whole job on a generated world and print where each output is."""
     from features.builders import build_features
-    from features.generator import GeneratorConfig, generate_world, write_world
+    from features.config import FeatureConfig
+    from features.generator import GENERATED_KEY_EVENTS, GeneratorConfig, generate_world, write_world
     from features.loader import load_dataset, write_frame
     from features.validation import data_end, validate_dataset
     from training.train import TrainConfig
+
+    feature_config = FeatureConfig(key_events=GENERATED_KEY_EVENTS)  # the generated world's key events
 
     world_dir, model_dir, features_file = out / "world", out / "model", out / "features.parquet"
     console.rule("1. generate a synthetic SaaS world")
@@ -415,13 +422,15 @@ def demo(
     assert end is not None
     as_of = end.normalize()
     with progress_bar("features") as update:
-        feature_set = build_features(dataset, [as_of], progress=lambda message: update(message, 0.5))
+        feature_set = build_features(
+            dataset, [as_of], config=feature_config, progress=lambda message: update(message, 0.5)
+        )
     write_frame(feature_set.frame, features_file)
     console.print(f"{len(feature_set.frame):,} accounts x {len(feature_set.signals)} signals at {as_of:%Y-%m-%d}")
 
     console.rule("4. train churn, renewal and upsell models (time-based validation, MLflow)")
     uri = _default_uri(model_dir)
-    run_training(dataset, world_dir, TrainConfig(), model_dir, uri)
+    run_training(dataset, world_dir, TrainConfig(features=feature_config), model_dir, uri)
 
     console.rule("5. score every active account: probabilities, health score, red flags, CRM file")
     scores_file, crm_file = out / "scores.parquet", out / "crm.csv"

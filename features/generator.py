@@ -44,9 +44,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.config import EVENT_TYPES
+from features.config import EVENT_TYPES, KEY_EVENTS
 from features.contract import PRIORITIES, SEGMENTS, SENTIMENTS, TABLE_SPECS
 from features.loader import TIMESTAMP_DTYPE, write_dataset, write_frame
+
+# The generated world's key events: pass them as FeatureConfig(key_events=GENERATED_KEY_EVENTS) (or in
+# churn.toml, which `churn generate` writes); they are not a default of FeatureConfig.
+GENERATED_KEY_EVENTS: tuple[str, ...] = KEY_EVENTS
 
 Progress = Callable[[str, float], None]
 

@@ -110,8 +110,9 @@ def dataset_drift(
     from serving.scorer import Scorer, eligible_features
 
     reference_of(bundle)  # fail before the feature build when there is nothing to compare with
-    frame = build_features(dataset, [as_of], engine=engine).frame
-    rows = eligible_features(dataset, frame, Scorer(bundle).outcome_config)
+    scorer = Scorer(bundle)
+    frame = build_features(dataset, [as_of], engine=engine, config=scorer.feature_config).frame
+    rows = eligible_features(dataset, frame, scorer.outcome_config)
     if rows.empty:
         raise ValueError(f"no account to compare at {as_of:%Y-%m-%d}: none is one the churn model scores (active then)")
     return drift_table(bundle, rows, thresholds), len(rows)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.config import KEY_EVENTS, FeatureConfig
 from features.errors import DataError, Problem
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE, Dataset
 from serving.flags import FlagConfig, flags
@@ -84,6 +85,11 @@ class Scorer:
     @property
     def outcome_config(self) -> OutcomeConfig:
         return OutcomeConfig(**self.bundle.features.get("config", {}).get("outcome", {}))
+
+    @property
+    def feature_config(self) -> FeatureConfig:
+        """The feature settings the model was trained with (key events, chosen event types, windows)."""
+        return model_feature_config(self.bundle)
 
     @cached_property
     def inputs(self) -> tuple[str, ...]:
@@ -244,6 +250,16 @@ def eligible_features(dataset: Dataset, features: pd.DataFrame, config: OutcomeC
     return rows.sort_values("account_id", ignore_index=True)
 
 
+def model_feature_config(bundle: ModelBundle) -> FeatureConfig:
+    """The FeatureConfig saved in a model folder; folders from before it was saved get the settings
+    they were trained with (the generated world's key events, no vocabulary signals)."""
+    saved = bundle.features.get("config", {}).get("features")
+    if saved is None:
+        return FeatureConfig(key_events=KEY_EVENTS, event_types=())
+    config = FeatureConfig.from_dict(saved)
+    return config if config.event_types is not None else FeatureConfig.from_dict({**saved, "event_types": []})
+
+
 def score_dataset(
     dataset: Dataset,
     scorer: Scorer,
@@ -266,7 +282,7 @@ def score_dataset(
     say = progress or (lambda _step, _fraction: None)
     stamp = _utc(as_of)
     say("building features", 0.1)
-    feature_set = build_features(dataset, [stamp], engine=engine)
+    feature_set = build_features(dataset, [stamp], engine=engine, config=scorer.feature_config)
     lacking = [s for s in scorer.signals if s not in feature_set.frame.columns]
     if lacking:
         reasons = {s.name: s.reason for s in feature_set.skipped}
