@@ -203,7 +203,10 @@ def train(
     ] = None,
     engine: Annotated[str, typer.Option(help="Feature engine: duckdb or spark.")] = "duckdb",
     every: Annotated[
-        str, typer.Option(help="Snapshot cadence: auto (monthly if the history allows, else 2W, else 1W), 1M, 2W, 1W or 7D.")
+        str,
+        typer.Option(
+            help="Snapshot cadence: auto (monthly if the history allows, else 2W, else 1W), 1M, 2W, 1W or 7D."
+        ),
     ] = "auto",
 ) -> None:
     """Train churn, renewal and upsell models (or a model on your own feature table)."""

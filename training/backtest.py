@@ -4,11 +4,11 @@ A training run picks snapshot dates at a cadence (``1M``, ``2W``, ``1W``, ``7D``
 then plans a rolling-origin backtest over them: an expanding window with several cut-offs. Each
 fold tests a block of consecutive dates (about a month of snapshots, so one account's correlated
 fine-cadence snapshots of the same period stay in one fold) and trains on the dates whose whole
-outcome window (plus grace) ends at or before the block's first date: a gap of one horizon, so
-no training label sees the test period.
+outcome window ends at or before the block's first date: a gap of one horizon, so no training
+label's window overlaps the test period.
 
 >>> d = [pd.Timestamp(f"2024-{m:02d}-01", tz="UTC") for m in range(1, 13)]
->>> [f"{f.test[0]:%m}" for f in plan_folds(d, 30, pd.Timedelta(days=120), folds=3)]
+>>> [f"{f.test[0]:%m}" for f in plan_folds(d, 30, pd.Timedelta(days=90), folds=3)]
 ['10', '11', '12']
 """
 
@@ -69,12 +69,12 @@ def block_size(step_days: int) -> int:
 
 
 def plan_folds(
-    dates: Sequence[pd.Timestamp], step_days: int, settle: pd.Timedelta, folds: int, min_train: int = MIN_TRAIN_DATES
+    dates: Sequence[pd.Timestamp], step_days: int, gap: pd.Timedelta, folds: int, min_train: int = MIN_TRAIN_DATES
 ) -> list[Fold]:
     """Up to ``folds`` expanding-window folds, oldest first; fewer when the dates do not allow more.
 
-    Fold k tests a block of dates; it trains on every date ``d`` with ``d + settle <= first test
-    date`` (``settle`` is the horizon, plus grace for contract outcomes).
+    Fold k tests a block of dates; it trains on every date ``d`` with ``d + gap <= first test
+    date`` (``gap``: the outcome horizon).
     """
     ordered = sorted(dates)
     size = block_size(step_days)
@@ -85,7 +85,7 @@ def plan_folds(
         if lo < 1:
             break
         test = tuple(ordered[lo:hi])
-        train = tuple(d for d in ordered[:lo] if d + settle <= test[0])
+        train = tuple(d for d in ordered[:lo] if d + gap <= test[0])
         if len(train) < min_train:
             break
         planned.append(Fold(0, train, test))
@@ -93,16 +93,16 @@ def plan_folds(
     return [Fold(i + 1, f.train, f.test) for i, f in enumerate(planned)]
 
 
-def dates_needed(step_days: int, settle: pd.Timedelta, folds: int, min_train: int = MIN_TRAIN_DATES) -> int:
+def dates_needed(step_days: int, gap: pd.Timedelta, folds: int, min_train: int = MIN_TRAIN_DATES) -> int:
     """Snapshot dates a backtest with ``folds`` folds needs at this cadence (evenly spaced dates)."""
-    gap = math.ceil(settle / pd.Timedelta(days=step_days))
-    return folds * block_size(step_days) + gap + min_train - 1
+    steps = math.ceil(gap / pd.Timedelta(days=step_days))
+    return folds * block_size(step_days) + steps + min_train - 1
 
 
-def history_needed(step_days: int, settle: pd.Timedelta, folds: int = 1) -> str:
-    """How much settled history one (or ``folds``) backtest folds need, in words."""
-    days = (dates_needed(step_days, settle, folds) - 1) * step_days
-    return f"about {days / 30.4:.1f} months of snapshot dates plus {settle.days} days to settle the labels"
+def history_needed(step_days: int, gap: pd.Timedelta, folds: int = 1) -> str:
+    """How long a span of snapshot dates one (or ``folds``) backtest folds need, in words."""
+    days = (dates_needed(step_days, gap, folds) - 1) * step_days
+    return f"about {days / 30.4:.1f} months of snapshot dates"
 
 
 def account_halves(account_ids: pd.Series, share: float = 0.2, salt: int = 0) -> np.ndarray:

@@ -159,13 +159,14 @@ def plan(dataset: Dataset, config: TrainConfig) -> tuple[str, list[pd.Timestamp]
     if end is None:
         raise ValueError("the dataset has no dated rows")
     settle = settle_time(config)
+    gap = config.outcome.horizon  # between a fold's training dates and its first test date
     first = pd.Timestamp(config.start, tz="UTC") if config.start else default_first_date(dataset)
     last = min(pd.Timestamp(config.end, tz="UTC"), end - settle) if config.end else end - settle
     options = AUTO_ORDER if config.every == "auto" else (config.every,)
     tried = []
     for every in options:
         dates = cadence_dates(first, last, every)
-        folds = plan_folds(dates, CADENCES[every], settle, config.folds)
+        folds = plan_folds(dates, CADENCES[every], gap, config.folds)
         tried.append((every, dates, folds))
         if len(folds) == config.folds:
             return every, dates, folds
@@ -173,12 +174,12 @@ def plan(dataset: Dataset, config: TrainConfig) -> tuple[str, list[pd.Timestamp]
     if folds:
         return every, dates, folds
     found = ", ".join(f"{len(d)} {CADENCE_WORDS[e]}" for e, d, _ in tried)
-    need = " or ".join(f"{dates_needed(CADENCES[e], settle)} {CADENCE_WORDS[e]}" for e, _, _ in tried)
+    need = " or ".join(f"{dates_needed(CADENCES[e], gap, 1)} {CADENCE_WORDS[e]}" for e, _, _ in tried)
     finest = tried[-1][0]
     raise ValueError(
         f"only {found} snapshot dates between {first:%Y-%m-%d} and {last:%Y-%m-%d} are settled; "
-        f"training needs at least {need} ({history_needed(CADENCES[finest], settle)}; "
-        "more history, or a shorter --horizon)"
+        f"training needs at least {need} ({history_needed(CADENCES[finest], gap)}, then {settle.days} days "
+        "for the newest labels to settle; more history, or a shorter --horizon)"
     )
 
 
@@ -189,7 +190,7 @@ def snapshot_dates(dataset: Dataset, config: TrainConfig) -> list[pd.Timestamp]:
 
 def split_dates(dates: Sequence[pd.Timestamp], config: TrainConfig, every: str = "1M") -> list[Fold]:
     """The backtest folds over ``dates`` (order of ``dates`` does not matter)."""
-    return plan_folds(sorted(dates), CADENCES[every], settle_time(config), config.folds)
+    return plan_folds(sorted(dates), CADENCES[every], config.outcome.horizon, config.folds)
 
 
 def build_training_frame(
