@@ -90,6 +90,9 @@ def run_report(
             from training.artifact import load_model_folder
 
             bundle = load_model_folder(model)
+            from serving.scorer import model_feature_config
+
+            config = KPIConfig(margin=margin, features=model_feature_config(bundle))  # the model's key events
         update("loading data", 0.05)
         dataset = load_dataset(data)
         require_valid(dataset)

@@ -114,7 +114,7 @@ def build_features(
     if not stamps:
         raise ValueError("as_of must hold at least one snapshot date")
     config = resolve_vocabulary(dataset, config, max(stamps))
-    signals, skipped = available_signals(dataset, config)
+    signals, skipped = available_signals(dataset, config, max(stamps))
     con = con or connect(engine)
     say(f"registering {len(dataset.tables)} tables on {con.name}")
     tables = register_tables(con, dataset)
@@ -133,16 +133,19 @@ def build_features(
     return FeatureSet(_finish_frame(frame, signals), signals, skipped)
 
 
-def available_signals(dataset: Dataset, config: FeatureConfig) -> tuple[tuple[Signal, ...], tuple[SkippedSignal, ...]]:
+def available_signals(
+    dataset: Dataset, config: FeatureConfig, before: pd.Timestamp
+) -> tuple[tuple[Signal, ...], tuple[SkippedSignal, ...]]:
     """The signals this dataset and config can give, and the skipped ones with the reason.
 
     ``config.event_types`` must be resolved (:func:`features.builders_vocab.resolve_vocabulary`).
     Key-event signals are skipped when no key events are configured, and when none of the
-    configured ones occurs in the data: never computed on names the data does not have.
+    configured ones occurs before ``before`` (the newest as_of): never computed on names the
+    data does not have.
     """
     present = {name: tuple(frame.columns) for name, frame in dataset.tables.items()}
     signals, skipped = split_available(present, config)
-    reason = key_events_absent(dataset, config)
+    reason = key_events_absent(dataset, config, before)
     if reason is None:
         return signals, skipped
     keyed = [s for s in signals if s.name in KEY_EVENT_SIGNALS]

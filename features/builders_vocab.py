@@ -63,12 +63,13 @@ def resolve_vocabulary(dataset: Dataset, config: FeatureConfig, before: pd.Times
     return replace(config, event_types=top_event_types(events, before, config.event_types_top_k))
 
 
-def key_events_absent(dataset: Dataset, config: FeatureConfig) -> str | None:
-    """Why the key-event signals cannot be computed on this data, or None."""
+def key_events_absent(dataset: Dataset, config: FeatureConfig, before: pd.Timestamp) -> str | None:
+    """Why the key-event signals cannot be computed on this data (no configured key event occurs
+    strictly before ``before``), or None."""
     events = dataset.get("usage_events")
     if not config.key_events or events is None or "event" not in events.columns:
         return None
-    seen = set(events["event"].dropna().astype(str).unique())
+    seen = set(events.loc[events["timestamp"] < before, "event"].dropna().astype(str).unique())
     if any(k in seen for k in config.key_events):
         return None
     return f"none of the key events ({', '.join(config.key_events)}) occurs in usage_events.event"

@@ -64,7 +64,7 @@ def reference_features(
     if not stamps:
         raise ValueError("as_of must hold at least one snapshot date")
     config = resolve_vocabulary(dataset, config, max(stamps))
-    signals, skipped = available_signals(dataset, config)
+    signals, skipped = available_signals(dataset, config, max(stamps))
     names = [s.name for s in signals]
     tables = _tables(dataset)
     frames = []

@@ -102,8 +102,8 @@ def test_rows_on_or_after_as_of_change_nothing(duck, case, data) -> None:
     for name, frame in before.tables.items():
         tables[name] = pd.concat([frame, typed(name, extra[name], frame.columns)], ignore_index=True)
     after = dataset(tables)
-    want = build_features(before, [a], con=duck).frame
-    got = build_features(after, [a], con=duck).frame
+    want = build_features(before, [a], con=duck, config=KEYED).frame
+    got = build_features(after, [a], con=duck, config=KEYED).frame
     pd.testing.assert_frame_equal(got, want, check_exact=True)
 
 
@@ -252,7 +252,7 @@ def test_accounts_without_events_and_with_a_single_event(duck) -> None:
             }
         ],
     }
-    frame = build_features(dataset(rows), [AS_OF], con=duck).frame.set_index("account_id")
+    frame = build_features(dataset(rows), [AS_OF], con=duck, config=KEYED).frame.set_index("account_id")
     assert frame.loc["quiet", "active_users_7d"] == 0 and np.isnan(frame.loc["quiet", "days_since_last_activity"])
     assert frame.loc["once", "active_users_7d"] == 1 and frame.loc["once", "days_since_last_activity"] == 1.0
     assert frame.loc["once", "time_to_value_days"] == 199.0
