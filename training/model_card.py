@@ -107,7 +107,7 @@ def _fold_rows(outcome: dict[str, Any]) -> str:
     ]
     for f in folds:
         lines.append(
-            f"| {f['fold']} | {f['rows_test']:,} | {f['best_iteration']} | {_cell(f['model'].get('roc_auc'))} | "
+            f"| {f['fold']} | {f['rows_test']:,} | {f['trees']} | {_cell(f['model'].get('roc_auc'))} | "
             f"{_cell(f['logistic'].get('roc_auc'))} | {_cell(f['model'].get('pr_auc'))} |"
         )
     return "\n".join(lines)

@@ -60,7 +60,7 @@ Progress = Callable[[str, float], None]
 FOLDS = ("train", "calibration", "test")
 FAMILIES = ("model", "logistic", "equal_weight")
 ARR = "arr_at_as_of"  # revenue weight for "ARR at risk captured"; never a model input
-STOP_SHARE = 0.2  # share of accounts whose training snapshots early-stop a fold's booster
+STOP_SHARE = 0.2  # share of accounts whose training snapshots early-stop the newest fold's booster
 CADENCE_WORDS = {"1M": "monthly", "2W": "two-weekly", "1W": "weekly", "7D": "weekly"}
 
 
@@ -207,16 +207,28 @@ def _directions(spec: FeatureSpec) -> dict[str, int]:
     return {n: SIGNALS_BY_NAME[n].direction for n in spec.numeric if n in SIGNALS_BY_NAME}
 
 
+def choose_rounds(name: str, train_rows: pd.DataFrame, spec: FeatureSpec, config: TrainConfig) -> int:
+    """The number of trees: early stopping on the newest fold's training dates, holding out a share
+    of the accounts (all their snapshots), so no account is on both sides."""
+    x = to_matrix(train_rows, spec)
+    y = train_rows[name].to_numpy(dtype=float)
+    stop = account_halves(train_rows["account_id"], STOP_SHARE, salt=config.seed)
+    if len(np.unique(y[stop])) < 2 or len(np.unique(y[~stop])) < 2:
+        stop = account_halves(train_rows["account_id"], 0.5, salt=config.seed)
+    if len(np.unique(y[stop])) < 2 or len(np.unique(y[~stop])) < 2:
+        return config.lgbm.early_stopping_rounds  # too few positives to early-stop: a short, safe model
+    booster = train_booster(x[~stop], y[~stop], x[stop], y[stop], config.lgbm, config.seed)
+    return max(1, int(booster.best_iteration or booster.current_iteration()))
+
+
 def _fold_scores(
-    name: str, train_rows: pd.DataFrame, test_rows: pd.DataFrame, spec: FeatureSpec, config: TrainConfig
+    name: str, train_rows: pd.DataFrame, test_rows: pd.DataFrame, spec: FeatureSpec, config: TrainConfig, rounds: int
 ) -> tuple[dict[str, np.ndarray], lgb.Booster]:
-    """Raw (uncalibrated) scores of the model and both baselines on a fold's test rows."""
+    """Raw (uncalibrated) scores of the model and both baselines on a fold's test rows, each fitted
+    on every training row of the fold (the booster with ``rounds`` trees)."""
     x_train, x_test = to_matrix(train_rows, spec), to_matrix(test_rows, spec)
     y_train = train_rows[name].to_numpy(dtype=float)
-    stop = account_halves(train_rows["account_id"], STOP_SHARE, salt=config.seed)
-    if len(np.unique(y_train[stop])) < 2 or len(np.unique(y_train[~stop])) < 2:
-        stop = account_halves(train_rows["account_id"], 0.5, salt=config.seed)
-    booster = train_booster(x_train[~stop], y_train[~stop], x_train[stop], y_train[stop], config.lgbm, config.seed)
+    booster = refit(train_rows, name, spec, config, rounds)
     numeric = list(spec.numeric)
     lr = fit_logistic(x_train[numeric], y_train, config.seed)
     ew = fit_equal_weight(x_train[numeric], _directions(spec))
@@ -269,25 +281,29 @@ def train_outcome(
 ) -> OutcomeModel:
     """Backtest one outcome over the folds, choose trees and calibrator, refit on every snapshot."""
     labelled = frame[frame[name].notna()]
-    kept, raw, ys, ids, tests, boosters, skipped = [], [], [], [], [], [], []
-    for fold in folds:
+    usable = [
+        f
+        for f in folds
+        if labelled.loc[labelled["as_of"].isin(f.train), name].nunique() == 2
+        and labelled.loc[labelled["as_of"].isin(f.test), name].nunique() == 2
+    ]
+    if not usable:
+        raise ValueError(
+            f"outcome {name!r}: no backtest fold holds both classes in its training and test dates "
+            f"({len(labelled)} labelled snapshots)"
+        )
+    rounds = choose_rounds(name, labelled[labelled["as_of"].isin(usable[-1].train)], spec, config)
+    kept, raw, ys, ids, tests, boosters = [], [], [], [], [], []
+    for fold in usable:
         train_rows = labelled[labelled["as_of"].isin(fold.train)]
         test_rows = labelled[labelled["as_of"].isin(fold.test)]
-        if train_rows[name].nunique() < 2 or test_rows[name].nunique() < 2:
-            skipped.append(fold.index)
-            continue
-        scores, booster = _fold_scores(name, train_rows, test_rows, spec, config)
+        scores, booster = _fold_scores(name, train_rows, test_rows, spec, config, rounds)
         kept.append(fold)
         raw.append(scores)
         ys.append(test_rows[name].to_numpy(dtype=float))
         ids.append(test_rows["account_id"])
         tests.append(test_rows)
         boosters.append(booster)
-    if not kept:
-        raise ValueError(
-            f"outcome {name!r}: no backtest fold holds both classes in its training and test dates "
-            f"({len(labelled)} labelled snapshots)"
-        )
     probs = {f: _cross_fitted([r[f] for r in raw], ys, ids, config.seed) for f in FAMILIES}
     per_fold = []
     for k, (fold, test_rows) in enumerate(zip(kept, tests, strict=True)):
@@ -297,12 +313,11 @@ def train_outcome(
                 **fold.describe(),
                 "rows_train": int(labelled["as_of"].isin(fold.train).sum()),
                 "rows_test": len(test_rows),
-                "best_iteration": int(boosters[k].best_iteration or boosters[k].current_iteration()),
+                "trees": rounds,
                 **{f: binary_metrics(ys[k], probs[f][k], arr) for f in FAMILIES},
             }
         )
     metrics = {f: _mean_metrics([p[f] for p in per_fold]) for f in FAMILIES}
-    rounds = max(1, int(np.median([p["best_iteration"] for p in per_fold])))
     metrics["model"]["best_iteration"] = rounds
     calibrator, choice = choose_calibrator(np.concatenate([r["model"] for r in raw]), np.concatenate(ys), config.seed)
     booster = refit(labelled, name, spec, config, rounds)
