@@ -55,18 +55,16 @@ def test_twelve_generated_months_train_with_the_defaults(tmp_path: Path) -> None
 
 
 def cut_at(dataset: Dataset, at: pd.Timestamp) -> Dataset:
-    """The data as it stood at ``at``: rows dated at or after it dropped, and subscription end dates
-    after it clipped: a fixed term (180 days or more) keeps the end it was signed with; any other
-    row running at the cut is open-ended (its end, a later cancellation, is not known yet)."""
-    tables = {}
-    for name, frame in dataset.tables.items():
-        kept = frame[frame[TIMES[name]] < at] if name in TIMES else frame
-        if name == "subscriptions":
-            end = kept["end_date"]
-            fixed = (end - kept["start_date"]) >= pd.Timedelta(days=180)
-            kept = kept.assign(end_date=end.where(end.isna() | (end <= at) | fixed, pd.NaT).astype(end.dtype))
-        tables[name] = kept.reset_index(drop=True)
-    return Dataset(tables)
+    """The data as it stood at ``at``: every row dated at or after it dropped. A subscription row
+    that started before the cut keeps its end date: a term's end is known when the term starts
+    (setting it to the cut would end every running term there; leaving it open would hide the
+    renewal date the model learned from)."""
+    return Dataset(
+        {
+            name: (frame[frame[TIMES[name]] < at] if name in TIMES else frame).reset_index(drop=True)
+            for name, frame in dataset.tables.items()
+        }
+    )
 
 
 @pytest.mark.slow

@@ -117,7 +117,7 @@ def coverage_blocks(subscriptions: pd.DataFrame, grace: pd.Timedelta) -> pd.Data
     subs = subs.sort_values(["account_id", "start_date", "end_date"], ignore_index=True)
     running_end = subs.groupby("account_id")["end_date"].cummax()
     previous_end = running_end.groupby(subs["account_id"]).shift()
-    new_block = previous_end.isna() | (subs["start_date"] >= previous_end + grace)
+    new_block = previous_end.isna() | (subs["start_date"] - grace >= previous_end)  # no NEVER + grace overflow
     subs["block"] = new_block.cumsum()
     return (
         subs.groupby("block")
