@@ -55,16 +55,17 @@ def generate(
 def write_world_settings(config: object, out: Path) -> Path:
     """The generated world's own settings file (churn.toml): its key events and outcome windows."""
     from features.atomic_write import write_text
-    from features.config import KEY_EVENTS, FeatureConfig
+    from features.config import FeatureConfig
     from features.domain import OutcomeRules
     from features.settings import DATA_SETTINGS_FILE, Settings, dump_settings
+    from simulator import GENERATED_KEY_EVENTS
 
     rules = OutcomeRules(
         horizon_days=config.horizon_days,  # type: ignore[attr-defined]
         grace_days=config.grace_days,  # type: ignore[attr-defined]
         trial_days=config.trial_days,  # type: ignore[attr-defined]
     )
-    settings = Settings(FeatureConfig(key_events=KEY_EVENTS), rules)
+    settings = Settings(FeatureConfig(key_events=GENERATED_KEY_EVENTS), rules)
     header = "# Settings of a generated world: its product's key events. `churn` commands given --data on\n"
     header += "# this folder read this file unless --config names another.\n\n"
     target = Path(out) / DATA_SETTINGS_FILE
@@ -241,6 +242,12 @@ def train(
     ] = None,
     engine: Annotated[str, typer.Option(help="Feature engine: duckdb or spark.")] = "duckdb",
     config: ConfigOption = None,
+    every: Annotated[
+        str,
+        typer.Option(
+            help="Snapshot cadence: auto (monthly if the history allows, else 2W, else 1W), 1M, 2W, 1W or 7D."
+        ),
+    ] = "auto",
 ) -> None:
     """Train churn, renewal and upsell models (or a model on your own feature table).
 
@@ -279,6 +286,7 @@ def train(
             lgbm=params,
             seed=seed,
             engine=engine,
+            every=every,
             start=parse_date(date_from) if date_from else None,
             end=parse_date(date_to) if date_to else None,
         )

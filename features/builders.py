@@ -37,11 +37,12 @@ from features.builders_crm import (
     support_parts,
 )
 from features.builders_usage import usage_parts
+from features.builders_vocab import key_events_absent, resolve_vocabulary, vocabulary_formulas, vocabulary_parts
 from features.config import FeatureConfig
 from features.engine import connect, register_frame, register_tables
 from features.loader import Dataset
 from features.rules import spine as snapshot_spine
-from features.signals import SIGNALS_BY_NAME, Signal, SkippedSignal, split_available
+from features.signals import KEY_EVENT_SIGNALS, SIGNALS_BY_NAME, Signal, SkippedSignal, split_available
 from features.times import MICROS_PER_DAY, from_micros, micros_list, utc
 from features.windows import DAY, Part, attach_parts, periods_table
 
@@ -106,8 +107,8 @@ def build_features(
     stamps = to_timestamps(as_of)
     if not stamps:
         raise ValueError("as_of must hold at least one snapshot date")
-    present = {name: tuple(frame.columns) for name, frame in dataset.tables.items()}
-    signals, skipped = split_available(present, config)
+    config = resolve_vocabulary(dataset, config, max(stamps))
+    signals, skipped = available_signals(dataset, config, max(stamps))
     con = con or connect(engine)
     say(f"registering {len(dataset.tables)} tables on {con.name}")
     tables = register_tables(con, dataset)
@@ -124,6 +125,28 @@ def build_features(
     frame = _run(con, sql)
     say(f"computed {len(frame)} rows")
     return FeatureSet(_finish_frame(frame, signals), signals, skipped)
+
+
+def available_signals(
+    dataset: Dataset, config: FeatureConfig, before: pd.Timestamp
+) -> tuple[tuple[Signal, ...], tuple[SkippedSignal, ...]]:
+    """The signals this dataset and config can give, and the skipped ones with the reason.
+
+    ``config.event_types`` must be resolved (:func:`features.builders_vocab.resolve_vocabulary`).
+    Key-event signals are skipped when no key events are configured, and when none of the
+    configured ones occurs before ``before`` (the newest as_of): never computed on names the
+    data does not have.
+    """
+    present = {name: tuple(frame.columns) for name, frame in dataset.tables.items()}
+    signals, skipped = split_available(present, config)
+    reason = key_events_absent(dataset, config, before)
+    if reason is None:
+        return signals, skipped
+    keyed = [s for s in signals if s.name in KEY_EVENT_SIGNALS]
+    return (
+        tuple(s for s in signals if s.name not in KEY_EVENT_SIGNALS),
+        skipped + tuple(SkippedSignal(s.name, reason) for s in keyed),
+    )
 
 
 _SQL_CACHE: dict[tuple[object, ...], str] = {}
@@ -189,6 +212,8 @@ def _parts(
     parts: list[Part] = []
     if "usage" in groups or "engagement" in groups:
         parts += usage_parts(tables["usage_events"], dates, periods, config, day_grain)
+    if names & set(vocabulary_formulas(config)):
+        parts += vocabulary_parts(tables["usage_events"], dates, periods, config, day_grain, names)
     if "support" in groups:
         parts += support_parts(tables["support_tickets"], dates, config)
     if "sentiment" in groups:
@@ -216,7 +241,7 @@ def _since(t: ir.Table, column: str) -> ir.NumericValue:
 
 def derive(t: ir.Table, names: set[str], config: FeatureConfig) -> ir.Table:
     """Signals from the raw columns; only the signals in ``names`` are added."""
-    n_key = len(dict.fromkeys(config.key_events))
+    n_key = max(1, len(dict.fromkeys(config.key_events)))
     formulas: dict[str, Callable[[ir.Table], ir.Value]] = {
         "active_users_7d": lambda r: r._au_7d,
         "active_users_30d": lambda r: r._au_30d,
@@ -255,6 +280,7 @@ def derive(t: ir.Table, names: set[str], config: FeatureConfig) -> ir.Table:
         "plan_changes": lambda r: r._plan_changes,
         "csm_sentiment": lambda r: r._csm_sentiment,
         "days_since_csm_input": lambda r: _since(r, "_last_csm"),
+        **vocabulary_formulas(config),
     }
     t = t.mutate(**{n: f(t).cast("float64") for n, f in formulas.items() if n in names})
     if "engagement_score" in names:

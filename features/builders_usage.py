@@ -15,6 +15,7 @@ import ibis.expr.types as ir
 from features.config import FeatureConfig
 from features.windows import DAY, KEYS, Part, between, join_dates, latest_before
 
+NO_KEY_EVENT = "\x00no key event"
 USER_COUNTS = ("_au_7d", "_au_30d", "_au_90d", "_au_prev_30d", "_key_users_30d")
 
 
@@ -42,7 +43,8 @@ def usage_parts(
 ) -> list[Part]:
     """Windowed user counts, event-type counts, last activity and first key event."""
     events = dedupe_events(events).select("account_id", "user_id", "timestamp", "event")
-    key_events = list(dict.fromkeys(config.key_events))
+    # Without key events their signals are skipped; a name no event has keeps the columns' shape.
+    key_events = list(dict.fromkeys(config.key_events)) or [NO_KEY_EVENT]
     grain = events.timestamp // DAY if day_grain else events.timestamp
     by_user = events.group_by([events.account_id, events.user_id, grain.name("grain")]).agg(
         last=events.timestamp.max(), key=events.event.isin(key_events).any()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from features.domain import DomainConfig
 
@@ -18,6 +20,8 @@ EVENT_TYPES: tuple[str, ...] = (
     "api_call",
     "alert_configure",
 )
+# The generated world's key events (``simulator.GENERATED_KEY_EVENTS``). They are not a
+# default: real data names its own key events, or the signals that need them are skipped.
 KEY_EVENTS: tuple[str, ...] = ("report_create", "integration_sync")
 
 
@@ -55,12 +59,16 @@ ENGAGEMENT_BANDS: tuple[tuple[float, str], ...] = (
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Knobs of the feature builders; defaults suit the generated world.
+    """Knobs of the feature builders; the defaults assume nothing about the data's vocabulary.
 
     Attributes:
-        key_events: events that deliver the product's value.
-        event_types_top_k: how many of the data's most frequent event types get signals of
-            their own.
+        key_events: events that deliver the product's value; empty (the default) skips
+            key-feature adoption, time to value and the engagement activity built on them.
+        event_types_top_k: how many of the most frequent event types get their own counts
+            and trend (the data's own vocabulary).
+        event_types: the chosen event types; None until a training run picks them from the
+            data (strictly before its newest snapshot) and saves them with the model, so
+            scoring counts the same types.
         effort_higher_is_better: customer effort scale direction. The seeds ask "how hard
             was it" (1 easy .. 7 hard), so by default a lower effort score is healthier.
         support_window_days: look-back for handle time, first-contact resolution, CSAT.
@@ -70,8 +78,9 @@ class FeatureConfig:
             are rescaled to sum to 100 over the activities whose tables are present).
     """
 
-    key_events: tuple[str, ...] = KEY_EVENTS
+    key_events: tuple[str, ...] = ()
     event_types_top_k: int = 10
+    event_types: tuple[str, ...] | None = None
     effort_higher_is_better: bool = False
     support_window_days: int = 90
     survey_window_days: int = 180
@@ -79,8 +88,8 @@ class FeatureConfig:
     engagement_activities: tuple[EngagementActivity, ...] = ENGAGEMENT_ACTIVITIES
 
     def __post_init__(self) -> None:
-        if not self.key_events:
-            raise ValueError("FeatureConfig.key_events must name at least one event")
+        if self.event_types_top_k < 0:
+            raise ValueError(f"FeatureConfig.event_types_top_k must be >= 0, got {self.event_types_top_k}")
         for days in (
             self.support_window_days,
             self.survey_window_days,
@@ -92,6 +101,21 @@ class FeatureConfig:
             raise ValueError(f"FeatureConfig.event_types_top_k must be >= 0, got {self.event_types_top_k}")
         if any(a.weight < 0 for a in self.engagement_activities):
             raise ValueError("FeatureConfig.engagement_activities weights must be >= 0")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureConfig:
+        """The config saved in a model folder (``dataclasses.asdict`` output, lists for tuples)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for name in ("key_events", "event_types"):
+            if values.get(name) is not None:
+                values[name] = tuple(values[name])
+        if "engagement_activities" in values:
+            values["engagement_activities"] = tuple(
+                a if isinstance(a, EngagementActivity) else EngagementActivity(**a)
+                for a in values["engagement_activities"]
+            )
+        return cls(**values)
 
 
 @dataclass(frozen=True)

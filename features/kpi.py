@@ -33,7 +33,7 @@ from features.contract import SEGMENTS
 from features.engine import connect, register_frame, register_tables
 from features.kpi_exprs import GROUPS, engagement_inputs
 from features.loader import Dataset
-from features.signals import Requirement, SkippedSignal, missing_requirement, split_present
+from features.signals import NO_KEY_EVENTS, Requirement, SkippedSignal, missing_requirement, split_present
 from features.times import from_micros, micros_list, utc
 from features.validation import data_end
 
@@ -290,9 +290,18 @@ def directions(config: KPIConfig) -> dict[str, int]:
     return {k.name: effort if k.name == "effort_score" else k.direction for k in KPIS}
 
 
-def split_kpis(present: Mapping[str, Sequence[str]]) -> tuple[tuple[KPI, ...], tuple[SkippedKPI, ...]]:
-    """KPIs computable from ``present`` (table -> its columns), and the skipped ones."""
-    return split_present(KPIS, present)
+def split_kpis(
+    present: Mapping[str, Sequence[str]], config: KPIConfig | None = None
+) -> tuple[tuple[KPI, ...], tuple[SkippedKPI, ...]]:
+    """KPIs computable from ``present`` (table -> its columns), and the skipped ones.
+
+    Time to value needs key events: without any configured it is skipped with that reason.
+    """
+    kpis, skipped = split_present(KPIS, present)
+    if config is None or config.features.key_events:
+        return kpis, skipped
+    keyed = [k for k in kpis if k.name == "time_to_value"]
+    return tuple(k for k in kpis if k not in keyed), skipped + tuple(SkippedKPI(k.name, NO_KEY_EVENTS) for k in keyed)
 
 
 def data_window(dataset: Dataset) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -349,7 +358,7 @@ def compute_kpis(
     if not stamps:
         raise ValueError(f"the data ({first:%Y-%m-%d} to {last:%Y-%m-%d}) hold no whole calendar month")
     present = {name: tuple(frame.columns) for name, frame in dataset.tables.items()}
-    kpis, skipped = split_kpis(present)
+    kpis, skipped = split_kpis(present, config)
     con = con or connect(engine)
     say(f"registering tables on {con.name}", 0.05)
     tables = register_tables(con, dataset, prefix="kpi_")

@@ -16,6 +16,7 @@ compute exactly these signals, in this order.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
@@ -180,6 +181,13 @@ _ASK = (
     "Kişiyi arayın ve neyin daha iyi olmasını sağlayacağını sorun",
 )
 
+# window name -> (label en, label tr, sentence tail en, sentence head tr, description tail)
+_LONG_WINDOWS = {
+    "180d": ("180 days", "180 gün", "in the last 180 days", "Son 180 günde", "in the 180 days before as_of"),
+    "365d": ("365 days", "365 gün", "in the last 365 days", "Son 365 günde", "in the 365 days before as_of"),
+    "all": ("all history", "tüm geçmiş", "so far", "Şimdiye kadar", "over all history before as_of"),
+}
+
 SIGNALS: tuple[Signal, ...] = (
     # --- usage ------------------------------------------------------------------------------
     _sig(
@@ -324,6 +332,75 @@ SIGNALS: tuple[Signal, ...] = (
             "İlk temel özellik kayıttan {value} gün sonra kullanıldı",
         ),
         "Days from created_at to the first key event, if that event is before as_of.",
+    ),
+    # --- usage: long-window recency, frequency and monetary value -----------------------------
+    *(
+        _sig(
+            f"events_{w}",
+            "usage",
+            "count",
+            +1,
+            (_USAGE,),
+            (f"Events ({words[0]})", f"Etkinlik ({words[1]})"),
+            (f"{{value}} events were recorded {words[2]}", f"{words[3]} {{value}} etkinlik kaydedildi"),
+            f"Usage events (rows, duplicates of one event_id counted once) {words[4]}.",
+            _REENGAGE,
+        )
+        for w, words in _LONG_WINDOWS.items()
+    ),
+    *(
+        _sig(
+            f"active_weeks_{w}",
+            "usage",
+            "count",
+            +1,
+            (_USAGE,),
+            (f"Active weeks ({words[0]})", f"Aktif hafta ({words[1]})"),
+            (f"The product was used in {{value}} weeks {words[2]}", f"Ürün {words[3]} {{value}} haftada kullanıldı"),
+            f"Distinct UTC weeks (Monday to Sunday) with any event {words[4]}.",
+            _REENGAGE,
+        )
+        for w, words in _LONG_WINDOWS.items()
+    ),
+    _sig(
+        "mean_gap_days",
+        "usage",
+        "days",
+        -1,
+        (_USAGE,),
+        ("Mean gap between active days", "Aktif günler arası ortalama ara"),
+        ("The account comes back every {value} days on average", "Hesap ortalama {value} günde bir geri geliyor"),
+        "Mean days between consecutive distinct UTC days with an event, over all history before "
+        "as_of; null with fewer than two active days.",
+        _REENGAGE,
+    ),
+    _sig(
+        "mean_gap_change_days",
+        "usage",
+        "days",
+        -1,
+        (_USAGE,),
+        ("Change of the gap between active days", "Aktif günler arası aradaki değişim"),
+        (
+            "The gap between active days {trend} by {abs} days over the last 90 days",
+            "Aktif günler arasındaki ara son 90 günde {abs} gün {trend}",
+        ),
+        "Mean gap between active days in the 90 days before as_of minus the mean gap over all "
+        "history; null when either has fewer than two active days.",
+        _REENGAGE,
+    ),
+    *(
+        _sig(
+            f"quantity_{w}",
+            "usage",
+            "count",
+            +1,
+            (_with(_USAGE, "quantity"),),
+            (f"Quantity ({words[0]})", f"Miktar ({words[1]})"),
+            (f"{{value}} units were used {words[2]}", f"{words[3]} {{value}} birim kullanıldı"),
+            f"Sum of usage_events.quantity {words[4]} (null quantities count 0).",
+        )
+        for w, words in _LONG_WINDOWS.items()
     ),
     # --- support ----------------------------------------------------------------------------
     _sig(
@@ -671,22 +748,112 @@ SIGNALS: tuple[Signal, ...] = (
     ),
 )
 
-SIGNALS_BY_NAME: dict[str, Signal] = {s.name: s for s in SIGNALS}
-SIGNAL_NAMES: tuple[str, ...] = tuple(SIGNALS_BY_NAME)
+# --- generated signals: the data's own event vocabulary ------------------------------------
+# For each of the most frequent event types (FeatureConfig.event_types) three signals are
+# generated, named ``events_30d__<type>``, ``events_90d__<type>`` and ``events_trend__<type>``
+# (``<type>`` is the event name with characters other than letters, digits, ``_`` and ``-``
+# replaced by ``_``). They are declared here, as data, like the fixed catalog.
+VOCABULARY_KINDS = ("30d", "90d", "trend")
+KEY_EVENT_SIGNALS = ("key_feature_adoption", "key_feature_users_share", "time_to_value_days")
+NO_KEY_EVENTS = "no key events are configured (FeatureConfig.key_events, [features] key_events in the settings)"
+_SLUG = re.compile(r"[^A-Za-z0-9_-]")
+_VOCABULARY_NAME = re.compile(r"^events_(30d|90d|trend)__(.+)$")
+
+
+def event_slug(event: str) -> str:
+    """The event name as it appears in a generated signal's name."""
+    return _SLUG.sub("_", str(event)) or "_"
+
+
+def vocabulary_name(kind: str, event: str) -> str:
+    return f"events_{kind}__{event_slug(event)}"
+
+
+def vocabulary_signal(kind: str, slug: str) -> Signal:
+    """The generated signal for one event type (``slug``) and kind (30d, 90d or trend)."""
+    quoted = f"'{slug}'"
+    requires = (_USAGE,)
+    if kind == "trend":
+        return _sig(
+            f"events_trend__{slug}",
+            "usage",
+            "ratio",
+            0,
+            requires,
+            (f"{quoted} event trend", f"{quoted} etkinlik eğilimi"),
+            (
+                f"{quoted} events {{trend}} {{pct}}% over the last 30 days",
+                f"{quoted} etkinlikleri son 30 günde %{{pct}} {{trend}}",
+            ),
+            f"Relative change of {quoted} events, last 30 days vs the 30 days before; null when "
+            "there were none in the earlier window.",
+        )
+    days = kind.removesuffix("d")
+    return _sig(
+        f"events_{kind}__{slug}",
+        "usage",
+        "count",
+        0,
+        requires,
+        (f"{quoted} events ({days} days)", f"{quoted} etkinlikleri ({days} gün)"),
+        (
+            f"{{value}} {quoted} events in the last {days} days",
+            f"Son {days} günde {{value}} {quoted} etkinliği",
+        ),
+        f"Usage events of type {quoted} in the {days} days before as_of.",
+    )
+
+
+def vocabulary_signals(events: Sequence[str]) -> tuple[Signal, ...]:
+    """The generated signals for ``events`` (the chosen event types), in a fixed order."""
+    return tuple(vocabulary_signal(kind, event_slug(e)) for e in events for kind in VOCABULARY_KINDS)
+
+
+class _Catalog(dict[str, Signal]):
+    """The fixed catalog, which also knows every generated signal by its name."""
+
+    def __missing__(self, key: str) -> Signal:
+        match = _VOCABULARY_NAME.match(key) if isinstance(key, str) else None
+        if match is None:
+            raise KeyError(key)
+        return vocabulary_signal(match.group(1), match.group(2))
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key) or (isinstance(key, str) and _VOCABULARY_NAME.match(key) is not None)
+
+    def get(self, key: str, default: Signal | None = None) -> Signal | None:  # type: ignore[override]
+        return self[key] if key in self else default
+
+
+SIGNALS_BY_NAME: dict[str, Signal] = _Catalog({s.name: s for s in SIGNALS})
+SIGNAL_NAMES: tuple[str, ...] = tuple(s.name for s in SIGNALS)
 
 
 def registry(config: FeatureConfig | None = None) -> tuple[Signal, ...]:
-    """The catalog under ``config``: the effort score's direction follows the config."""
+    """The catalog under ``config``: the effort score's direction follows the config, and the
+    chosen event types (``config.event_types``) add their generated signals at the end."""
     config = config or FeatureConfig()
     direction = +1 if config.effort_higher_is_better else -1
-    return tuple(replace(s, direction=direction) if s.name == "effort_score" else s for s in SIGNALS)
+    fixed = tuple(replace(s, direction=direction) if s.name == "effort_score" else s for s in SIGNALS)
+    return fixed + vocabulary_signals(config.event_types or ())
 
 
 def split_available(
     present: Mapping[str, Sequence[str]], config: FeatureConfig | None = None
 ) -> tuple[tuple[Signal, ...], tuple[SkippedSignal, ...]]:
-    """Signals computable from ``present`` (table -> its columns), and the skipped ones."""
-    return split_present(registry(config), present)
+    """Signals computable from ``present`` (table -> its columns) under ``config``, and the skipped ones.
+
+    Without key events the signals built on them are skipped with that reason.
+    """
+    config = config or FeatureConfig()
+    kept, skipped = split_present(registry(config), present)
+    if config.key_events:
+        return kept, skipped
+    keyed = {s.name for s in kept if s.name in KEY_EVENT_SIGNALS}
+    return (
+        tuple(s for s in kept if s.name not in keyed),
+        skipped + tuple(SkippedSignal(n, NO_KEY_EVENTS) for n in KEY_EVENT_SIGNALS if n in keyed),
+    )
 
 
 class Declared(Protocol):

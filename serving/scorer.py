@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.config import FeatureConfig
+from features.config import KEY_EVENTS, FeatureConfig
 from features.errors import DataError, Problem
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE, Dataset
 from features.times import utc, utc_series
@@ -67,10 +67,8 @@ class Scorer:
 
     @property
     def feature_config(self) -> FeatureConfig:
-        """The feature settings the model was trained with (its settings.toml), so scoring builds the same signals."""
-        if self.bundle.settings is not None:
-            return self.bundle.settings.features
-        return FeatureConfig()  # a folder from before settings files: the defaults it was trained with
+        """The feature settings the model was trained with (key events, chosen event types, windows)."""
+        return model_feature_config(self.bundle)
 
     @cached_property
     def inputs(self) -> tuple[str, ...]:
@@ -229,6 +227,16 @@ def eligible_features(dataset: Dataset, features: pd.DataFrame, config: OutcomeC
     if context:
         rows = rows.merge(accounts[["account_id", *context]].drop_duplicates("account_id"), on="account_id", how="left")
     return rows.sort_values("account_id", ignore_index=True)
+
+
+def model_feature_config(bundle: ModelBundle) -> FeatureConfig:
+    """The FeatureConfig saved in a model folder; folders from before it was saved get the settings
+    they were trained with (the generated world's key events, no vocabulary signals)."""
+    saved = bundle.features.get("config", {}).get("features")
+    if saved is None:
+        return FeatureConfig(key_events=KEY_EVENTS, event_types=())
+    config = FeatureConfig.from_dict(saved)
+    return config if config.event_types is not None else FeatureConfig.from_dict({**saved, "event_types": []})
 
 
 def top_accounts(scores: pd.DataFrame, n: int = 10) -> pd.DataFrame:

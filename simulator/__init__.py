@@ -37,8 +37,16 @@ Modules, one idea each: :mod:`.config` (settings, the world, its summary),
 :mod:`.writing`. Names with a leading underscore are internal to the package.
 """
 
-from simulator.config import CHURN_DRIVERS, GeneratorConfig, World, WorldSummary
+from simulator.config import CHURN_DRIVERS, GENERATED_KEY_EVENTS, GeneratorConfig, World, WorldSummary
 from simulator.world import generate_world
 from simulator.writing import write_world
 
-__all__ = ["CHURN_DRIVERS", "GeneratorConfig", "World", "WorldSummary", "generate_world", "write_world"]
+__all__ = [
+    "CHURN_DRIVERS",
+    "GENERATED_KEY_EVENTS",
+    "GeneratorConfig",
+    "World",
+    "WorldSummary",
+    "generate_world",
+    "write_world",
+]

@@ -8,7 +8,12 @@ from datetime import date
 
 import pandas as pd
 
+from features.config import KEY_EVENTS
 from features.domain import DomainConfig
+
+# The generated world's key events: pass them as FeatureConfig(key_events=GENERATED_KEY_EVENTS) (or in
+# churn.toml, which `churn generate` writes); they are not a default of FeatureConfig.
+GENERATED_KEY_EVENTS: tuple[str, ...] = KEY_EVENTS
 
 Progress = Callable[[str, float], None]
 

@@ -25,7 +25,7 @@ from training.train import TrainConfig, train
 
 KEY = "test-key-0123456789-abcdefghij"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-FAST = TrainConfig(lgbm=LGBMParams(num_boost_round=60, early_stopping_rounds=20), test_dates=2, calibration_dates=2)
+FAST = TrainConfig(lgbm=LGBMParams(num_boost_round=60, early_stopping_rounds=20), folds=2)
 
 
 def make_world_and_model(base: Path, accounts: int = 300) -> tuple[Path, Path]:

@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from features.builders import AsOf, FeatureSet, to_timestamps
+from features.builders import AsOf, FeatureSet, available_signals, to_timestamps
+from features.builders_vocab import resolve_vocabulary
 from features.config import FeatureConfig
 from features.engine import engine_table
 from features.loader import TIMESTAMP_DTYPE, Dataset
-from features.signals import split_available
+from features.signals import event_slug
 from features.times import MICROS_PER_DAY, micros_list
 
 DAY = MICROS_PER_DAY
@@ -59,8 +60,11 @@ def reference_features(
     config: FeatureConfig = FeatureConfig(),  # noqa: B008
 ) -> FeatureSet:
     """Every available signal per (account_id, as_of), one snapshot date at a time."""
-    present = {name: tuple(frame.columns) for name, frame in dataset.tables.items()}
-    signals, skipped = split_available(present, config)
+    stamps = to_timestamps(as_of)
+    if not stamps:
+        raise ValueError("as_of must hold at least one snapshot date")
+    config = resolve_vocabulary(dataset, config, max(stamps))
+    signals, skipped = available_signals(dataset, config, max(stamps))
     names = [s.name for s in signals]
     tables = _tables(dataset)
     frames = []
@@ -93,6 +97,7 @@ def _snapshot(
     cols: dict[str, pd.Series] = {}
     if "usage_events" in tables:
         cols.update(_usage(tables["usage_events"], a, created, config))
+        cols.update(_long_windows(tables["usage_events"], a, config))
     if "support_tickets" in tables:
         cols.update(_support(tables["support_tickets"], a, config))
     if "surveys" in tables:
@@ -103,7 +108,7 @@ def _snapshot(
         cols.update(_invoices(tables["invoices"], a))
     if "csm_inputs" in tables:
         cols.update(_relationship(tables["csm_inputs"], a))
-    counts = _COUNTS
+    counts = _COUNTS | {n for n in cols if n.startswith(("events_30d__", "events_90d__"))}
     for name, series in cols.items():
         values = series.reindex(rows.index).astype("float64")
         rows[name] = values.fillna(0.0) if name in counts else values
@@ -120,6 +125,7 @@ def _snapshot(
 
 
 _COUNTS = {
+    *(f"{kind}_{w}" for kind in ("events", "active_weeks", "quantity") for w in ("180d", "365d", "all")),
     "active_users_7d",
     "active_users_30d",
     "active_users_90d",
@@ -174,6 +180,53 @@ def _usage(ev: pd.DataFrame, a: int, created: pd.Series, config: FeatureConfig) 
     first_key = ev[ev["event"].isin(key)].groupby("account_id")["timestamp"].min()
     first_key = first_key[first_key < a]
     out["time_to_value_days"] = (first_key - created.reindex(first_key.index)) / DAY
+    return out
+
+
+def _dedupe(ev: pd.DataFrame) -> pd.DataFrame:
+    if "event_id" not in ev.columns:
+        return ev
+    ordered = ev.sort_values(["timestamp", "account_id", "user_id", "event"], kind="stable")
+    with_id = ordered[ordered["event_id"].notna()].drop_duplicates("event_id", keep="first")
+    return pd.concat([with_id, ev[ev["event_id"].isna()]])
+
+
+def _gap(days: pd.Series) -> pd.Series:
+    """Mean gap between distinct days per account: (last - first) / (n - 1), NaN below two days."""
+    g = days.groupby(level=0)
+    n = g.nunique()
+    return ((g.max() - g.min()) / (n - 1).where(n > 1)).astype("float64")
+
+
+def _long_windows(ev: pd.DataFrame, a: int, config: FeatureConfig) -> dict[str, pd.Series]:
+    ev = _dedupe(ev)
+    past = ev[ev["timestamp"] < a]
+    t = past["timestamp"]
+    quantity = past["quantity"].astype("float64").fillna(0.0) if "quantity" in past.columns else 0.0 * t
+    week = (t + 3 * DAY) // (7 * DAY)
+    day = t // DAY
+    out: dict[str, pd.Series] = {}
+    for name, mask in (("180d", _in(t, a, 180)), ("365d", _in(t, a, 365)), ("all", t.notna())):
+        ids = past.loc[mask, "account_id"]
+        out[f"events_{name}"] = ids.groupby(ids).size()
+        out[f"active_weeks_{name}"] = week[mask].groupby(ids).nunique()
+        out[f"quantity_{name}"] = quantity[mask].groupby(ids).sum()
+    by_account = day.set_axis(past["account_id"])
+    gap_all = _gap(by_account)
+    recent = _in(t, a, 90).to_numpy()
+    gap_90 = _gap(by_account[recent])
+    out["mean_gap_days"] = gap_all
+    out["mean_gap_change_days"] = gap_90 - gap_all.reindex(gap_90.index)
+    last30, prev30, last90 = _in(t, a, 30), _in(t, a, 60, 30), _in(t, a, 90)
+    for event in config.event_types or ():
+        slug = event_slug(event)
+        of_type = past["event"] == event
+        now, before = (past.loc[of_type & m, "account_id"].value_counts() for m in (last30, prev30))
+        out[f"events_30d__{slug}"] = now
+        out[f"events_90d__{slug}"] = past.loc[of_type & last90, "account_id"].value_counts()
+        index = now.index.union(before.index)
+        now_all, before_all = now.reindex(index).fillna(0.0), before.reindex(index).fillna(0.0)
+        out[f"events_trend__{slug}"] = ((now_all - before_all) / before_all.where(before_all != 0)).astype("float64")
     return out
 
 

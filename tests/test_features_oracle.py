@@ -11,6 +11,7 @@ from pandas_oracle import reference_features
 from pit_worlds import DAY_US, assert_frames_match, dataset, ts
 
 from features.builders import build_features
+from features.config import FeatureConfig
 from features.contract import PRIORITIES, SENTIMENTS
 from features.engine import connect
 
@@ -154,8 +155,9 @@ def duck():
 def test_builders_match_the_pandas_oracle(duck, case) -> None:
     """It computes exactly what the pandas oracle computes, on histories with edge timestamps."""
     data, as_of = case
-    got = build_features(data, as_of, con=duck)
-    want = reference_features(data, as_of)
+    config = FeatureConfig(key_events=("report_create", "integration_sync"), event_types_top_k=3)
+    got = build_features(data, as_of, con=duck, config=config)
+    want = reference_features(data, as_of, config=config)
     assert got.signal_names == want.signal_names
     assert got.skipped == want.skipped
     assert_frames_match(got.frame, want.frame)

@@ -12,10 +12,13 @@ from pit_worlds import DAY_US, assert_frames_match, dataset, ts, typed
 from test_features_oracle import histories
 
 from features.builders import build_features, monthly_as_of, to_timestamps
+from features.config import KEY_EVENTS, FeatureConfig
 from features.engine import connect
-from features.signals import SIGNAL_NAMES
+from features.signals import KEY_EVENT_SIGNALS, SIGNAL_NAMES, SIGNALS_BY_NAME
 
-AS_OF = ts(200 * DAY_US)
+AS_OF_US = 200 * DAY_US
+AS_OF = ts(AS_OF_US)
+KEYED = FeatureConfig(key_events=KEY_EVENTS)
 LATER = st.integers(0, 30 * DAY_US)  # offsets on or after as_of
 
 
@@ -99,8 +102,8 @@ def test_rows_on_or_after_as_of_change_nothing(duck, case, data) -> None:
     for name, frame in before.tables.items():
         tables[name] = pd.concat([frame, typed(name, extra[name], frame.columns)], ignore_index=True)
     after = dataset(tables)
-    want = build_features(before, [a], con=duck).frame
-    got = build_features(after, [a], con=duck).frame
+    want = build_features(before, [a], con=duck, config=KEYED).frame
+    got = build_features(after, [a], con=duck, config=KEYED).frame
     pd.testing.assert_frame_equal(got, want, check_exact=True)
 
 
@@ -153,16 +156,66 @@ def test_empty_optional_tables_give_zero_counts_and_null_values(duck) -> None:
         {"account_id": "a", "created_at": 0},
         {"account_id": "b", "created_at": DAY_US},
     ]
-    result = build_features(dataset(tables), [AS_OF], con=duck)
+    result = build_features(dataset(tables), [AS_OF], con=duck, config=KEYED)
     frame = result.frame
-    assert result.skipped == ()
-    assert list(frame.columns[2:]) == list(SIGNAL_NAMES)
+    # Key events no event has: their signals are skipped, never computed on names the data lacks.
+    assert {s.name for s in result.skipped} == set(KEY_EVENT_SIGNALS)
+    assert all("none of the key events" in s.reason for s in result.skipped)
+    assert list(frame.columns[2:]) == [n for n in SIGNAL_NAMES if n not in KEY_EVENT_SIGNALS]
     assert len(frame) == 2
     assert (frame[["active_users_30d", "tickets_90d", "open_tickets", "arr", "overdue_amount"]] == 0).all().all()
     assert (
         frame[["nps", "nps_latest", "days_since_last_activity", "csm_sentiment", "days_to_renewal"]].isna().all().all()
     )
-    assert_frames_match(frame, reference_features(dataset(tables), [AS_OF]).frame)
+    assert_frames_match(frame, reference_features(dataset(tables), [AS_OF], config=KEYED).frame)
+
+
+def test_without_key_events_their_signals_are_skipped_with_a_reason(duck) -> None:
+    """It skips key-feature adoption, key users and time to value when no key events are named, and
+    the engagement score drops the key-feature activity instead of counting an unknown event."""
+    rows = {
+        "accounts": [{"account_id": "a", "created_at": 0}],
+        "usage_events": [
+            {"account_id": "a", "user_id": "u", "timestamp": AS_OF_US - DAY_US, "event": "report_create"},
+        ],
+    }
+    result = build_features(dataset(rows), [AS_OF], con=duck)
+    skipped = {s.name: s.reason for s in result.skipped}
+    assert set(KEY_EVENT_SIGNALS) <= set(skipped)
+    assert "no key events are configured" in skipped["time_to_value_days"]
+    assert "engagement_score" in result.frame and "key_feature_adoption" not in result.frame
+    keyed = build_features(dataset(rows), [AS_OF], con=duck, config=KEYED)
+    assert keyed.frame["key_feature_adoption"].tolist() == [0.5]
+
+
+def test_vocabulary_signals_count_the_top_event_types_before_as_of(duck) -> None:
+    """It counts the most frequent event types (chosen on rows strictly before the newest as_of)
+    over 30 and 90 days with their trend, and long-window events, weeks, gaps and quantity."""
+    day = DAY_US
+    a = AS_OF_US
+    rows = {
+        "accounts": [{"account_id": "a", "created_at": 0}],
+        "usage_events": [
+            {"account_id": "a", "user_id": "u", "timestamp": a - 45 * day, "event": "win opportunity"},
+            {"account_id": "a", "user_id": "u", "timestamp": a - 40 * day, "event": "win opportunity"},
+            {"account_id": "a", "user_id": "u", "timestamp": a - 10 * day, "event": "win opportunity"},
+            {"account_id": "a", "user_id": "u", "timestamp": a - 100 * day, "event": "call", "quantity": 3},
+            {"account_id": "a", "user_id": "u", "timestamp": a, "event": "late", "quantity": 100},
+            {"account_id": "a", "user_id": "u", "timestamp": a + day, "event": "late"},
+        ],
+    }
+    result = build_features(dataset(rows), [AS_OF], con=duck, config=FeatureConfig(event_types_top_k=5))
+    row = result.frame.iloc[0]
+    assert row["events_30d__win_opportunity"] == 1 and row["events_90d__win_opportunity"] == 3
+    assert row["events_trend__win_opportunity"] == pytest.approx(-0.5)
+    assert "events_30d__late" not in result.frame  # only seen at or after as_of
+    assert row["events_all"] == 4 and row["events_180d"] == 4 and row["quantity_all"] == 3
+    assert row["mean_gap_days"] == pytest.approx(30.0)  # active days at -100, -45, -40, -10
+    assert row["mean_gap_change_days"] == pytest.approx(17.5 - 30.0)
+    signal = SIGNALS_BY_NAME["events_trend__win_opportunity"]
+    assert signal.sentence(-0.4) == "'win_opportunity' events fell 40% over the last 30 days"
+    assert signal.sentence(-0.4, lang="tr") == "'win_opportunity' etkinlikleri son 30 günde %40 azaldı"
+    assert_frames_match(result.frame, reference_features(dataset(rows), [AS_OF], config=FeatureConfig()).frame)
 
 
 def test_missing_tables_and_columns_skip_signals_and_say_why(duck) -> None:
@@ -179,7 +232,7 @@ def test_missing_tables_and_columns_skip_signals_and_say_why(duck) -> None:
     assert skipped["nps"] == "table surveys is absent"
     assert skipped["active_users_30d"] == "table usage_events is absent"
     assert "open_tickets" in result.frame and "nps" not in result.frame
-    assert set(result.signal_names) | set(skipped) == set(SIGNAL_NAMES)
+    assert set(result.signal_names) | set(skipped) == set(SIGNAL_NAMES)  # no usage events: no vocabulary
     assert result.frame["open_tickets"].tolist() == [1.0]
 
 
@@ -199,7 +252,7 @@ def test_accounts_without_events_and_with_a_single_event(duck) -> None:
             }
         ],
     }
-    frame = build_features(dataset(rows), [AS_OF], con=duck).frame.set_index("account_id")
+    frame = build_features(dataset(rows), [AS_OF], con=duck, config=KEYED).frame.set_index("account_id")
     assert frame.loc["quiet", "active_users_7d"] == 0 and np.isnan(frame.loc["quiet", "days_since_last_activity"])
     assert frame.loc["once", "active_users_7d"] == 1 and frame.loc["once", "days_since_last_activity"] == 1.0
     assert frame.loc["once", "time_to_value_days"] == 199.0

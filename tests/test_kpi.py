@@ -230,7 +230,8 @@ def test_time_to_value_by_hand(con) -> None:
             ("V", "2024-03-25 08:00", "report_create"),
         ),
     ]  # logged before the sign-up time: day 0
-    r = kpis({"accounts": accounts, "usage_events": usage}, con)
+    keyed = KPIConfig(features=FeatureConfig(key_events=("report_create", "integration_sync")))
+    r = kpis({"accounts": accounts, "usage_events": usage}, con, keyed)
     assert r.value("time_to_value", "2024-03") == pytest.approx(14.5 / 3)
     assert r.value("time_to_value", "2024-04") is None
 

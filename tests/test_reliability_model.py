@@ -23,7 +23,7 @@ from training.lgbm import LGBMParams
 from training.model.folder import FORMAT_VERSION, ModelFolderError, load_model_folder
 from training.train import TrainConfig, train
 
-FAST = TrainConfig(lgbm=LGBMParams(num_boost_round=40, early_stopping_rounds=15), test_dates=2, calibration_dates=2)
+FAST = TrainConfig(lgbm=LGBMParams(num_boost_round=40, early_stopping_rounds=15), folds=2)
 ROOT = Path(__file__).resolve().parents[1]
 
 # A writer in its own process that fills a staging folder from `source` and swaps it in at

@@ -32,8 +32,7 @@ from training.train import TrainConfig, train
 FAST = TrainConfig(
     outcomes=("churn",),
     lgbm=LGBMParams(num_boost_round=60, early_stopping_rounds=20),
-    test_dates=3,
-    calibration_dates=2,
+    folds=3,
 )
 runner = CliRunner()
 

@@ -267,8 +267,7 @@ def test_capped_shares_without_room_are_equal() -> None:
 QUICK = TrainConfig(
     outcomes=("churn",),
     lgbm=LGBMParams(num_boost_round=300, early_stopping_rounds=30),
-    test_dates=2,
-    calibration_dates=2,
+    folds=2,
 )
 # The generator's planted churn drivers, as the direction each measure's curve must have (+1: a
 # higher value scores healthier).

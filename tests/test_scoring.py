@@ -297,8 +297,7 @@ def test_fewer_outcomes_score_with_fewer_tables(world_dir: Path, tmp_path: Path)
         outcomes=("churn",),
         outcome=OutcomeConfig(churn_definition="activity"),
         lgbm=LGBMParams(num_boost_round=60, early_stopping_rounds=20),
-        test_dates=2,
-        calibration_dates=2,
+        folds=2,
     )
     write_model_folder(train(small, config), tmp_path / "m", data_source="small", fingerprint="t")
     end = full.tables["usage_events"]["timestamp"].max().normalize()

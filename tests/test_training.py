@@ -23,7 +23,7 @@ from training.outcomes import build_labels
 from training.tracking import log_training_run
 from training.train import TrainConfig, snapshot_dates, split_dates, train
 
-FAST = TrainConfig(lgbm=LGBMParams(num_boost_round=60, early_stopping_rounds=20), test_dates=2, calibration_dates=2)
+FAST = TrainConfig(lgbm=LGBMParams(num_boost_round=60, early_stopping_rounds=20), folds=2)
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +37,31 @@ def trained(world_dir: Path):
 
 
 def test_folds_are_ordered_in_time(trained) -> None:
-    """It trains on the earliest dates, calibrates on the next and tests on the latest, with no overlap."""
-    folds = trained.dates
-    assert max(folds["train"]) < min(folds["calibration"]) <= max(folds["calibration"]) < min(folds["test"])
+    """Each backtest fold trains only on dates whose outcome window ends by its first test date (a gap of one horizon), later folds test later dates, every held-out prediction comes from
+    a fold's test dates, and the served model learned from every settled date."""
+    folds = trained.backtest
+    assert len(folds) == FAST.folds
+    gap = FAST.outcome.horizon
+    for fold in folds:
+        assert max(fold.train) + gap <= min(fold.test)
+    assert [min(f.test) for f in folds] == sorted(min(f.test) for f in folds)
+    assert max(folds[0].test) < min(folds[1].test)
     for name, model in trained.models.items():
-        assert set(model.test_predictions["as_of"]) <= set(folds["test"]), name
+        held = model.test_predictions
+        for fold in folds:
+            assert set(held.loc[held["fold"] == fold.index, "as_of"]) <= set(fold.test), name
+        assert [f["fold"] for f in model.folds] == [f.index for f in folds]
+    assert trained.dates["train"] == sorted(trained.frame["as_of"].unique())
+    assert set(trained.dates["test"]) == {d for f in folds for d in f.test}
+
+
+def test_refusal_says_how_much_history_is_needed(world_dir: Path) -> None:
+    """A history too short for one backtest fold at any cadence is refused with what it needs."""
+    dataset = load_dataset(world_dir)
+    end = data_end(dataset)
+    short = TrainConfig(end=(end - pd.Timedelta(days=150)).date(), start=(end - pd.Timedelta(days=160)).date())
+    with pytest.raises(ValueError, match=r"training needs at least \d+ monthly .* months of snapshot dates"):
+        snapshot_dates(dataset, short)
 
 
 def test_split_ignores_row_order(world_dir: Path) -> None:
@@ -170,8 +190,7 @@ def test_activity_churn_needs_only_accounts_and_usage(tmp_path: Path, world_dir:
         outcomes=("churn",),
         outcome=OutcomeConfig(churn_definition="activity"),
         lgbm=FAST.lgbm,
-        test_dates=2,
-        calibration_dates=2,
+        folds=2,
     )
     result = train(only, cfg)
     assert 0.5 < result.models["churn"].metrics["model"]["roc_auc"] <= 1.0

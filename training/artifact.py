@@ -56,6 +56,8 @@ def git_commit() -> str:
 def metrics_document(result: TrainingResult) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "folds": {f: [d.strftime("%Y-%m-%d") for d in dates] for f, dates in result.dates.items()},
+        "cadence": getattr(result, "every", "1M"),
+        "backtest": [f.describe() for f in getattr(result, "backtest", ())],
         "outcomes": {},
     }
     for name, model in result.models.items():
@@ -63,6 +65,7 @@ def metrics_document(result: TrainingResult) -> dict[str, Any]:
             **model.metrics,
             "calibration": {"method": model.calibrator.method, "cross_fit_log_loss": model.calibration_choice},
             "rows": model.rows,
+            "folds": list(getattr(model, "folds", ())),
         }
     scorecard = getattr(result, "scorecard", None)
     if scorecard is not None and "backtest" in scorecard.info:

@@ -43,21 +43,26 @@ def render_model_card(result: TrainingResult, metrics: dict[str, Any], manifest:
         "anything without a human in the loop.",
         "## Data\n"
         f"- source: `{manifest['data_source']}` (fingerprint `{manifest['data_fingerprint'][:16]}`)\n"
-        f"- snapshots: monthly as_of dates; train {_span(folds['train'])}, calibration and early stopping "
-        f"{_span(folds['calibration'])}, test {_span(folds['test'])} (split by time, never at random)\n"
+        f"- snapshots: {_CADENCE.get(metrics.get('cadence', '1M'), 'monthly')} as_of dates. The served models "
+        f"learned from every settled date, {_span(folds['train'])}; the test metrics come only from the "
+        f"held-out folds of a rolling-origin backtest, which tested {_span(folds['test'])} (split by time, "
+        "never at random; each fold trained only on dates whose outcome window ended before its test dates)\n"
         f"- churn definition: {cfg.outcome.churn_definition}, horizon {cfg.outcome.horizon_days} days, "
         f"grace {cfg.outcome.grace_days} days\n"
         f"- features: {len(result.spec.names)} point-in-time signals; skipped: "
         f"{', '.join(result.skipped_signals) or 'none'}\n"
         f"- git commit `{manifest['git_commit'][:12]}`, seed {cfg.seed}",
     ]
+    if metrics.get("backtest"):
+        sections.append(backtest_section(metrics))
     for name, outcome in metrics["outcomes"].items():
         rows = outcome["rows"]
         sections.append(
-            f"## {name}: test metrics\n"
-            f"Rows: train {rows['train']:,}, calibration {rows['calibration']:,}, test {rows['test']:,}; "
+            f"## {name}: test metrics (mean over the backtest folds)\n"
+            f"Rows: the served model learned from {rows['train']:,}; held-out fold rows {rows['test']:,}; "
             f"test positive rate {outcome['model']['positive_rate']:.3f}; calibration: "
-            f"{outcome['calibration']['method']}.\n\n" + metrics_table(outcome)
+            f"{outcome['calibration']['method']}, fitted on the folds' held-out scores (cross-fitted over the "
+            "folds for these metrics).\n\n" + metrics_table(outcome) + _fold_rows(outcome)
         )
     if getattr(result, "scorecard", None) is not None:
         sections.append(health_score_section(result.scorecard))
@@ -65,11 +70,47 @@ def render_model_card(result: TrainingResult, metrics: dict[str, Any], manifest:
         "## Limits\n"
         "- Learned from the history given; a change in product, pricing or customer mix shifts the "
         "signals (watch `churn drift`).\n"
-        "- Probabilities are calibrated on the calibration dates; recalibrate after large shifts.\n"
+        "- Probabilities are calibrated on the backtest's held-out scores; recalibrate after large shifts.\n"
         "- Contract outcomes rely on subscription rows as recorded; open-ended monthly rows have no renewal label.\n"
         "- Explanations describe the model, not causes: a red flag is a reason to look, not proof."
     )
     return "\n\n".join(sections) + "\n"
+
+
+_CADENCE = {"1M": "monthly", "2W": "two-weekly", "1W": "weekly", "7D": "weekly"}
+
+
+def backtest_section(metrics: dict[str, Any]) -> str:
+    """Which dates each fold of the rolling-origin backtest trained on and tested."""
+    lines = [
+        "## Backtest (rolling origin, expanding window)",
+        "| fold | trained on | tested on |",
+        "|---:|---|---|",
+    ]
+    for f in metrics["backtest"]:
+        lines.append(
+            f"| {f['fold']} | {f['train_from']} to {f['train_to']} ({f['train_dates']} dates) | "
+            f"{f['test_from']} to {f['test_to']} ({f['test_dates']} dates) |"
+        )
+    return "\n".join(lines)
+
+
+def _fold_rows(outcome: dict[str, Any]) -> str:
+    folds = outcome.get("folds") or []
+    if not folds:
+        return ""
+    lines = [
+        "",
+        "",
+        "| fold | test rows | trees | ROC-AUC | logistic ROC-AUC | PR-AUC |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for f in folds:
+        lines.append(
+            f"| {f['fold']} | {f['rows_test']:,} | {f['trees']} | {_cell(f['model'].get('roc_auc'))} | "
+            f"{_cell(f['logistic'].get('roc_auc'))} | {_cell(f['model'].get('pr_auc'))} |"
+        )
+    return "\n".join(lines)
 
 
 def _span(dates: list[str]) -> str:

@@ -69,6 +69,11 @@ def log_training_run(
             for family, values in model.metrics.items():
                 prefix = name if family == "model" else f"{name}.{family}"
                 mlflow.log_metrics({f"{prefix}.{k}": float(v) for k, v in values.items() if np.isfinite(v)})
+            for fold in getattr(model, "folds", ()):  # the backtest: each held-out fold's own metrics
+                for family in ("model", "logistic", "equal_weight"):
+                    prefix = f"{name}.fold{fold['fold']}" + ("" if family == "model" else f".{family}")
+                    values = fold[family]
+                    mlflow.log_metrics({f"{prefix}.{k}": float(v) for k, v in values.items() if np.isfinite(v)})
             _log_figures(name, model, result)
             signature = infer_signature(sample, model.predict(sample))
             info = mlflow.pyfunc.log_model(
@@ -118,4 +123,6 @@ def _flat_params(result: TrainingResult) -> dict[str, Any]:
         else:
             flat[key] = value
     flat["n_features"] = len(result.spec.names)
+    flat["cadence"] = getattr(result, "every", "1M")
+    flat["backtest_folds"] = len(getattr(result, "backtest", ()))
     return flat

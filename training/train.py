@@ -1,16 +1,19 @@
-"""Train churn, renewal and upsell models with time-based validation and calibration.
+"""Train churn, renewal and upsell models with a rolling-origin backtest, then refit on everything.
 
-The flow: monthly snapshot dates whose outcome windows the data settles -> point-in-time
-features (``features.builders``) -> labels (``training.outcomes``) -> a split by date
-(train on the earliest dates, early-stop and calibrate on the next ones, test on the
-latest) -> per outcome a LightGBM model, a calibrator, and two baselines, all scored on
-the test dates. There is no random split anywhere in this path.
+The flow: snapshot dates at a cadence that fits the history (``training.backtest``) whose outcome
+windows the data settles -> point-in-time features (``features.builders``) -> labels
+(``training.outcomes``) -> a rolling-origin backtest (expanding window, a few cut-offs, a gap of
+one horizon between each fold's training labels and its test dates) -> per outcome: the number of
+trees (early stopping on held-out accounts inside each fold's training dates) and the calibrator
+(fitted on the folds' held-out scores, cross-fitted over the folds for the reported metrics) ->
+the served model, refitted on every settled snapshot with that number of trees. Test metrics come
+only from the held-out folds. There is no random split of dates anywhere in this path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -18,12 +21,24 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.builders import build_features, monthly_as_of
+from features.builders import build_features
+from features.builders_vocab import resolve_vocabulary
 from features.config import FeatureConfig
 from features.contract import TABLE_SPECS
 from features.loader import Dataset
 from features.signals import SIGNALS_BY_NAME
 from features.validation import data_end
+from training.backtest import (
+    AUTO_ORDER,
+    CADENCES,
+    Fold,
+    account_halves,
+    cadence_dates,
+    check_cadence,
+    dates_needed,
+    history_needed,
+    plan_folds,
+)
 from training.baselines import fit_equal_weight, fit_logistic, logistic_risk
 from training.calibration import choose_calibrator
 from training.lgbm import LGBMParams, train_booster
@@ -45,7 +60,10 @@ from training.scorecard import (
 
 Progress = Callable[[str, float], None]
 FOLDS = ("train", "calibration", "test")
+FAMILIES = ("model", "logistic", "equal_weight")
 ARR = "arr_at_as_of"  # revenue weight for "ARR at risk captured"; never a model input
+STOP_SHARE = 0.2  # share of accounts whose training snapshots early-stop the newest fold's booster
+CADENCE_WORDS = {"1M": "monthly", "2W": "two-weekly", "1W": "weekly", "7D": "weekly"}
 
 
 @dataclass(frozen=True)
@@ -56,26 +74,34 @@ class TrainConfig:
     outcome: OutcomeConfig = field(default_factory=OutcomeConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)  # key events, windows, engagement
     lgbm: LGBMParams = field(default_factory=LGBMParams)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
     seed: int = 42
-    test_dates: int = 3
-    calibration_dates: int = 3
-    start: date | None = None  # first snapshot date; default: two months after the first signup
+    folds: int = 3  # backtest cut-offs; fewer when the history is short
+    every: str = "auto"  # snapshot cadence: auto, 1M, 2W, 1W or 7D
+    start: date | None = None  # first snapshot date; default: when the activity data covers 90 days
     end: date | None = None  # last snapshot date; default: the last one the data settles
     engine: str = "duckdb"
     scorecard: ScorecardConfig = field(default_factory=ScorecardConfig)
 
+    def __post_init__(self) -> None:
+        check_cadence(self.every)
+        if self.folds < 1:
+            raise ValueError(f"TrainConfig.folds must be at least 1, got {self.folds}")
+
 
 @dataclass(frozen=True)
 class OutcomeModel:
-    """One trained outcome: the booster, its calibrator, and how it did."""
+    """One trained outcome: the served booster, its calibrator, and how the backtest rated it."""
 
     name: str
-    booster: lgb.Booster
+    booster: lgb.Booster  # refitted on every settled snapshot
     calibrator: Calibrator
-    metrics: dict[str, dict[str, float]]  # model / logistic / equal_weight -> metric -> value
+    metrics: dict[str, dict[str, float]]  # model / logistic / equal_weight -> metric -> mean over the folds
     calibration_choice: dict[str, float]
-    rows: dict[str, int]  # rows per fold
-    test_predictions: pd.DataFrame  # account_id, as_of, y, p, arr (for plots)
+    rows: dict[str, int]  # train (the refit), calibration and test (held-out fold rows)
+    test_predictions: pd.DataFrame  # account_id, as_of, fold, y, p, arr: every held-out fold row
+    folds: tuple[dict[str, Any], ...] = ()  # per fold: dates, rows, best iteration, metrics per family
+    fold_booster: lgb.Booster | None = None  # the newest fold's booster (trained before its test dates)
 
     def predict(self, x: pd.DataFrame) -> np.ndarray:
         return CalibratedBooster(self.booster, self.calibrator).predict(x)
@@ -86,11 +112,13 @@ class TrainingResult:
     config: TrainConfig
     spec: FeatureSpec
     models: dict[str, OutcomeModel]
-    dates: dict[str, list[pd.Timestamp]]  # fold -> as_of dates
+    dates: dict[str, list[pd.Timestamp]]  # train (served model), calibration and test (held-out folds)
     skipped_signals: tuple[str, ...]
     frame: pd.DataFrame  # features + labels of every snapshot used
     scorecard: Scorecard | None = None  # the health scorecard, learned when churn is an outcome
     reference: dict[str, Any] | None = None  # drift reference profile (training.reference_profile)
+    backtest: tuple[Fold, ...] = ()
+    every: str = "1M"  # the cadence used
 
 
 def default_first_date(dataset: Dataset) -> pd.Timestamp:
@@ -112,33 +140,55 @@ def default_first_date(dataset: Dataset) -> pd.Timestamp:
     return max(first_signup, activity).ceil("D")
 
 
-def snapshot_dates(dataset: Dataset, config: TrainConfig) -> list[pd.Timestamp]:
-    """Monthly as_of dates whose outcome windows (plus grace) end before the newest data."""
+def settle_time(config: TrainConfig) -> pd.Timedelta:
+    """How long after as_of a label is known: the horizon, plus grace for contract outcomes."""
+    grace = config.outcome.grace if config.outcome.churn_definition == "contract" else pd.Timedelta(0)
+    return config.outcome.horizon + grace
+
+
+def plan(dataset: Dataset, config: TrainConfig) -> tuple[str, list[pd.Timestamp], list[Fold]]:
+    """The cadence, the settled snapshot dates and the backtest folds of a run.
+
+    ``auto`` takes the coarsest cadence that gives every fold (monthly, else two-weekly, else
+    weekly); when none does, the one with the most folds. A history too short for a single fold
+    is refused with how much it needs.
+    """
     end = data_end(dataset)
     if end is None:
         raise ValueError("the dataset has no dated rows")
-    settle = config.outcome.horizon + (
-        config.outcome.grace if config.outcome.churn_definition == "contract" else pd.Timedelta(0)
-    )
+    settle = settle_time(config)
+    gap = config.outcome.horizon  # between a fold's training dates and its first test date
     first = pd.Timestamp(config.start, tz="UTC") if config.start else default_first_date(dataset)
     last = min(pd.Timestamp(config.end, tz="UTC"), end - settle) if config.end else end - settle
-    dates = monthly_as_of(first, last)
-    needed = config.test_dates + config.calibration_dates + 2
-    if len(dates) < needed:
-        raise ValueError(
-            f"only {len(dates)} monthly snapshot dates between {first:%Y-%m-%d} and {last:%Y-%m-%d} are settled; "
-            f"training needs at least {needed} (more history, or a shorter --horizon)"
-        )
-    return dates
+    options = AUTO_ORDER if config.every == "auto" else (config.every,)
+    tried = []
+    for every in options:
+        dates = cadence_dates(first, last, every)
+        folds = plan_folds(dates, CADENCES[every], gap, config.folds)
+        tried.append((every, dates, folds))
+        if len(folds) == config.folds:
+            return every, dates, folds
+    every, dates, folds = max(tried, key=lambda t: len(t[2]))  # max keeps the first (coarsest) on ties
+    if folds:
+        return every, dates, folds
+    found = ", ".join(f"{len(d)} {CADENCE_WORDS[e]}" for e, d, _ in tried)
+    need = " or ".join(f"{dates_needed(CADENCES[e], gap, 1)} {CADENCE_WORDS[e]}" for e, _, _ in tried)
+    finest = tried[-1][0]
+    raise ValueError(
+        f"only {found} snapshot dates between {first:%Y-%m-%d} and {last:%Y-%m-%d} are settled; "
+        f"training needs at least {need} ({history_needed(CADENCES[finest], gap)}, then {settle.days} days "
+        "for the newest labels to settle; more history, or a shorter --horizon)"
+    )
 
 
-def split_dates(dates: Sequence[pd.Timestamp], config: TrainConfig) -> dict[str, list[pd.Timestamp]]:
-    """Earliest dates train, the next ones calibrate (and early-stop), the latest test."""
-    ordered = sorted(dates)
-    test = ordered[-config.test_dates :]
-    calibration = ordered[-(config.test_dates + config.calibration_dates) : -config.test_dates]
-    train = ordered[: len(ordered) - config.test_dates - config.calibration_dates]
-    return {"train": train, "calibration": calibration, "test": test}
+def snapshot_dates(dataset: Dataset, config: TrainConfig) -> list[pd.Timestamp]:
+    """The settled as_of dates at the run's cadence (see :func:`plan`)."""
+    return plan(dataset, config)[1]
+
+
+def split_dates(dates: Sequence[pd.Timestamp], config: TrainConfig, every: str = "1M") -> list[Fold]:
+    """The backtest folds over ``dates`` (order of ``dates`` does not matter)."""
+    return plan_folds(sorted(dates), CADENCES[every], config.outcome.horizon, config.folds)
 
 
 def build_training_frame(
@@ -153,96 +203,197 @@ def build_training_frame(
     return frame, tuple(s.name for s in features.skipped)
 
 
+def _directions(spec: FeatureSpec) -> dict[str, int]:
+    return {n: SIGNALS_BY_NAME[n].direction for n in spec.numeric if n in SIGNALS_BY_NAME}
+
+
+def choose_rounds(name: str, train_rows: pd.DataFrame, spec: FeatureSpec, config: TrainConfig) -> int:
+    """The number of trees: early stopping on the newest fold's training dates, holding out a share
+    of the accounts (all their snapshots), so no account is on both sides."""
+    x = to_matrix(train_rows, spec)
+    y = train_rows[name].to_numpy(dtype=float)
+    stop = account_halves(train_rows["account_id"], STOP_SHARE, salt=config.seed)
+    if len(np.unique(y[stop])) < 2 or len(np.unique(y[~stop])) < 2:
+        stop = account_halves(train_rows["account_id"], 0.5, salt=config.seed)
+    if len(np.unique(y[stop])) < 2 or len(np.unique(y[~stop])) < 2:
+        return config.lgbm.early_stopping_rounds  # too few positives to early-stop: a short, safe model
+    booster = train_booster(x[~stop], y[~stop], x[stop], y[stop], config.lgbm, config.seed)
+    return max(1, int(booster.best_iteration or booster.current_iteration()))
+
+
+def _fold_scores(
+    name: str, train_rows: pd.DataFrame, test_rows: pd.DataFrame, spec: FeatureSpec, config: TrainConfig, rounds: int
+) -> tuple[dict[str, np.ndarray], lgb.Booster]:
+    """Raw (uncalibrated) scores of the model and both baselines on a fold's test rows, each fitted
+    on every training row of the fold (the booster with ``rounds`` trees)."""
+    x_train, x_test = to_matrix(train_rows, spec), to_matrix(test_rows, spec)
+    y_train = train_rows[name].to_numpy(dtype=float)
+    booster = refit(train_rows, name, spec, config, rounds)
+    numeric = list(spec.numeric)
+    lr = fit_logistic(x_train[numeric], y_train, config.seed)
+    ew = fit_equal_weight(x_train[numeric], _directions(spec))
+    # The equal-weight score measures health; for churn risk is its opposite, for renewal and
+    # upsell (good outcomes) health itself ranks the positives.
+    sign = -1.0 if name == "churn" else 1.0
+    scores = {
+        "model": raw_score(booster, x_test),
+        "logistic": logistic_risk(lr, x_test[numeric]),
+        "equal_weight": sign * (ew.health(x_test[numeric]) - 50) / 10,
+    }
+    return scores, booster
+
+
+def _cross_fitted(raw: list[np.ndarray], y: list[np.ndarray], ids: list[pd.Series], seed: int) -> list[np.ndarray]:
+    """Calibrated probabilities per fold, each from a calibrator fitted on the other folds' scores.
+
+    With a single fold, its accounts are split in two halves, each calibrated on the other.
+    """
+    if len(raw) == 1:
+        half = account_halves(ids[0], 0.5, salt=seed + 1)
+        p = np.empty(len(y[0]))
+        for side in (half, ~half):
+            other = ~side
+            if len(np.unique(y[0][other])) < 2:
+                other = np.ones(len(side), dtype=bool)
+            cal, _ = choose_calibrator(raw[0][other], y[0][other], seed)
+            p[side] = cal.predict(raw[0][side])
+        return [p]
+    out = []
+    for k in range(len(raw)):
+        rest_raw = np.concatenate([r for j, r in enumerate(raw) if j != k])
+        rest_y = np.concatenate([t for j, t in enumerate(y) if j != k])
+        cal, _ = choose_calibrator(rest_raw, rest_y, seed)
+        out.append(cal.predict(raw[k]))
+    return out
+
+
+def _mean_metrics(per_fold: list[dict[str, float]]) -> dict[str, float]:
+    """Each metric's mean over the folds (``n``: their total)."""
+    out = {}
+    for key in per_fold[0]:
+        values = [f[key] for f in per_fold]
+        out[key] = float(sum(values)) if key == "n" else float(np.nanmean(values))
+    return out
+
+
 def train_outcome(
-    name: str, frame: pd.DataFrame, spec: FeatureSpec, folds: dict[str, list[pd.Timestamp]], config: TrainConfig
+    name: str, frame: pd.DataFrame, spec: FeatureSpec, folds: Sequence[Fold], config: TrainConfig
 ) -> OutcomeModel:
-    """Fit, early-stop, calibrate and test one outcome's model and its two baselines."""
+    """Backtest one outcome over the folds, choose trees and calibrator, refit on every snapshot."""
     labelled = frame[frame[name].notna()]
-    parts = {f: labelled[labelled["as_of"].isin(folds[f])] for f in FOLDS}
-    for fold, part in parts.items():
-        if part[name].nunique() < 2:
-            raise ValueError(f"outcome {name!r}: the {fold} dates hold only one class ({len(part)} rows)")
-    x = {f: to_matrix(p, spec) for f, p in parts.items()}
-    y = {f: p[name].to_numpy(dtype=float) for f, p in parts.items()}
-    booster = train_booster(x["train"], y["train"], x["calibration"], y["calibration"], config.lgbm, config.seed)
-    calibrator, choice = choose_calibrator(raw_score(booster, x["calibration"]), y["calibration"], config.seed)
-    p_test = calibrator.predict(raw_score(booster, x["test"]))
-    arr = parts["test"][ARR].to_numpy(dtype=float) if parts["test"][ARR].notna().any() else None
-    metrics = {"model": binary_metrics(y["test"], p_test, arr)}
-    metrics.update(_baselines(x, y, spec, arr, config.seed, name))
-    metrics["model"]["best_iteration"] = int(booster.best_iteration)
-    predictions = parts["test"][["account_id", "as_of"]].assign(
-        y=y["test"], p=p_test, arr=arr if arr is not None else np.nan
+    usable = [
+        f
+        for f in folds
+        if labelled.loc[labelled["as_of"].isin(f.train), name].nunique() == 2
+        and labelled.loc[labelled["as_of"].isin(f.test), name].nunique() == 2
+    ]
+    if not usable:
+        raise ValueError(
+            f"outcome {name!r}: no backtest fold holds both classes in its training and test dates "
+            f"({len(labelled)} labelled snapshots)"
+        )
+    rounds = choose_rounds(name, labelled[labelled["as_of"].isin(usable[-1].train)], spec, config)
+    kept, raw, ys, ids, tests, boosters = [], [], [], [], [], []
+    for fold in usable:
+        train_rows = labelled[labelled["as_of"].isin(fold.train)]
+        test_rows = labelled[labelled["as_of"].isin(fold.test)]
+        scores, booster = _fold_scores(name, train_rows, test_rows, spec, config, rounds)
+        kept.append(fold)
+        raw.append(scores)
+        ys.append(test_rows[name].to_numpy(dtype=float))
+        ids.append(test_rows["account_id"])
+        tests.append(test_rows)
+        boosters.append(booster)
+    probs = {f: _cross_fitted([r[f] for r in raw], ys, ids, config.seed) for f in FAMILIES}
+    per_fold = []
+    for k, (fold, test_rows) in enumerate(zip(kept, tests, strict=True)):
+        arr = test_rows[ARR].to_numpy(dtype=float) if test_rows[ARR].notna().any() else None
+        per_fold.append(
+            {
+                **fold.describe(),
+                "rows_train": int(labelled["as_of"].isin(fold.train).sum()),
+                "rows_test": len(test_rows),
+                "trees": rounds,
+                **{f: binary_metrics(ys[k], probs[f][k], arr) for f in FAMILIES},
+            }
+        )
+    metrics = {f: _mean_metrics([p[f] for p in per_fold]) for f in FAMILIES}
+    metrics["model"]["best_iteration"] = rounds
+    calibrator, choice = choose_calibrator(np.concatenate([r["model"] for r in raw]), np.concatenate(ys), config.seed)
+    booster = refit(labelled, name, spec, config, rounds)
+    test_all = pd.concat(tests, ignore_index=True)
+    arr_all = test_all[ARR].to_numpy(dtype=float)
+    predictions = test_all[["account_id", "as_of"]].assign(
+        fold=np.concatenate([[f.index] * len(t) for f, t in zip(kept, tests, strict=True)]),
+        y=np.concatenate(ys),
+        p=np.concatenate(probs["model"]),
+        arr=arr_all if np.isfinite(arr_all).any() else np.nan,
     )
+    rows = {"train": len(labelled), "calibration": len(test_all), "test": len(test_all)}
     return OutcomeModel(
         name,
         booster,
         calibrator,
         metrics,
         choice,
-        {f: len(p) for f, p in parts.items()},
+        rows,
         predictions.reset_index(drop=True),
+        tuple(per_fold),
+        boosters[-1],
     )
 
 
-def _baselines(
-    x: dict[str, pd.DataFrame],
-    y: dict[str, np.ndarray],
-    spec: FeatureSpec,
-    arr: np.ndarray | None,
-    seed: int,
-    outcome: str,
-) -> dict[str, dict[str, float]]:
-    numeric = {f: m[list(spec.numeric)] for f, m in x.items()}
-    out = {}
-    lr = fit_logistic(numeric["train"], y["train"], seed)
-    cal, _ = choose_calibrator(logistic_risk(lr, numeric["calibration"]), y["calibration"], seed)
-    out["logistic"] = binary_metrics(y["test"], cal.predict(logistic_risk(lr, numeric["test"])), arr)
-    # The equal-weight score measures health; for churn risk is its opposite, for renewal and
-    # upsell (good outcomes) health itself ranks the positives.
-    directions = {n: SIGNALS_BY_NAME[n].direction for n in spec.numeric if n in SIGNALS_BY_NAME}
-    ew = fit_equal_weight(numeric["train"], directions)
-    sign = -1.0 if outcome == "churn" else 1.0
-    risk = {f: sign * (ew.health(m) - 50) / 10 for f, m in numeric.items()}
-    cal, _ = choose_calibrator(risk["calibration"], y["calibration"], seed)
-    out["equal_weight"] = binary_metrics(y["test"], cal.predict(risk["test"]), arr)
-    return out
+def refit(labelled: pd.DataFrame, name: str, spec: FeatureSpec, config: TrainConfig, rounds: int) -> lgb.Booster:
+    """The served booster: every settled snapshot of the outcome, ``rounds`` trees, no early stopping."""
+    data = lgb.Dataset(to_matrix(labelled, spec), label=labelled[name].to_numpy(dtype=float), free_raw_data=False)
+    return lgb.train(config.lgbm.booster_params(config.seed), data, num_boost_round=rounds)
 
 
 def train(dataset: Dataset, config: TrainConfig = TrainConfig(), progress: Progress | None = None) -> TrainingResult:
     """The whole training run on a dataset; no file I/O (see ``training.artifact``)."""
     report = progress or (lambda step, fraction: None)
-    dates = snapshot_dates(dataset, config)
-    folds = split_dates(dates, config)
+    every, dates, folds = plan(dataset, config)
+    # The event vocabulary is chosen once, on the data before the newest snapshot, and saved with the model.
+    config = replace(config, features=resolve_vocabulary(dataset, config.features, max(dates)))
     frame, skipped = build_training_frame(dataset, dates, config, lambda message: report(f"features: {message}", 0.2))
     spec = infer_spec(frame, exclude=(ARR, *config.outcomes))
     models = {}
     for i, name in enumerate(config.outcomes):
         report(f"training {name}", 0.5 + 0.5 * i / len(config.outcomes))
         models[name] = train_outcome(name, frame, spec, folds, config)
+    tested = sorted({d for f in folds for d in f.test})
+    split = {"train": list(dates), "calibration": tested, "test": tested}
     scorecard = None
     if "churn" in models:
         report("health scorecard", 0.95)
-        scorecard = train_scorecard(frame, spec, folds, models["churn"], config)
+        scorecard = train_scorecard(frame, spec, folds[-1], models["churn"], config)
     report("drift reference profile", 0.98)
-    rows = frame["as_of"].isin(folds["test"]) & (frame["churn"].notna() if "churn" in models else True)
+    rows = frame["as_of"].isin(tested) & (frame["churn"].notna() if "churn" in models else True)
     reference = reference_profile(frame[rows], spec, models)
     report("done", 1.0)
-    return TrainingResult(config, spec, models, folds, skipped, frame, scorecard, reference)
+    return TrainingResult(config, spec, models, split, skipped, frame, scorecard, reference, tuple(folds), every)
 
 
 def reference_profile(frame: pd.DataFrame, spec: FeatureSpec, models: dict[str, OutcomeModel]) -> dict[str, Any]:
     """Binned distributions of every model input and of the churn probability, the baseline that
     ``churn drift`` compares a scoring snapshot against.
 
-    ``train`` passes the churn model's test snapshots: the newest population the model was
-    validated on (accounts a churn label exists for, the ones scoring ranks), and the only rows
-    whose predictions are out of sample, as scoring's are. The oldest training dates would be a
-    poorer baseline: the generated world ages (tenure, days-since signals), so they report
-    drift on healthy scoring runs.
+    ``train`` passes the held-out fold snapshots of the churn model: the newest population the
+    backtest validated on (accounts a churn label exists for, the ones scoring ranks). Their
+    churn probabilities are the backtest's out-of-sample ones, as scoring's are (the served model
+    learned from these rows). The oldest training dates would be a poorer baseline: the generated
+    world ages (tenure, days-since signals), so they report drift on healthy scoring runs.
     """
     x = to_matrix(frame, spec)
-    predictions = {"churn_probability": models["churn"].predict(x)} if "churn" in models else {}
+    predictions = {}
+    if "churn" in models:
+        held = models["churn"].test_predictions[["account_id", "as_of", "p"]]
+        joined = frame[["account_id", "as_of"]].merge(held, on=["account_id", "as_of"], how="left")
+        p = joined["p"].to_numpy(dtype=float)
+        missing = np.isnan(p)
+        if missing.any():
+            p[missing] = models["churn"].predict(x[missing])
+        predictions["churn_probability"] = p
     dates = sorted(frame["as_of"].unique())
     source = {"snapshots": len(frame), "as_of": [f"{d:%Y-%m-%d}" for d in dates], "fold": "test"}
     return build_reference(x, spec.categorical, predictions, source)
@@ -251,38 +402,43 @@ def reference_profile(frame: pd.DataFrame, spec: FeatureSpec, models: dict[str, 
 def train_scorecard(
     frame: pd.DataFrame,
     spec: FeatureSpec,
-    folds: dict[str, list[pd.Timestamp]],
+    fold: Fold,
     churn: OutcomeModel,
     config: TrainConfig,
 ) -> Scorecard:
-    """Learn the health scorecard from the churn model on its training snapshots and backtest it
-    on the churn model's test snapshots, beside the model and the equal-weight score."""
+    """Learn the health scorecard from the newest fold's churn booster on that fold's training
+    snapshots and backtest it on the fold's test snapshots, beside the booster and the
+    equal-weight score: the scorecard never sees the dates that test it."""
     labelled = frame[frame["churn"].notna()]
-    train_rows = labelled[labelled["as_of"].isin(folds["train"])]
+    train_rows = labelled[labelled["as_of"].isin(fold.train)]
+    booster = churn.fold_booster if churn.fold_booster is not None else churn.booster
     window = {
-        "train_from": f"{min(folds['train']):%Y-%m-%d}",
-        "train_to": f"{max(folds['train']):%Y-%m-%d}",
+        "train_from": f"{min(fold.train):%Y-%m-%d}",
+        "train_to": f"{max(fold.train):%Y-%m-%d}",
         "snapshots": len(train_rows),
-        "model": "churn",
+        "model": "churn (the newest backtest fold's booster)",
         "weights": "share of the churn model's mean |SHAP|, capped",
     }
     card = learn_scorecard(
         to_matrix(train_rows, spec),
         train_rows["churn"].to_numpy(dtype=float),
-        churn.booster,
+        booster,
         config.scorecard,
         config.seed,
         {"learned_from": window},
     )
-    test = labelled[labelled["as_of"].isin(folds["test"])]  # the churn model's test rows, in its order
+    test = labelled[labelled["as_of"].isin(fold.test)]
+    served = CalibratedBooster(booster, churn.calibrator)
+    newest = next((f for f in churn.folds if f["fold"] == fold.index), None)
+    reference = {k: (newest or churn.metrics)[k] for k in ("model", "equal_weight")}
     result = backtest(
         score_health(test, card),
         test["churn"].to_numpy(dtype=float),
-        {k: churn.metrics[k] for k in ("model", "equal_weight") if k in churn.metrics},
+        reference,
         exposed_rows(test, config.outcome.horizon_days),  # renewal inside the horizon: timing held fixed
-        reference_risks(to_matrix(train_rows, spec), to_matrix(test, spec), churn),
+        reference_risks(to_matrix(train_rows, spec), to_matrix(test, spec), served),
     )
-    result["test_from"], result["test_to"] = f"{min(folds['test']):%Y-%m-%d}", f"{max(folds['test']):%Y-%m-%d}"
+    result["test_from"], result["test_to"] = f"{min(fold.test):%Y-%m-%d}", f"{max(fold.test):%Y-%m-%d}"
     return Scorecard(
         card.main, card.onboarding, card.bands, card.onboarding_days, card.overrides, {**card.info, "backtest": result}
     )
