@@ -36,11 +36,13 @@ from features.builders_crm import (
     sentiment_parts,
     support_parts,
 )
+from features.builders_text import referral_parts, text_parts
 from features.builders_usage import usage_parts
 from features.config import FeatureConfig
 from features.engine import MICROS_PER_DAY, connect, register_frame, register_tables
 from features.loader import TIMESTAMP_DTYPE, Dataset
-from features.signals import Signal, SkippedSignal, split_available
+from features.signals import TEXT_SIGNALS, Signal, SkippedSignal, split_available
+from features.texts import TEXTS, engine_columns, present_columns, text_rows
 from features.windows import DAY, Part, attach_parts, periods_table
 
 AsOf: TypeAlias = date | datetime | pd.Timestamp | str
@@ -112,11 +114,14 @@ def build_features(
     stamps = to_timestamps(as_of)
     if not stamps:
         raise ValueError("as_of must hold at least one snapshot date")
-    present = {name: tuple(frame.columns) for name, frame in dataset.tables.items()}
+    present = present_columns(dataset)
     signals, skipped = split_available(present, config)
     con = con or connect(engine)
     say(f"registering {len(dataset.tables)} tables on {con.name}")
     tables = register_tables(con, dataset)
+    if TEXTS in present and any(s.name in TEXT_SIGNALS for s in signals):
+        say("scoring the sentiment of comments and notes")
+        tables[TEXTS] = register_frame(con, "pit_texts", engine_columns(text_rows(dataset, config)))
     micros = _micros(stamps)
     dates = register_frame(con, "pit_dates", {"as_of": pd.Series(micros, dtype="int64")})
     periods = register_frame(
@@ -208,13 +213,21 @@ def _parts(
         parts += financial_parts(tables.get("subscriptions"), tables.get("invoices"), dates, config)
     if "relationship" in groups:
         parts += relationship_parts(tables["csm_inputs"], dates)
+    if names & set(TEXT_SIGNALS):
+        parts += text_parts(tables[TEXTS], dates)
+    if "referrals_365d" in names:
+        parts += referral_parts(tables["referrals"], dates)
     return parts
+
+
+# Signals with their own source: they do not pull in their group's tables.
+_OWN_SOURCE = {"tenure_days", "referrals_365d", *TEXT_SIGNALS}
 
 
 def _groups(names: set[str]) -> set[str]:
     from features.signals import SIGNALS_BY_NAME
 
-    return {SIGNALS_BY_NAME[n].group for n in names if n != "tenure_days"}
+    return {SIGNALS_BY_NAME[n].group for n in names if n not in _OWN_SOURCE}
 
 
 def _ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.NumericValue:
@@ -267,6 +280,12 @@ def derive(t: ir.Table, names: set[str], config: FeatureConfig) -> ir.Table:
         "plan_changes": lambda r: r._plan_changes,
         "csm_sentiment": lambda r: r._csm_sentiment,
         "days_since_csm_input": lambda r: _since(r, "_last_csm"),
+        "comment_sentiment_90d": lambda r: r._sentiment_90d,
+        "comment_sentiment_180d": lambda r: r._sentiment_180d,
+        "negative_comment_share_180d": lambda r: r._negative_share,
+        "days_since_negative_comment": lambda r: _since(r, "_last_negative"),
+        "risk_phrases_90d": lambda r: r._risk_90d,
+        "referrals_365d": lambda r: r._referrals_365d,
     }
     t = t.mutate(**{n: f(t).cast("float64") for n, f in formulas.items() if n in names})
     if "engagement_score" in names:

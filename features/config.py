@@ -17,6 +17,19 @@ EVENT_TYPES: tuple[str, ...] = (
     "alert_configure",
 )
 KEY_EVENTS: tuple[str, ...] = ("report_create", "integration_sync")
+# Phrases in comments and notes that say an account may leave (docs/text_and_referrals.md).
+# Matched on normalised text (Turkish lower case, no accents); the last word takes any suffix
+# and a softened final consonant, so "rakip" also counts "rakibe" and "iptal" "iptali".
+RISK_PHRASES: tuple[str, ...] = (
+    "cancel",
+    "competitor",
+    "too expensive",
+    "other vendor",
+    "iptal",
+    "rakip",
+    "pahalı",
+)
+TEXT_LANGUAGES = ("auto", "en", "tr")
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,9 @@ class FeatureConfig:
         plan_change_window_days: look-back for counting plan changes.
         engagement_activities: the weighted activities of the engagement score (weights
             are rescaled to sum to 100 over the activities whose tables are present).
+        text_language: language of comments and notes: "auto" (detected per text from
+            Turkish letters and stopwords), "en" or "tr".
+        risk_phrases: phrases counted by the ``risk_phrases_90d`` signal.
     """
 
     key_events: tuple[str, ...] = KEY_EVENTS
@@ -72,8 +88,14 @@ class FeatureConfig:
     survey_window_days: int = 180
     plan_change_window_days: int = 365
     engagement_activities: tuple[EngagementActivity, ...] = ENGAGEMENT_ACTIVITIES
+    text_language: str = "auto"
+    risk_phrases: tuple[str, ...] = RISK_PHRASES
 
     def __post_init__(self) -> None:
+        if self.text_language not in TEXT_LANGUAGES:
+            raise ValueError(f"FeatureConfig.text_language must be one of {TEXT_LANGUAGES}, not {self.text_language!r}")
+        if not all(isinstance(p, str) and p.strip() for p in self.risk_phrases):
+            raise ValueError("FeatureConfig.risk_phrases must be non-empty strings")
         if not self.key_events:
             raise ValueError("FeatureConfig.key_events must name at least one event")
         for days in (

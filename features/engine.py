@@ -34,7 +34,7 @@ from features.loader import Dataset
 
 ENGINES = ("duckdb", "spark")
 MICROS_PER_DAY = 86_400_000_000
-FREE_TEXT = ("name", "note", "comment")
+FREE_TEXT = ("name", "note", "comment", "description")  # scored by features.texts, never sent to the engines
 DUCKDB_MEMORY_LIMIT = "1GB"  # override with the CHURN_DUCKDB_MEMORY_LIMIT environment variable
 
 

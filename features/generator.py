@@ -46,6 +46,7 @@ import pyarrow.compute as pc
 
 from features.config import EVENT_TYPES
 from features.contract import PRIORITIES, SEGMENTS, SENTIMENTS, TABLE_SPECS
+from features.generator_text import add_text
 from features.loader import TIMESTAMP_DTYPE, write_dataset, write_frame
 
 Progress = Callable[[str, float], None]
@@ -623,6 +624,18 @@ def generate_world(config: GeneratorConfig, progress: Progress | None = None) ->
         "invoices": inv,
         "csm_inputs": csm,
     }
+    # Comments, notes and referrals come from their own random stream (features.generator_text).
+    tables = add_text(
+        tables,
+        seed=cfg.seed,
+        noise=noise,
+        cal=cal,
+        comp=comp_hist,
+        paid_start=paid_start,
+        churn_day=churn_day,
+        ids=lambda numbers: _ids("A", numbers, 6),
+        open_day=int(_OPEN),
+    )
     tables = _drop_future(tables)
     report("ground truth", 0.9)
     gt = _finish_ground_truth(cfg, cal, pd.concat(gt_parts, ignore_index=True), intervals, acc)

@@ -20,6 +20,7 @@ import pandas as pd
 
 from features.errors import DataError, Problem
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE, Dataset
+from features.signals import TEXT_SIGNALS
 from serving.flags import FlagConfig, flags
 from training.artifact import ModelBundle, load_model_folder
 from training.matrix import float_block
@@ -29,6 +30,9 @@ from training.treeshap import TreeShap
 
 OUTCOMES = ("churn", "renewal", "upsell")
 CONTEXT_COLUMNS = ("segment", "csm_owner")  # from the accounts table, for filtering risk lists
+# An input column (not an output one): the most negative recent comment, quoted with its date
+# (features.texts.recent_quotes). A red flag of a text signal ends with it.
+QUOTE_COLUMN = "quote"
 SCORE_COLUMNS = (
     "account_id",
     "as_of",
@@ -122,6 +126,8 @@ class Scorer:
         if missing:
             raise DataError([Problem("features", missing[0], f"the model needs columns {', '.join(missing[:5])}")])
         out = self._score_block(float_block(features, self.inputs), lang, top_k)
+        if QUOTE_COLUMN in features:
+            out["red_flags"] = with_quotes(out["red_flags"], features[QUOTE_COLUMN].tolist())
         out["account_id"] = features["account_id"].astype(STRING_DTYPE).to_numpy()
         out["as_of"] = pd.to_datetime(features["as_of"], utc=True).astype(TIMESTAMP_DTYPE).to_numpy()
         for name in CONTEXT_COLUMNS:
@@ -140,6 +146,7 @@ class Scorer:
         """
         block = np.array([[row.get(name) for name in self.inputs] for row in rows], dtype=float)
         out = self._score_block(block.reshape(len(rows), len(self.inputs)), lang, None)
+        out["red_flags"] = with_quotes(out["red_flags"], [row.get(QUOTE_COLUMN) for row in rows])
         scored_at = _now()
         fields = [k for k in SCORE_COLUMNS if k in out]
         return [
@@ -195,6 +202,26 @@ class Scorer:
         out["arr"] = arr = block[:, at["arr"]]
         out["arr_at_risk"] = arr * np.asarray(out["churn_probability"], dtype=float)
         return out
+
+
+def with_quotes(red_flags: list[list[dict[str, Any]]], quotes: Sequence[object]) -> list[list[dict[str, Any]]]:
+    """Red flags with each row's quote appended to the first flag of a text signal.
+
+    ``quotes`` holds one quoted comment (``'"Too slow" (2025-05-03)'``) or a missing value per row.
+    """
+    out = []
+    for flags_, quoted in zip(red_flags, quotes, strict=True):
+        if quoted is None or quoted is pd.NA or quoted != quoted or not str(quoted):
+            out.append(flags_)
+            continue
+        at = next((i for i, f in enumerate(flags_) if f["signal"] in TEXT_SIGNALS), None)
+        if at is None:
+            out.append(flags_)
+            continue
+        changed = list(flags_)
+        changed[at] = {**flags_[at], "sentence": f"{flags_[at]['sentence']}: {quoted}"}
+        out.append(changed)
+    return out
 
 
 def _now() -> pd.Timestamp:
@@ -274,6 +301,8 @@ def score_dataset(
         raise DataError([Problem("dataset", lacking[0], f"the model needs signals this dataset cannot give: {detail}")])
     say("selecting eligible accounts", 0.5)
     rows = eligible_features(dataset, feature_set.frame, scorer.outcome_config)
+    if any(s in TEXT_SIGNALS for s in scorer.signals):
+        rows = _with_quote_column(dataset, rows, stamp)
     if keep_rows is not None:
         keep_rows(rows)
     say(f"scoring {len(rows):,} accounts", 0.6)
@@ -285,6 +314,14 @@ def score_dataset(
         scores = scorer.score(rows, lang=lang, top_k=top_k)
     say("done", 1.0)
     return with_trend(scores, previous)
+
+
+def _with_quote_column(dataset: Dataset, rows: pd.DataFrame, stamp: pd.Timestamp) -> pd.DataFrame:
+    """``rows`` with the :data:`QUOTE_COLUMN` of each account at ``stamp`` (missing when none)."""
+    from features.texts import recent_quotes
+
+    quotes = recent_quotes(dataset, [stamp]).set_index("account_id")["quote"]
+    return rows.assign(**{QUOTE_COLUMN: rows["account_id"].map(quotes).astype(STRING_DTYPE)})
 
 
 def _utc(value: date | datetime | pd.Timestamp) -> pd.Timestamp:

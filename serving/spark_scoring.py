@@ -18,7 +18,7 @@ import pandas as pd
 
 from features.loader import TIMESTAMP_DTYPE
 from serving.outputs import from_storable, to_storable
-from serving.scorer import CONTEXT_COLUMNS, SCORE_COLUMNS, Scorer
+from serving.scorer import CONTEXT_COLUMNS, QUOTE_COLUMN, SCORE_COLUMNS, Scorer
 
 SPARK_SCHEMA = (
     "account_id string, as_of long, segment string, csm_owner string, churn_probability double, "
@@ -42,8 +42,11 @@ def score_on_spark(
     payload = spark.sparkContext.broadcast(files)
     scored_at = pd.Timestamp.now(tz="UTC").floor("s")
     stamp = _micros(pd.Series([scored_at]))[0]
-    columns = ["account_id", "as_of", *[c for c in CONTEXT_COLUMNS if c in rows], *scorer.signals]
-    frame = rows[columns].astype({c: object for c in ("account_id", *CONTEXT_COLUMNS) if c in rows})
+    texts = [c for c in (*CONTEXT_COLUMNS, QUOTE_COLUMN) if c in rows]
+    columns = ["account_id", "as_of", *texts, *scorer.signals]
+    frame = rows[columns].astype({c: object for c in ("account_id", *texts)})
+    if QUOTE_COLUMN in frame:  # most accounts have no quote: None, not pd.NA, for Spark
+        frame[QUOTE_COLUMN] = frame[QUOTE_COLUMN].where(frame[QUOTE_COLUMN].notna(), None)
     frame = frame.assign(as_of=_micros(frame["as_of"]))
     frame = frame.astype({s: "float64" for s in scorer.signals})
     version = scorer.version
