@@ -25,8 +25,8 @@ import pandas as pd
 
 TEXT_STREAM = 0x74657874  # "text": the stream's second seed word
 TURKISH_SHARE = 0.35
-COMMENT_SHARE = 0.3  # survey answers with a comment
-NOTE_SHARE = 0.6  # CSM check-ins with a note
+COMMENT_SHARE = 0.25  # survey answers with a comment (more under churn pressure)
+NOTE_SHARE = 0.5  # CSM check-ins with a note (more under churn pressure)
 REFERRED_SHARE = 0.2  # purchases that came through a referral
 OPEN_REFERRAL_RATE = 0.012  # referrals per account-month that do not convert, at average engagement
 _US_PER_DAY = 86_400_000_000
@@ -168,10 +168,12 @@ def _write(
     m = a.size
     pressure = _pressure(comp, a, k)
     sat, e = comp[2, a, k].astype(np.float64), comp[0, a, k].astype(np.float64)
-    tone = 0.5 * sat + 0.3 * e - 0.9 * pressure + (0.2 + 0.5 * noise) * rng.standard_normal(m)
-    risky = (pressure > 0.6) & (rng.random(m) < 0.5)
-    kind = np.where(tone < -0.45, np.where(risky, "risk", "negative"), np.where(tone > 0.35, "positive", "neutral"))
-    written = rng.random(m) < share
+    # The churn pressure weighs most: what customers write is a sharper view of it than any one table.
+    tone = 0.25 * sat + 0.15 * e - 1.4 * pressure + (0.1 + 0.3 * noise) * rng.standard_normal(m)
+    risky = (pressure > 0.5) & (rng.random(m) < 0.6)
+    kind = np.where(tone < -0.35, np.where(risky, "risk", "negative"), np.where(tone > 0.3, "positive", "neutral"))
+    # Unhappy customers write more often than content ones (up to three times as often).
+    written = rng.random(m) < share * (1 + 2 * np.minimum(pressure, 1.0))
     pick = rng.random(m)
     out = np.full(m, None, dtype=object)
     for lang in ("en", "tr"):

@@ -79,12 +79,19 @@ def normalise(text: str) -> str:
 
 
 def detect_language(text: str) -> str:
-    """``"tr"`` for text with Turkish letters or more Turkish than English stopwords, else ``"en"``."""
+    """``"tr"`` for text with Turkish letters or more Turkish than English stopwords, else ``"en"``.
+
+    Without stopwords either way, words of the Turkish lexicon are weighed against VADER's.
+    """
     if any(ch in _TR_LETTERS for ch in text):
         return "tr"
     words = re.findall(r"[a-z]+", text.lower())
     tr = sum(w in _TR_WORDS for w in words)
     en = sum(w in _EN_WORDS for w in words)
+    if tr == en:  # no stopwords either way ("harika, memnunlar"): Turkish lexicon words that VADER does not know
+        english = _vader().lexicon
+        tr = sum(_lookup(w) is not None and w not in english for w in words)
+        en = sum(w in english for w in words)
     return "tr" if tr > en else "en"
 
 

@@ -93,8 +93,9 @@ def test_the_quote_is_the_most_negative_recent_text_with_its_date() -> None:
     """It quotes the most negative text of the 90 days before as_of, cut and dated, never a later one."""
     quotes = recent_quotes(_tiny(), [AS_OF]).set_index("account_id")["quote"]
     assert list(quotes.index) == ["a"]
-    assert quotes["a"].endswith(f"({(AS_OF - pd.Timedelta(days=10)):%Y-%m-%d})") or "Rakibe" in quotes["a"]
-    assert "cancel" not in quotes["a"]  # dated at as_of
+    day = AS_OF - pd.Timedelta(days=20)
+    assert quotes["a"] == f'"Rakibe geçmeyi düşünüyorlar, fiyat pahalı" ({day:%Y-%m-%d})'  # risk phrases rank first
+    assert "cancel" not in quotes["a"]  # "Terrible, cancel" is dated at as_of
     rows = text_rows(_tiny())
     assert set(rows["source"]) == {"surveys", "csm_inputs"} and rows["sentiment"].between(-1, 1).all()
 
