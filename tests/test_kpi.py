@@ -264,7 +264,12 @@ def test_referral_rate_by_hand(con) -> None:
         _sub("N3", "2024-03-20", None, 100),
     ]
     referrals = [
-        {"referrer_account_id": "B", "referred_at": "2024-02-10", "referred_account_id": "N1", "converted_at": "2024-03-05"},
+        {
+            "referrer_account_id": "B",
+            "referred_at": "2024-02-10",
+            "referred_account_id": "N1",
+            "converted_at": "2024-03-05",
+        },
         {"referrer_account_id": "B", "referred_at": "2024-04-02"},
     ]
     r = kpis({"accounts": accounts, "usage_events": WINDOW, "subscriptions": subs, "referrals": referrals}, con)

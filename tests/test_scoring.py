@@ -209,7 +209,9 @@ def test_a_text_red_flag_quotes_the_most_negative_recent_comment(
         if first is None or account not in quotes.index:
             continue
         assert first["sentence"].endswith(": " + quotes[account]), first
-        assert first["sentence"] in crm.loc[account, ["Risk_Reason_1__c", "Risk_Reason_2__c", "Risk_Reason_3__c"]].tolist()
+        assert (
+            first["sentence"] in crm.loc[account, ["Risk_Reason_1__c", "Risk_Reason_2__c", "Risk_Reason_3__c"]].tolist()
+        )
         quoted += 1
     print(f"\n{quoted} red flags quote a comment, e.g. {next(iter(quotes), None)}")
     assert quoted > 0

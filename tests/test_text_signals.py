@@ -15,8 +15,8 @@ from features.loader import Dataset
 from features.reference import reference_features
 from features.signals import SIGNALS_BY_NAME, TEXT_SIGNALS
 from features.texts import recent_quotes, text_rows
-from training.train import TrainConfig, build_training_frame, snapshot_dates, split_dates, train_outcome
 from training.matrix import infer_spec
+from training.train import TrainConfig, build_training_frame, snapshot_dates, split_dates, train_outcome
 
 A = 200 * DAY_US
 AS_OF = ts(A)
@@ -32,7 +32,13 @@ def _tiny() -> Dataset:
         {
             "accounts": [{"account_id": "a", "created_at": 0}, {"account_id": "b", "created_at": 0}],
             "surveys": [
-                {"account_id": "a", "answered_at": A - 10 * DAY_US, "kind": "nps", "score": 2, "comment": "Too slow, awful support"},
+                {
+                    "account_id": "a",
+                    "answered_at": A - 10 * DAY_US,
+                    "kind": "nps",
+                    "score": 2,
+                    "comment": "Too slow, awful support",
+                },
                 {"account_id": "a", "answered_at": A - 100 * DAY_US, "kind": "nps", "score": 9, "comment": "Great"},
                 {"account_id": "a", "answered_at": A, "kind": "nps", "score": 0, "comment": "Terrible, cancel"},
                 {"account_id": "b", "answered_at": A - 5 * DAY_US, "kind": "csat", "score": 5, "comment": ""},
@@ -108,8 +114,10 @@ def test_text_signals_are_declared_in_both_languages() -> None:
     assert SIGNALS_BY_NAME["comment_sentiment_90d"].sentence(-0.4) == (
         "Comments and notes of the last 90 days averaged -0.40 (-1 negative, +1 positive)"
     )
-    assert SIGNALS_BY_NAME["comment_sentiment_90d"].sentence(-0.4, lang="tr").startswith(
-        "Son 90 günün yorum ve notları ortalama -0,40"
+    assert (
+        SIGNALS_BY_NAME["comment_sentiment_90d"]
+        .sentence(-0.4, lang="tr")
+        .startswith("Son 90 günün yorum ve notları ortalama -0,40")
     )
 
 

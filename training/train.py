@@ -104,7 +104,7 @@ def default_first_date(dataset: Dataset) -> pd.Timestamp:
     starts = [
         frame[spec.time_column].min()
         for spec in TABLE_SPECS.values()
-        if spec.name not in ("accounts", "subscriptions", "referrals")  # referrals are sparse: a late first one is no gap
+        if spec.name not in ("accounts", "subscriptions", "referrals")  # sparse referrals: a late first one is no gap
         and (frame := dataset.get(spec.name)) is not None
         and spec.time_column in frame
         and frame[spec.time_column].notna().any()
