@@ -169,11 +169,11 @@ def _write(
     pressure = _pressure(comp, a, k)
     sat, e = comp[2, a, k].astype(np.float64), comp[0, a, k].astype(np.float64)
     # The churn pressure weighs most: what customers write is a sharper view of it than any one table.
-    tone = 0.25 * sat + 0.15 * e - 1.4 * pressure + (0.1 + 0.3 * noise) * rng.standard_normal(m)
-    risky = (pressure > 0.5) & (rng.random(m) < 0.6)
+    tone = 0.25 * sat + 0.15 * e - 1.4 * pressure + (0.05 + 0.2 * noise) * rng.standard_normal(m)
+    risky = (pressure > 0.4) & (rng.random(m) < 0.7)
     kind = np.where(tone < -0.35, np.where(risky, "risk", "negative"), np.where(tone > 0.3, "positive", "neutral"))
-    # Unhappy customers write more often than content ones (up to three times as often).
-    written = rng.random(m) < share * (1 + 2 * np.minimum(pressure, 1.0))
+    # Unhappy customers write more often than content ones (up to four times as often).
+    written = rng.random(m) < share * (1 + 3 * np.minimum(pressure, 1.0))
     pick = rng.random(m)
     out = np.full(m, None, dtype=object)
     for lang in ("en", "tr"):
