@@ -302,7 +302,7 @@ def score_dataset(
     say("selecting eligible accounts", 0.5)
     rows = eligible_features(dataset, feature_set.frame, scorer.outcome_config)
     if any(s in TEXT_SIGNALS for s in scorer.signals):
-        rows = _with_quote_column(dataset, rows, stamp)
+        rows = with_quote_column(dataset, rows, stamp)
     if keep_rows is not None:
         keep_rows(rows)
     say(f"scoring {len(rows):,} accounts", 0.6)
@@ -316,7 +316,7 @@ def score_dataset(
     return with_trend(scores, previous)
 
 
-def _with_quote_column(dataset: Dataset, rows: pd.DataFrame, stamp: pd.Timestamp) -> pd.DataFrame:
+def with_quote_column(dataset: Dataset, rows: pd.DataFrame, stamp: pd.Timestamp) -> pd.DataFrame:
     """``rows`` with the :data:`QUOTE_COLUMN` of each account at ``stamp`` (missing when none)."""
     from features.texts import recent_quotes
 

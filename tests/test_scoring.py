@@ -24,7 +24,7 @@ from features.texts import recent_quotes
 from serving.crm import DEFAULT_MAPPING, crm_frame, read_export, write_crm
 from serving.flags import check_additivity
 from serving.outputs import read_scores, write_scores
-from serving.scorer import SCORE_COLUMNS, Scorer, eligible_features, score_dataset, with_trend
+from serving.scorer import SCORE_COLUMNS, Scorer, eligible_features, score_dataset, with_quote_column, with_trend
 from training.artifact import write_model_folder
 from training.lgbm import LGBMParams, raw_score
 from training.matrix import to_matrix
@@ -371,7 +371,9 @@ def test_spark_scores_equal_embedded_scores(
     from serving.spark_scoring import score_on_spark
 
     rows = eligible_features(dataset, build_features(dataset, [as_of]).frame, scorer.outcome_config)
+    rows = with_quote_column(dataset, rows, pd.Timestamp(as_of))  # as score_dataset does: the quoted comments
     on_spark = score_on_spark(rows, scorer, spark=spark)
+    assert any(': "' in f["sentence"] for flags in on_spark["red_flags"] for f in flags)
     pd.testing.assert_frame_equal(
         on_spark.drop(columns="scored_at"), scores.drop(columns="scored_at"), check_dtype=False, rtol=1e-9
     )

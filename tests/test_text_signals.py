@@ -126,7 +126,7 @@ def test_generated_texts_follow_the_hidden_health_and_raise_churn_auc() -> None:
     world = generate_world(GeneratorConfig(accounts=1200, months=16, seed=5))
     data = Dataset(world.tables, "generated")
     comments = world.tables["surveys"]["comment"]
-    assert 0.5 < comments.isna().mean() < 0.9
+    assert 0.4 < comments.isna().mean() < 0.9  # many blanks (more comments under churn pressure)
     rows = text_rows(data)
     langs = rows["text"].map(lambda t: any(c in t for c in "çğıöşüÇĞİÖŞÜ"))
     assert 0.15 < langs.mean() < 0.6
