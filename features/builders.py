@@ -36,13 +36,15 @@ from features.builders_crm import (
     sentiment_parts,
     support_parts,
 )
+from features.builders_text import referral_parts, text_parts
 from features.builders_usage import usage_parts
 from features.builders_vocab import key_events_absent, resolve_vocabulary, vocabulary_formulas, vocabulary_parts
 from features.config import FeatureConfig
 from features.engine import connect, register_frame, register_tables
 from features.loader import Dataset
 from features.rules import spine as snapshot_spine
-from features.signals import KEY_EVENT_SIGNALS, SIGNALS_BY_NAME, Signal, SkippedSignal, split_available
+from features.signals import KEY_EVENT_SIGNALS, SIGNALS_BY_NAME, TEXT_SIGNALS, Signal, SkippedSignal, split_available
+from features.texts import TEXTS, engine_columns, present_columns, text_rows
 from features.times import MICROS_PER_DAY, from_micros, micros_list, utc
 from features.windows import DAY, Part, attach_parts, periods_table
 
@@ -112,6 +114,9 @@ def build_features(
     con = con or connect(engine)
     say(f"registering {len(dataset.tables)} tables on {con.name}")
     tables = register_tables(con, dataset)
+    if TEXTS in present_columns(dataset) and any(s.name in TEXT_SIGNALS for s in signals):
+        say("scoring the sentiment of comments and notes")
+        tables[TEXTS] = register_frame(con, "pit_texts", engine_columns(text_rows(dataset, config)))
     micros = micros_list(stamps)
     dates = register_frame(con, "pit_dates", {"as_of": pd.Series(micros, dtype="int64")})
     periods = register_frame(
@@ -137,8 +142,7 @@ def available_signals(
     configured ones occurs before ``before`` (the newest as_of): never computed on names the
     data does not have.
     """
-    present = {name: tuple(frame.columns) for name, frame in dataset.tables.items()}
-    signals, skipped = split_available(present, config)
+    signals, skipped = split_available(present_columns(dataset), config)
     reason = key_events_absent(dataset, config, before)
     if reason is None:
         return signals, skipped
@@ -223,11 +227,19 @@ def _parts(
         parts += financial_parts(tables.get("subscriptions"), tables.get("invoices"), dates, config)
     if "relationship" in groups:
         parts += relationship_parts(tables["csm_inputs"], dates)
+    if names & set(TEXT_SIGNALS):
+        parts += text_parts(tables[TEXTS], dates)
+    if "referrals_365d" in names:
+        parts += referral_parts(tables["referrals"], dates)
     return parts
 
 
+# Signals with their own source: they do not pull in their group's tables.
+_OWN_SOURCE = {"tenure_days", "referrals_365d", *TEXT_SIGNALS}
+
+
 def _groups(names: set[str]) -> set[str]:
-    return {SIGNALS_BY_NAME[n].group for n in names if n != "tenure_days"}
+    return {SIGNALS_BY_NAME[n].group for n in names if n not in _OWN_SOURCE}
 
 
 def _ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.NumericValue:
@@ -281,6 +293,12 @@ def derive(t: ir.Table, names: set[str], config: FeatureConfig) -> ir.Table:
         "csm_sentiment": lambda r: r._csm_sentiment,
         "days_since_csm_input": lambda r: _since(r, "_last_csm"),
         **vocabulary_formulas(config),
+        "comment_sentiment_90d": lambda r: r._sentiment_90d,
+        "comment_sentiment_180d": lambda r: r._sentiment_180d,
+        "negative_comment_share_180d": lambda r: r._negative_share,
+        "days_since_negative_comment": lambda r: _since(r, "_last_negative"),
+        "risk_phrases_90d": lambda r: r._risk_90d,
+        "referrals_365d": lambda r: r._referrals_365d,
     }
     t = t.mutate(**{n: f(t).cast("float64") for n, f in formulas.items() if n in names})
     if "engagement_score" in names:

@@ -192,20 +192,28 @@ def _ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.NumericValue:
     return num.cast("float64") / den.cast("float64").nullif(0)
 
 
+def _column(name: str) -> Formula:
+    return lambda r: r[name]
+
+
+def _trend(i: int) -> Formula:
+    return lambda r: _ratio(r[f"_v30_{i}"] - r[f"_vprev_{i}"], r[f"_vprev_{i}"])
+
+
 def vocabulary_formulas(config: FeatureConfig) -> dict[str, Formula]:
     """Signal name -> formula over the raw columns of :func:`vocabulary_parts`."""
     formulas: dict[str, Formula] = {}
     for name, _ in (*LONG, ("all", 0)):
-        formulas[f"events_{name}"] = lambda r, n=name: r[f"_events_{n}"]
-        formulas[f"active_weeks_{name}"] = lambda r, n=name: r[f"_weeks_{n}"]
-        formulas[f"quantity_{name}"] = lambda r, n=name: r[f"_qty_{n}"]
+        formulas[f"events_{name}"] = _column(f"_events_{name}")
+        formulas[f"active_weeks_{name}"] = _column(f"_weeks_{name}")
+        formulas[f"quantity_{name}"] = _column(f"_qty_{name}")
     gap_all: Formula = lambda r: _ratio(r._last_day - r._first_day, r._days_all - 1)  # noqa: E731
     gap_90: Formula = lambda r: _ratio(r._max_day_90 - r._min_day_90, r._days_90 - 1)  # noqa: E731
     formulas["mean_gap_days"] = gap_all
     formulas["mean_gap_change_days"] = lambda r: gap_90(r) - gap_all(r)
     for i, e in enumerate(config.event_types or ()):
         slug = event_slug(e)
-        formulas[f"events_30d__{slug}"] = lambda r, i=i: r[f"_v30_{i}"]
-        formulas[f"events_90d__{slug}"] = lambda r, i=i: r[f"_v90_{i}"]
-        formulas[f"events_trend__{slug}"] = lambda r, i=i: _ratio(r[f"_v30_{i}"] - r[f"_vprev_{i}"], r[f"_vprev_{i}"])
+        formulas[f"events_30d__{slug}"] = _column(f"_v30_{i}")
+        formulas[f"events_90d__{slug}"] = _column(f"_v90_{i}")
+        formulas[f"events_trend__{slug}"] = _trend(i)
     return formulas

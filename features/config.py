@@ -23,6 +23,19 @@ EVENT_TYPES: tuple[str, ...] = (
 # The generated world's key events (``simulator.GENERATED_KEY_EVENTS``). They are not a
 # default: real data names its own key events, or the signals that need them are skipped.
 KEY_EVENTS: tuple[str, ...] = ("report_create", "integration_sync")
+# Phrases in comments and notes that say an account may leave (docs/text_and_referrals.md).
+# Matched on normalised text (Turkish lower case, no accents); the last word takes any suffix
+# and a softened final consonant, so "rakip" also counts "rakibe" and "iptal" "iptali".
+RISK_PHRASES: tuple[str, ...] = (
+    "cancel",
+    "competitor",
+    "too expensive",
+    "other vendor",
+    "iptal",
+    "rakip",
+    "pahalı",
+)
+TEXT_LANGUAGES = ("auto", "en", "tr")
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,9 @@ class FeatureConfig:
         plan_change_window_days: look-back for counting plan changes.
         engagement_activities: the weighted activities of the engagement score (weights
             are rescaled to sum to 100 over the activities whose tables are present).
+        text_language: language of comments and notes: "auto" (detected per text from
+            Turkish letters and stopwords), "en" or "tr".
+        risk_phrases: phrases counted by the ``risk_phrases_90d`` signal.
     """
 
     key_events: tuple[str, ...] = ()
@@ -86,10 +102,16 @@ class FeatureConfig:
     survey_window_days: int = 180
     plan_change_window_days: int = 365
     engagement_activities: tuple[EngagementActivity, ...] = ENGAGEMENT_ACTIVITIES
+    text_language: str = "auto"
+    risk_phrases: tuple[str, ...] = RISK_PHRASES
 
     def __post_init__(self) -> None:
         if self.event_types_top_k < 0:
             raise ValueError(f"FeatureConfig.event_types_top_k must be >= 0, got {self.event_types_top_k}")
+        if self.text_language not in TEXT_LANGUAGES:
+            raise ValueError(f"FeatureConfig.text_language must be one of {TEXT_LANGUAGES}, not {self.text_language!r}")
+        if not all(isinstance(p, str) and p.strip() for p in self.risk_phrases):
+            raise ValueError("FeatureConfig.risk_phrases must be non-empty strings")
         for days in (
             self.support_window_days,
             self.survey_window_days,

@@ -1,4 +1,4 @@
-"""The input contract: the seven tables of an account history, declared once as data.
+"""The input contract: the tables of an account history, declared once as data.
 
 Every other module (loader, validation, generator, feature builders) reads these
 declarations instead of repeating column names. Timestamps are UTC; naive timestamps
@@ -148,6 +148,7 @@ TABLES: tuple[TableSpec, ...] = (
             _opt("priority", Kind.TEXT, allowed=PRIORITIES),
             _opt("contacts", Kind.INT, min_value=0, description="contacts until resolution"),
             _opt("csat", Kind.FLOAT, min_value=1, max_value=5),
+            _opt("description", Kind.TEXT, description="the ticket's text (subject or first message)"),
         ),
         unique_key="ticket_id",
         time_column="opened_at",
@@ -193,7 +194,21 @@ TABLES: tuple[TableSpec, ...] = (
         time_column="recorded_at",
         description="one row per CSM health check-in",
     ),
+    TableSpec(
+        "referrals",
+        (
+            _id("referrer_account_id", description="the account that made the referral"),
+            _ts("referred_at"),
+            _opt("referred_account_id", Kind.ID, description="the referred prospect's account, once it has one"),
+            _opt("converted_at", Kind.TIMESTAMP, description="when the referred prospect bought; null if not (yet)"),
+        ),
+        time_column="referred_at",
+        ordered_pairs=(("referred_at", "converted_at"),),
+        description="one row per referral an account made (seed metric 15)",
+    ),
 )
+# Columns that name an account and must be found in accounts (besides account_id).
+ACCOUNT_REFERENCES: dict[str, tuple[str, ...]] = {"referrals": ("referrer_account_id", "referred_account_id")}
 
 TABLE_SPECS: dict[str, TableSpec] = {t.name: t for t in TABLES}
 TABLE_NAMES: tuple[str, ...] = tuple(TABLE_SPECS)

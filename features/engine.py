@@ -35,7 +35,7 @@ from features.loader import Dataset
 from features.times import utc_series
 
 ENGINES = ("duckdb", "spark")
-FREE_TEXT = ("name", "note", "comment")
+FREE_TEXT = ("name", "note", "comment", "description")  # scored by features.texts, never sent to the engines
 DUCKDB_MEMORY_LIMIT = "1GB"  # override with the CHURN_DUCKDB_MEMORY_LIMIT environment variable
 
 

@@ -223,6 +223,18 @@ KPIS: tuple[KPI, ...] = (
         ("subscriptions", ("account_id",)),
     ),
     _k(
+        "referral_rate",
+        "Referral rate",
+        "referrals",
+        "percent",
+        +1,
+        "purchases in the month that came through a referral (referrals.converted_at in the month) "
+        "/ purchases in the month (accounts whose first subscription starts in the month) x 100; "
+        "segment: the referred account's, else the referrer's",
+        _SUBS,
+        ("referrals", ("referrer_account_id", "referred_at", "converted_at")),
+    ),
+    _k(
         "engagement_disengaged",
         "Engagement 0-40 (disengaged)",
         "engagement",

@@ -262,6 +262,33 @@ def trials(tables: Tables, config: KPIConfig, present: Present) -> ir.Table:
     )
 
 
+def referrals(tables: Tables, config: KPIConfig, present: Present) -> ir.Table:
+    """The seed's referral rate: purchases through a referral / all purchases in the month."""
+    subs, months, refs = tables["subscriptions"], tables["months"], tables["referrals"]
+    first = subs.group_by("account_id").agg(first_start=subs.start_date.min())
+    one, zero = ibis.literal(1, "int64"), ibis.literal(0, "int64")
+    bought = first.join(months, _in_month(first.first_start, months)).select(
+        "account_id", "month", bought=one, referred=zero
+    )
+    done = refs.filter(refs.converted_at.notnull())
+    who = done.referrer_account_id
+    if "referred_account_id" in present["referrals"]:
+        who = done.referred_account_id.fill_null(done.referrer_account_id)
+    done = done.select(account_id=who, converted_at=done.converted_at)
+    via = done.join(months, _in_month(done.converted_at, months)).select(
+        "account_id", "month", bought=zero, referred=one
+    )
+    t = _with_segment(ibis.union(bought, via), tables)
+    return _rollup(
+        t,
+        lambda r: {"purchases": r.bought.sum(), "through_referral": r.referred.sum()},
+        lambda a: {
+            "referral_rate": _pct(a.through_referral, a.purchases),
+            "referral_rate__n": a.purchases,
+        },
+    )
+
+
 # --- engagement-score bands -------------------------------------------------------------------
 
 
@@ -326,5 +353,6 @@ GROUPS: dict[str, Callable[[Tables, KPIConfig, Present], ir.Table]] = {
     "support": support,
     "onboarding": onboarding,
     "trials": trials,
+    "referrals": referrals,
     "engagement": engagement,
 }

@@ -71,11 +71,15 @@ class Signal:
         return missing_requirement(self.requires, present)
 
 
+# Tables derived while loading, not read from files: why each may be absent.
+DERIVED_TABLES = {"texts": "no comment or note text (surveys.comment, csm_inputs.note, support_tickets.description)"}
+
+
 def missing_requirement(requires: Sequence[Requirement], present: Mapping[str, Sequence[str]]) -> str | None:
     """The first table or column of ``requires`` absent from ``present`` (table -> columns), or None."""
     for table, columns in requires:
         if table not in present:
-            return f"table {table} is absent"
+            return DERIVED_TABLES.get(table, f"table {table} is absent")
         absent = [c for c in columns if c not in present[table]]
         if absent:
             return f"{table} has no column {', '.join(absent)}"
@@ -116,6 +120,8 @@ def format_value(value: float, unit: str, lang: str = "en") -> str:
 def _format(value: float, unit: str, lang: str) -> str:
     if unit == "share":
         return ("%" if lang == "tr" else "") + _number(value * 100, 0, lang) + ("" if lang == "tr" else "%")
+    if unit == "polarity":
+        return _number(value, 2, lang)
     if unit in ("hours", "score", "points"):
         return _number(value, 1, lang)
     if unit == "currency":
@@ -133,6 +139,9 @@ _SURVEYS: Requirement = ("surveys", ("account_id", "answered_at", "kind", "score
 _SUBS: Requirement = ("subscriptions", ("account_id", "start_date", "end_date", "arr"))
 _INVOICES: Requirement = ("invoices", ("invoice_id", "account_id", "due_at", "amount"))
 _CSM: Requirement = ("csm_inputs", ("account_id", "recorded_at", "sentiment"))
+# Scored comments, notes and ticket text (features.texts): one row per non-blank text.
+_TEXTS: Requirement = ("texts", ("account_id", "at", "sentiment"))
+_REFERRALS: Requirement = ("referrals", ("referrer_account_id", "referred_at"))
 
 
 def _with(req: Requirement, *extra: str) -> Requirement:
@@ -179,6 +188,10 @@ _ESCALATE = (
 _ASK = (
     "Call the contact and ask what would make it better",
     "Kişiyi arayın ve neyin daha iyi olmasını sağlayacağını sorun",
+)
+_READ = (
+    "Read the recent comments and call the contact about what they raise",
+    "Son yorumları okuyun ve dile getirilen konular için kişiyi arayın",
 )
 
 # window name -> (label en, label tr, sentence tail en, sentence head tr, description tail)
@@ -592,6 +605,79 @@ SIGNALS: tuple[Signal, ...] = (
         ),
         "Survey answers (any kind) in the survey window (180 days by default).",
     ),
+    # --- what customers say (features.texts, features.sentiment) ----------------------------
+    _sig(
+        "comment_sentiment_90d",
+        "sentiment",
+        "polarity",
+        +1,
+        (_TEXTS,),
+        ("Comment sentiment (90 days)", "Yorum duygusu (90 gün)"),
+        (
+            "Comments and notes of the last 90 days averaged {value} (-1 negative, +1 positive)",
+            "Son 90 günün yorum ve notları ortalama {value} (-1 olumsuz, +1 olumlu)",
+        ),
+        "Mean sentiment (-1..1) of the survey comments, CSM notes and ticket text dated in the "
+        "90 days before as_of; null without any.",
+        _READ,
+    ),
+    _sig(
+        "comment_sentiment_180d",
+        "sentiment",
+        "polarity",
+        +1,
+        (_TEXTS,),
+        ("Comment sentiment (180 days)", "Yorum duygusu (180 gün)"),
+        (
+            "Comments and notes of the last 180 days averaged {value} (-1 negative, +1 positive)",
+            "Son 180 günün yorum ve notları ortalama {value} (-1 olumsuz, +1 olumlu)",
+        ),
+        "Mean sentiment (-1..1) of the texts dated in the 180 days before as_of; null without any.",
+        _READ,
+    ),
+    _sig(
+        "negative_comment_share_180d",
+        "sentiment",
+        "share",
+        -1,
+        (_TEXTS,),
+        ("Negative comments", "Olumsuz yorumlar"),
+        (
+            "{value} of the comments and notes of the last 180 days were negative",
+            "Son 180 günün yorum ve notlarının {value} kadarı olumsuzdu",
+        ),
+        "Share of the texts dated in the 180 days before as_of whose sentiment is negative "
+        "(<= -0.05); null without any.",
+        _READ,
+    ),
+    _sig(
+        "days_since_negative_comment",
+        "sentiment",
+        "days",
+        +1,
+        (_TEXTS,),
+        ("Days since a negative comment", "Son olumsuz yorumdan bu yana geçen gün"),
+        ("The last negative comment was {value} days ago", "Son olumsuz yorum {value} gün önceydi"),
+        "Days from the latest negative text before as_of to as_of; null when there was none.",
+        _READ,
+    ),
+    _sig(
+        "risk_phrases_90d",
+        "sentiment",
+        "count",
+        -1,
+        (_TEXTS,),
+        ("Risk phrases (90 days)", "Risk ifadeleri (90 gün)"),
+        (
+            "Comments and notes mentioned cancelling, a competitor or the price {value} times in the last 90 days",
+            "Yorum ve notlarda son 90 günde {value} kez iptal, rakip veya fiyat geçti",
+        ),
+        "Occurrences of FeatureConfig.risk_phrases in the texts dated in the 90 days before as_of.",
+        (
+            "Call the sponsor about the cancellation, competitor or price concern",
+            "İptal, rakip veya fiyat kaygısı için sponsoru arayın",
+        ),
+    ),
     # --- financial --------------------------------------------------------------------------
     _sig(
         "arr",
@@ -733,6 +819,23 @@ SIGNALS: tuple[Signal, ...] = (
         "Days from the latest CSM input to as_of; null without inputs.",
         ("Schedule a check-in call", "Bir durum görüşmesi planlayın"),
     ),
+    _sig(
+        "referrals_365d",
+        "relationship",
+        "count",
+        +1,
+        (_REFERRALS,),
+        ("Referrals made (365 days)", "Yapılan yönlendirmeler (365 gün)"),
+        (
+            "The account referred {value} prospects in the last year",
+            "Hesap son bir yılda {value} aday müşteri yönlendirdi",
+        ),
+        "Referrals the account made (referrals.referred_at) in the 365 days before as_of.",
+        (
+            "Thank the account and ask for a case study or another referral",
+            "Hesaba teşekkür edin, bir başarı hikâyesi veya yeni bir yönlendirme isteyin",
+        ),
+    ),
     # --- engagement -------------------------------------------------------------------------
     _sig(
         "engagement_score",
@@ -827,6 +930,8 @@ class _Catalog(dict[str, Signal]):
 
 SIGNALS_BY_NAME: dict[str, Signal] = _Catalog({s.name: s for s in SIGNALS})
 SIGNAL_NAMES: tuple[str, ...] = tuple(s.name for s in SIGNALS)
+TEXT_SIGNALS: tuple[str, ...] = tuple(s.name for s in SIGNALS if _TEXTS in s.requires)
+"""Signals computed from comments and notes: their red flags quote the most negative recent text."""
 
 
 def registry(config: FeatureConfig | None = None) -> tuple[Signal, ...]:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from features.contract import MAX_MAGNITUDE, SURVEY_RANGES, TABLE_SPECS, Kind, TableSpec
+from features.contract import ACCOUNT_REFERENCES, MAX_MAGNITUDE, SURVEY_RANGES, TABLE_SPECS, Kind, TableSpec
 from features.errors import DataError, Problem
 from features.loader import Dataset, example_rows
 
@@ -196,20 +196,23 @@ def _unknown_accounts(dataset: Dataset) -> list[Problem]:
     known = pd.Index(accounts["account_id"].dropna().unique())
     problems = []
     for name, frame in dataset.tables.items():
-        if name == "accounts" or "account_id" not in frame:
+        if name == "accounts":
             continue
-        orphan = frame["account_id"].notna() & ~frame["account_id"].isin(known)
-        if orphan.any():
-            positions = np.flatnonzero(orphan.to_numpy())
-            problems.append(
-                Problem(
-                    name,
-                    "account_id",
-                    "account_id not found in accounts",
-                    int(positions.size),
-                    example_rows(TABLE_SPECS[name], frame, positions),
+        for column in ACCOUNT_REFERENCES.get(name, ("account_id",)):
+            if column not in frame:
+                continue
+            orphan = frame[column].notna() & ~frame[column].isin(known)
+            if orphan.any():
+                positions = np.flatnonzero(orphan.to_numpy())
+                problems.append(
+                    Problem(
+                        name,
+                        column,
+                        f"{column} not found in accounts",
+                        int(positions.size),
+                        example_rows(TABLE_SPECS[name], frame, positions, column),
+                    )
                 )
-            )
     return problems
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 OUTCOMES = ("churn", "renewal", "upsell")
 CONTEXT_COLUMNS = ("segment", "csm_owner")  # from the accounts table, for filtering risk lists
+# An input column (not an output one): the most negative recent comment, quoted with its date
+# (features.texts.recent_quotes). A red flag of a text signal ends with it.
+QUOTE_COLUMN = "quote"
 SCORE_COLUMNS = (
     "account_id",
     "as_of",

@@ -14,8 +14,9 @@ import pandas as pd
 from features.builders import build_features
 from features.errors import DataError, Problem
 from features.loader import Dataset
+from features.signals import TEXT_SIGNALS
 from features.times import utc
-from serving.scorer import Progress, Scorer, eligible_features, with_trend
+from serving.scorer import Progress, Scorer, eligible_features, with_quote_column, with_trend
 from serving.spark_scoring import score_on_spark
 
 
@@ -47,6 +48,8 @@ def score_dataset(
         raise DataError([Problem("dataset", lacking[0], f"the model needs signals this dataset cannot give: {detail}")])
     say("selecting eligible accounts", 0.5)
     rows = eligible_features(dataset, feature_set.frame, scorer.outcome_config)
+    if any(s in TEXT_SIGNALS for s in scorer.signals):
+        rows = with_quote_column(dataset, rows, stamp)
     if keep_rows is not None:
         keep_rows(rows)
     say(f"scoring {len(rows):,} accounts", 0.6)

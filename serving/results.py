@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from features.signals import SIGNALS_BY_NAME
+from features.signals import SIGNALS_BY_NAME, TEXT_SIGNALS
 
 PROBABILITIES = ("churn_probability", "renewal_probability", "upsell_probability")
 
@@ -59,7 +59,11 @@ def localized(flag: dict[str, Any], lang: str) -> dict[str, Any]:
         raise ModelOutputError(f"flag {flag.get('signal')!r} has a non-finite contribution")
     name = str(flag["signal"])
     words = _words(name, value, lang) if name in SIGNALS_BY_NAME else (flag.get("sentence", name), flag.get("action"))
-    return {"signal": name, "value": value, "contribution": contribution, "sentence": words[0], "action": words[1]}
+    sentence = words[0]
+    if name in TEXT_SIGNALS and ': "' in str(flag.get("sentence", "")):
+        # The quoted comment (serving.scorer.with_quotes) is the customer's words: kept in any language.
+        sentence += ': "' + str(flag["sentence"]).split(': "', 1)[1]
+    return {"signal": name, "value": value, "contribution": contribution, "sentence": sentence, "action": words[1]}
 
 
 @lru_cache(maxsize=65536)

@@ -43,6 +43,7 @@ UNIT_RANGES: dict[str, tuple[float, float]] = {
     "currency": (0, 1e12),
     "points": (-100, 100),
     "score": (0, 100),
+    "polarity": (-1, 1),  # comment sentiment, negative to positive
 }
 SIGNAL_RANGES: dict[str, tuple[float, float]] = {
     "time_to_value_days": (-36_500, 36_500),

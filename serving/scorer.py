@@ -21,8 +21,10 @@ import pandas as pd
 from features.config import KEY_EVENTS, FeatureConfig
 from features.errors import DataError, Problem
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE, Dataset
+from features.signals import TEXT_SIGNALS
+from features.texts import recent_quotes
 from features.times import utc, utc_series
-from serving.columns import CONTEXT_COLUMNS, OUTCOMES, SCORE_COLUMNS
+from serving.columns import CONTEXT_COLUMNS, OUTCOMES, QUOTE_COLUMN, SCORE_COLUMNS
 from serving.flags import FlagConfig, flags
 from training.model.folder import ModelBundle, load_model_folder
 from training.model.matrix import float_block
@@ -107,6 +109,8 @@ class Scorer:
         if missing:
             raise DataError([Problem("features", missing[0], f"the model needs columns {', '.join(missing[:5])}")])
         out = self._score_block(float_block(features, self.inputs), lang, top_k)
+        if QUOTE_COLUMN in features:
+            out["red_flags"] = with_quotes(out["red_flags"], features[QUOTE_COLUMN].tolist())
         out["account_id"] = features["account_id"].astype(STRING_DTYPE).to_numpy()
         out["as_of"] = utc_series(features["as_of"]).to_numpy()
         for name in CONTEXT_COLUMNS:
@@ -125,6 +129,7 @@ class Scorer:
         """
         block = np.array([[row.get(name) for name in self.inputs] for row in rows], dtype=float)
         out = self._score_block(block.reshape(len(rows), len(self.inputs)), lang, None)
+        out["red_flags"] = with_quotes(out["red_flags"], [row.get(QUOTE_COLUMN) for row in rows])
         scored_at = _now()
         fields = [k for k in SCORE_COLUMNS if k in out]
         return [
@@ -182,6 +187,26 @@ class Scorer:
         return out
 
 
+def with_quotes(red_flags: list[list[dict[str, Any]]], quotes: Sequence[object]) -> list[list[dict[str, Any]]]:
+    """Red flags with each row's quote appended to the first flag of a text signal.
+
+    ``quotes`` holds one quoted comment (``'"Too slow" (2025-05-03)'``) or a missing value per row.
+    """
+    out = []
+    for flags_, quoted in zip(red_flags, quotes, strict=True):
+        if quoted is None or quoted is pd.NA or quoted != quoted or not str(quoted):
+            out.append(flags_)
+            continue
+        at = next((i for i, f in enumerate(flags_) if f["signal"] in TEXT_SIGNALS), None)
+        if at is None:
+            out.append(flags_)
+            continue
+        changed = list(flags_)
+        changed[at] = {**flags_[at], "sentence": f"{flags_[at]['sentence']}: {quoted}"}
+        out.append(changed)
+    return out
+
+
 def _now() -> pd.Timestamp:
     return pd.Timestamp(datetime.now(UTC).replace(microsecond=0))
 
@@ -237,6 +262,12 @@ def model_feature_config(bundle: ModelBundle) -> FeatureConfig:
         return FeatureConfig(key_events=KEY_EVENTS, event_types=())
     config = FeatureConfig.from_dict(saved)
     return config if config.event_types is not None else FeatureConfig.from_dict({**saved, "event_types": []})
+
+
+def with_quote_column(dataset: Dataset, rows: pd.DataFrame, stamp: pd.Timestamp) -> pd.DataFrame:
+    """``rows`` with the :data:`QUOTE_COLUMN` of each account at ``stamp`` (missing when none)."""
+    quotes = recent_quotes(dataset, [stamp]).set_index("account_id")["quote"]
+    return rows.assign(**{QUOTE_COLUMN: rows["account_id"].map(quotes).astype(STRING_DTYPE)})
 
 
 def top_accounts(scores: pd.DataFrame, n: int = 10) -> pd.DataFrame:

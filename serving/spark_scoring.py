@@ -18,7 +18,7 @@ import pandas as pd
 
 from features.engine import spark_session
 from features.times import from_micros, series_micros, to_micros
-from serving.columns import CONTEXT_COLUMNS, SCORE_COLUMNS
+from serving.columns import CONTEXT_COLUMNS, QUOTE_COLUMN, SCORE_COLUMNS
 from serving.outputs import from_storable, to_storable
 from serving.scorer import Scorer
 
@@ -42,8 +42,11 @@ def score_on_spark(
     payload = spark.sparkContext.broadcast(files)
     scored_at = pd.Timestamp.now(tz="UTC").floor("s")
     stamp = to_micros(scored_at)
-    columns = ["account_id", "as_of", *[c for c in CONTEXT_COLUMNS if c in rows], *scorer.signals]
-    frame = rows[columns].astype({c: object for c in ("account_id", *CONTEXT_COLUMNS) if c in rows})
+    texts = [c for c in (*CONTEXT_COLUMNS, QUOTE_COLUMN) if c in rows]
+    columns = ["account_id", "as_of", *texts, *scorer.signals]
+    frame = rows[columns].astype({c: object for c in ("account_id", *texts)})
+    if QUOTE_COLUMN in frame:  # most accounts have no quote: None, not pd.NA, for Spark
+        frame[QUOTE_COLUMN] = frame[QUOTE_COLUMN].where(frame[QUOTE_COLUMN].notna(), None)
     frame = frame.assign(as_of=series_micros(frame["as_of"]))
     frame = frame.astype({s: "float64" for s in scorer.signals})
     version = scorer.version

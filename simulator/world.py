@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from simulator.accounts import _accounts, _add_year, _anchor, _existing_subscriptions, _invoice_rows, _signups, _Subs
-from simulator.calendar import _OPEN, _Calendar
+from simulator.calendar import _OPEN, _Calendar, _ids
 from simulator.config import _HISTORY, GeneratorConfig, Progress, World, WorldSummary
 from simulator.dynamics import (
     _BASE_ANNUAL,
@@ -35,6 +35,7 @@ from simulator.tables import (
     _tickets,
     _usage,
 )
+from simulator.text import add_text
 from simulator.truth import _finish_ground_truth, _ground_truth_month
 
 # --- the simulation ---------------------------------------------------------------------------
@@ -305,6 +306,18 @@ def _observe(sim: _Sim, rng: _Streams, report: Progress) -> tuple[dict[str, pd.D
         "invoices": inv,
         "csm_inputs": csm,
     }
+    # Comments, notes and referrals come from their own random stream (simulator.text).
+    tables = add_text(
+        tables,
+        seed=cfg.seed,
+        noise=noise,
+        cal=cal,
+        comp=comp_hist,
+        paid_start=sim.paid_start,
+        churn_day=sim.churn_day,
+        ids=lambda numbers: _ids("A", numbers, 6),
+        open_day=int(_OPEN),
+    )
     return _drop_future(tables), intervals
 
 

@@ -19,6 +19,7 @@ from features.config import FeatureConfig
 from features.engine import engine_table
 from features.loader import TIMESTAMP_DTYPE, Dataset
 from features.signals import event_slug
+from features.texts import TEXTS, present_columns, text_rows
 from features.times import MICROS_PER_DAY, micros_list
 
 DAY = MICROS_PER_DAY
@@ -67,6 +68,8 @@ def reference_features(
     signals, skipped = available_signals(dataset, config, max(stamps))
     names = [s.name for s in signals]
     tables = _tables(dataset)
+    if TEXTS in present_columns(dataset):
+        tables[TEXTS] = text_rows(dataset, config)
     frames = []
     for stamp, a in zip(to_timestamps(as_of), micros_list(to_timestamps(as_of)), strict=True):
         frames.append(_snapshot(tables, a, stamp, names, config))
@@ -108,6 +111,12 @@ def _snapshot(
         cols.update(_invoices(tables["invoices"], a))
     if "csm_inputs" in tables:
         cols.update(_relationship(tables["csm_inputs"], a))
+    if TEXTS in tables:
+        cols.update(_texts(tables[TEXTS], a))
+    if "referrals" in tables:
+        made = tables["referrals"]
+        recent = made[_in(made["referred_at"], a, 365).fillna(False).astype(bool)]
+        cols["referrals_365d"] = recent.groupby("referrer_account_id").size()
     counts = _COUNTS | {n for n in cols if n.startswith(("events_30d__", "events_90d__"))}
     for name, series in cols.items():
         values = series.reindex(rows.index).astype("float64")
@@ -147,6 +156,8 @@ _COUNTS = {
     "plan_changes",
     "overdue_amount",
     "max_days_overdue",
+    "risk_phrases_90d",
+    "referrals_365d",
 }
 
 
@@ -342,6 +353,20 @@ def _relationship(csm: pd.DataFrame, a: int) -> dict[str, pd.Series]:
     return {
         "csm_sentiment": at_latest.groupby("account_id")["value"].mean(),
         "days_since_csm_input": (a - past.groupby("account_id")["recorded_at"].max()) / DAY,
+    }
+
+
+def _texts(tx: pd.DataFrame, a: int) -> dict[str, pd.Series]:
+    past = tx[tx["at"] < a]
+    last180 = past[_in(past["at"], a, 180)]
+    last90 = past[_in(past["at"], a, 90)]
+    negative = past[past["negative"] == 1]
+    return {
+        "comment_sentiment_90d": last90.groupby("account_id")["sentiment"].mean(),
+        "comment_sentiment_180d": last180.groupby("account_id")["sentiment"].mean(),
+        "negative_comment_share_180d": last180.groupby("account_id")["negative"].mean(),
+        "days_since_negative_comment": (a - negative.groupby("account_id")["at"].max()) / DAY,
+        "risk_phrases_90d": last90.groupby("account_id")["risk_hits"].sum(),
     }
 
 

@@ -24,7 +24,17 @@ AS_OF_DAYS = (200, 230, 260, 400)
 # and on both sides of 7, 30, 60, 90, 180 and 360 days before it.
 # About 0.2 s per case; raise it (e.g. PIT_ORACLE_EXAMPLES=600) for a deeper nightly run.
 ORACLE_EXAMPLES = int(os.environ.get("PIT_ORACLE_EXAMPLES", "120"))
-EDGE_DAYS = (0, 7, 30, 60, 90, 180, 360)
+EDGE_DAYS = (0, 7, 30, 60, 90, 180, 360, 365)
+# Comments and notes: blank, positive, negative, Turkish, with risk phrases.
+TEXTS = (
+    None,
+    "",
+    "Great product",
+    "Too slow, we may cancel",
+    "Fena değil",
+    "Rakibe geçiyoruz, çok pahalı",
+    "ok",
+)
 
 
 @st.composite
@@ -94,6 +104,7 @@ def histories(draw: st.DrawFn) -> tuple[object, list[object]]:
                     "answered_at": draw(at),
                     "kind": kind,
                     "score": draw(st.integers(0 if kind == "nps" else 1, top)),
+                    "comment": draw(st.sampled_from(TEXTS)),
                 }
             )
         tables["surveys"] = rows
@@ -135,9 +146,23 @@ def histories(draw: st.DrawFn) -> tuple[object, list[object]]:
                 "account_id": draw(acct),
                 "recorded_at": draw(at),
                 "sentiment": draw(st.sampled_from(SENTIMENTS)),
+                "note": draw(st.sampled_from(TEXTS)),
             }
             for _ in range(draw(n))
         ]
+    if draw(st.booleans()):
+        rows = []
+        for _ in range(draw(n)):
+            referred = draw(at)
+            rows.append(
+                {
+                    "referrer_account_id": draw(acct),
+                    "referred_at": referred,
+                    "referred_account_id": _maybe(draw, st.sampled_from(ids)),
+                    "converted_at": _maybe(draw, st.sampled_from((referred, referred + 30 * DAY_US))),
+                }
+            )
+        tables["referrals"] = rows
     return dataset(tables), as_of
 
 

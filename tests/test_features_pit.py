@@ -57,7 +57,8 @@ def _future_rows(draw: st.DrawFn, a: int, ids: list[str]) -> dict[str, list[dict
             for k in range(draw(n))
         ],
         "surveys": [
-            {"account_id": draw(acct), "answered_at": draw(at), "kind": "nps", "score": 0} for _ in range(draw(n))
+            {"account_id": draw(acct), "answered_at": draw(at), "kind": "nps", "score": 0, "comment": "Berbat, iptal"}
+            for _ in range(draw(n))
         ],
         "subscriptions": [
             {
@@ -81,7 +82,13 @@ def _future_rows(draw: st.DrawFn, a: int, ids: list[str]) -> dict[str, list[dict
             }
             for k in range(draw(n))
         ],
-        "csm_inputs": [{"account_id": draw(acct), "recorded_at": draw(at), "sentiment": "red"} for _ in range(draw(n))],
+        "csm_inputs": [
+            {"account_id": draw(acct), "recorded_at": draw(at), "sentiment": "red", "note": "We will cancel"}
+            for _ in range(draw(n))
+        ],
+        "referrals": [
+            {"referrer_account_id": draw(acct), "referred_at": draw(at), "converted_at": None} for _ in range(draw(n))
+        ],
     }
 
 
@@ -150,6 +157,7 @@ def test_empty_optional_tables_give_zero_counts_and_null_values(duck) -> None:
             "subscriptions",
             "invoices",
             "csm_inputs",
+            "referrals",
         )
     }
     tables["accounts"] = [
@@ -163,10 +171,10 @@ def test_empty_optional_tables_give_zero_counts_and_null_values(duck) -> None:
     assert all("none of the key events" in s.reason for s in result.skipped)
     assert list(frame.columns[2:]) == [n for n in SIGNAL_NAMES if n not in KEY_EVENT_SIGNALS]
     assert len(frame) == 2
-    assert (frame[["active_users_30d", "tickets_90d", "open_tickets", "arr", "overdue_amount"]] == 0).all().all()
-    assert (
-        frame[["nps", "nps_latest", "days_since_last_activity", "csm_sentiment", "days_to_renewal"]].isna().all().all()
-    )
+    zero = ["active_users_30d", "tickets_90d", "open_tickets", "arr", "overdue_amount", "risk_phrases_90d"]
+    assert (frame[[*zero, "referrals_365d"]] == 0).all().all()
+    nulls = ["nps", "nps_latest", "days_since_last_activity", "csm_sentiment", "days_to_renewal"]
+    assert frame[[*nulls, "comment_sentiment_90d", "days_since_negative_comment"]].isna().all().all()
     assert_frames_match(frame, reference_features(dataset(tables), [AS_OF], config=KEYED).frame)
 
 

@@ -65,8 +65,13 @@ def test_spark_equals_duckdb_on_edge_cases(spark) -> None:
             }
         ],
         "surveys": [
-            {"account_id": "שלום", "answered_at": a - 5, "kind": "nps", "score": 3},
-            {"account_id": "שלום", "answered_at": a - 5, "kind": "nps", "score": 10},
+            {"account_id": "שלום", "answered_at": a - 5, "kind": "nps", "score": 3, "comment": "Fena değil"},
+            {"account_id": "שלום", "answered_at": a - 5, "kind": "nps", "score": 10, "comment": "Rakibe geçiyoruz"},
+            {"account_id": "quiet", "answered_at": a - 90 * DAY_US, "kind": "csat", "score": 1, "comment": "Awful"},
+        ],
+        "referrals": [
+            {"referrer_account_id": "00123", "referred_at": a - 365 * DAY_US, "converted_at": a},
+            {"referrer_account_id": "00123", "referred_at": a - 1, "referred_account_id": "quiet"},
         ],
         "subscriptions": [
             {

@@ -249,6 +249,39 @@ def test_trial_conversion_by_hand(con) -> None:
     assert r.value("trial_conversion", "2024-05") is None
 
 
+def test_referral_rate_by_hand(con) -> None:
+    """March purchases: N1 and N2 (SMB) and N3 (enterprise); N1 came through B's referral: 33.3% overall,
+    50% SMB, 0% enterprise. April: no purchase, so no value (a referral made, not converted, is not a purchase)."""
+    accounts = _accounts(
+        ("B", "2023-01-01", "enterprise"),
+        ("N1", "2024-02-20", "SMB"),
+        ("N2", "2024-03-01", "SMB"),
+        ("N3", "2024-03-02", "enterprise"),
+    )
+    subs = [
+        _sub("B", "2023-01-01", None, 900),
+        _sub("N1", "2024-03-05", None, 100),
+        _sub("N2", "2024-03-10", None, 100),
+        _sub("N3", "2024-03-20", None, 100),
+    ]
+    referrals = [
+        {
+            "referrer_account_id": "B",
+            "referred_at": "2024-02-10",
+            "referred_account_id": "N1",
+            "converted_at": "2024-03-05",
+        },
+        {"referrer_account_id": "B", "referred_at": "2024-04-02"},
+    ]
+    r = kpis({"accounts": accounts, "usage_events": WINDOW, "subscriptions": subs, "referrals": referrals}, con)
+    assert r.value("referral_rate", "2024-03") == pytest.approx(100 / 3)
+    assert r.value("referral_rate", "2024-03", "SMB") == 50.0
+    assert r.value("referral_rate", "2024-03", "enterprise") == 0.0
+    assert r.value("referral_rate", "2024-04") is None
+    f = r.frame
+    assert f[(f.kpi == "referral_rate") & (f.month == MONTHS[1]) & (f.segment == "all")]["n"].item() == 3
+
+
 def test_engagement_bands_by_hand(con) -> None:
     """Score = active days in 30 / 20 x 100: 4, 10, 20 and 16 days give 20, 50, 100, 80 -> 25% / 25% / 50%."""
     config = KPIConfig(features=FeatureConfig(engagement_activities=(EngagementActivity("active_days_30d", 1, 20),)))
@@ -282,6 +315,7 @@ def test_absent_tables_are_skipped_with_a_reason(con) -> None:
     skipped = {s.name: s.reason for s in r.skipped}
     assert skipped["nps"] == "table surveys is absent"
     assert skipped["churn_rate"] == "table subscriptions is absent"
+    assert skipped["referral_rate"] == "table subscriptions is absent"
     assert {k.name for k in r.kpis} | set(skipped) == {k.name for k in KPIS}
     assert set(r.frame["kpi"]) == {k.name for k in r.kpis}
 
@@ -316,6 +350,7 @@ def test_spark_equals_duckdb(spark) -> None:
         **CUSTOMERS,
         "surveys": [{"account_id": "A", "answered_at": "2024-03-02", "kind": "nps", "score": 9}],
         "support_tickets": TICKETS,
+        "referrals": [{"referrer_account_id": "A", "referred_at": "2024-02-02", "converted_at": "2024-03-02"}],
     }
     duck = compute_kpis(dataset(tables), months=MONTHS, engine="duckdb").frame
     on_spark = compute_kpis(dataset(tables), months=MONTHS, engine="spark").frame

@@ -214,6 +214,16 @@ def test_the_json_holds_the_kpi_engine_numbers(made) -> None:
     assert frame["value"].isna().any() and any(v is None for s in report["kpis"]["series"].values() for v in s["all"])
 
 
+def test_the_report_shows_the_referral_rate_by_month_and_segment(made) -> None:
+    """The seed's referral rate (purchases through a referral / all purchases) has a series per segment."""
+    report = made["json"]
+    series = report["kpis"]["series"]["referral_rate"]
+    assert set(series) == set(report["segments"])
+    assert all(len(values) == len(report["months"]) for values in series.values())
+    assert any(v is not None and 0 < v <= 100 for v in series["all"])
+    assert "Referral rate" in made["html"]
+
+
 def test_the_health_section_compares_the_two_scorings(made) -> None:
     """Both scorings of the file are used; the movement accounts for every account of each."""
     health, scores = made["json"]["health"], made["scores"]

@@ -19,13 +19,14 @@ from worlds import generated_world
 from churn.cli import app
 from features.builders import build_features
 from features.loader import Dataset, load_dataset
-from features.signals import SIGNALS_BY_NAME
+from features.signals import SIGNALS_BY_NAME, TEXT_SIGNALS
+from features.texts import recent_quotes
 from serving.columns import SCORE_COLUMNS
 from serving.crm import DEFAULT_MAPPING, crm_frame, read_export, write_crm
 from serving.dataset_scoring import score_dataset
 from serving.flags import check_additivity
 from serving.outputs import read_scores, write_scores
-from serving.scorer import Scorer, eligible_features, with_trend
+from serving.scorer import Scorer, eligible_features, with_quote_column, with_trend
 from training.artifact import write_model_folder
 from training.lgbm import LGBMParams
 from training.model.booster import raw_score
@@ -187,14 +188,36 @@ def test_sentences_carry_the_real_numbers_in_both_languages(
         for a, b in zip(en, tr, strict=True):
             signal = SIGNALS_BY_NAME[a["signal"]]
             assert (a["signal"], a["value"], a["contribution"]) == (b["signal"], b["value"], b["contribution"])
-            assert a["sentence"] == signal.sentence(a["value"], "en")
-            assert b["sentence"] == signal.sentence(b["value"], "tr")
+            # A text signal's red flag may end with a quoted comment: the sentence is what comes before.
+            assert a["sentence"].split(': "')[0] == signal.sentence(a["value"], "en")
+            assert b["sentence"].split(': "')[0] == signal.sentence(b["value"], "tr")
             if a["value"] is not None and a["value"] != 0:
                 assert any(ch.isdigit() for ch in a["sentence"]) and any(ch.isdigit() for ch in b["sentence"])
             checked += 1
     assert checked > 100
     trend = next(f for fl in turkish["red_flags"] for f in fl if f["signal"] == "active_users_trend" and f["value"])
     assert "azaldı" in trend["sentence"] or "arttı" in trend["sentence"]
+
+
+def test_a_text_red_flag_quotes_the_most_negative_recent_comment(
+    dataset: Dataset, as_of: pd.Timestamp, scores: pd.DataFrame
+) -> None:
+    """A comment signal among the red flags ends with the account's most negative comment of the last 90
+    days, quoted and dated; the CRM reason field carries the same words."""
+    quotes = recent_quotes(dataset, [pd.Timestamp(as_of)]).set_index("account_id")["quote"]
+    crm = crm_frame(scores).set_index("Account_External_Id__c")
+    quoted = 0
+    for account, flags in zip(scores["account_id"], scores["red_flags"], strict=True):
+        first = next((f for f in flags if f["signal"] in TEXT_SIGNALS), None)
+        if first is None or account not in quotes.index:
+            continue
+        assert first["sentence"].endswith(": " + quotes[account]), first
+        assert (
+            first["sentence"] in crm.loc[account, ["Risk_Reason_1__c", "Risk_Reason_2__c", "Risk_Reason_3__c"]].tolist()
+        )
+        quoted += 1
+    print(f"\n{quoted} red flags quote a comment, e.g. {next(iter(quotes), None)}")
+    assert quoted > 0
 
 
 def test_rerun_gives_identical_rows(
@@ -350,7 +373,9 @@ def test_spark_scores_equal_embedded_scores(
     from serving.spark_scoring import score_on_spark
 
     rows = eligible_features(dataset, build_features(dataset, [as_of]).frame, scorer.outcome_config)
+    rows = with_quote_column(dataset, rows, pd.Timestamp(as_of))  # as score_dataset does: the quoted comments
     on_spark = score_on_spark(rows, scorer, spark=spark)
+    assert any(': "' in f["sentence"] for flags in on_spark["red_flags"] for f in flags)
     pd.testing.assert_frame_equal(
         on_spark.drop(columns="scored_at"), scores.drop(columns="scored_at"), check_dtype=False, rtol=1e-9
     )

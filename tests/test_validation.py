@@ -147,12 +147,42 @@ def test_optional_tables_and_columns_may_be_absent(tmp_path: Path) -> None:
             with_change(csm_inputs="account_id,recorded_at,sentiment\n00123,2024-01-15,purple\n"),
             "csm_inputs.sentiment: values not in {red, yellow, green} (1 row)",
         ),
+        (
+            with_change(referrals="referrer_account_id,referred_at\n00999,2024-02-01\n"),
+            "referrals.referrer_account_id: referrer_account_id not found in accounts (1 row); "
+            "e.g. row 1 (referrer_account_id='00999')",
+        ),
+        (
+            with_change(referrals="referrer_account_id,referred_at,referred_account_id\n00123,2024-02-01,X9\n"),
+            "referrals.referred_account_id: referred_account_id not found in accounts (1 row); "
+            "e.g. row 1 (referrer_account_id='00123', referred_account_id='X9')",
+        ),
+        (
+            with_change(referrals="referrer_account_id,referred_at,converted_at\n00123,2024-02-01,2024-01-01\n"),
+            "referrals.converted_at: converted_at before referred_at (1 row); e.g. row 1 (referrer_account_id='00123'",
+        ),
+        (
+            with_change(referrals="referrer_account_id,referred_at\n00123,soon\n"),
+            "referrals.referred_at: unparseable timestamps (1 row)",
+        ),
+        (
+            with_change(referrals="referrer_account_id\n00123\n"),
+            "referrals.referred_at: required column is missing",
+        ),
     ],
 )
 def test_each_broken_rule_is_reported(tmp_path: Path, tables: dict[str, str], expected: str) -> None:
     """It names the table, the column and example rows for every broken rule."""
     found = problems_of(write(tmp_path, tables))
     assert any(p.startswith(expected) for p in found), found
+
+
+def test_a_clean_referrals_table_is_valid(tmp_path: Path) -> None:
+    """It accepts referrals whose accounts exist and that convert after they are made."""
+    referrals = "referrer_account_id,referred_at,referred_account_id,converted_at\n00123,2024-01-10,00124,2024-01-20\n"
+    report = validate_dataset(load_dataset(write(tmp_path, with_change(referrals=referrals))))
+    assert report.ok, report.errors
+    assert {s.name: s.rows for s in report.tables}["referrals"] == 1
 
 
 def test_all_problems_are_listed_at_once(tmp_path: Path) -> None:

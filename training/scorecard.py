@@ -164,7 +164,16 @@ def learn_card(
     for (name, names), weight in zip(groups.items(), comp_weights, strict=True):
         if weight <= 0:
             continue
-        inner = _round_to_total([share[n] for n in names], 100, 1)
+        wanted = [share[n] for n in names]
+        timing = [n in CONTEXT_SIGNALS for n in names]
+        if any(timing) and not all(timing):
+            # The component's weight was rounded to a whole point (up to ~1 point up); that rounding
+            # goes to its health measures, so the context measures keep the points the cap gave them.
+            fixed = sum(w for w, t in zip(wanted, timing, strict=True) if t)
+            rest = sum(w for w, t in zip(wanted, timing, strict=True) if not t)
+            room = max(weight / 100 - fixed, 0.0)
+            wanted = [w if t else w * room / rest for w, t in zip(wanted, timing, strict=True)]
+        inner = _round_to_total(wanted, 100, 1)
         measures = tuple(Measure(n, w, curves[n]) for n, w in zip(names, inner, strict=True))
         components.append(Component(name, weight, measures))
     if sum(c.weight for c in components) != 100:  # a component rounded to 0: spread again

@@ -74,7 +74,6 @@ class TrainConfig:
     outcome: OutcomeConfig = field(default_factory=OutcomeConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)  # key events, windows, engagement
     lgbm: LGBMParams = field(default_factory=LGBMParams)
-    features: FeatureConfig = field(default_factory=FeatureConfig)
     seed: int = 42
     folds: int = 3  # backtest cut-offs; fewer when the history is short
     every: str = "auto"  # snapshot cadence: auto, 1M, 2W, 1W or 7D
@@ -131,7 +130,7 @@ def default_first_date(dataset: Dataset) -> pd.Timestamp:
     starts = [
         frame[spec.time_column].min()
         for spec in TABLE_SPECS.values()
-        if spec.name not in ("accounts", "subscriptions")
+        if spec.name not in ("accounts", "subscriptions", "referrals")  # sparse referrals: a late first one is no gap
         and (frame := dataset.get(spec.name)) is not None
         and spec.time_column in frame
         and frame[spec.time_column].notna().any()
@@ -305,7 +304,7 @@ def train_outcome(
         tests.append(test_rows)
         boosters.append(booster)
     probs = {f: _cross_fitted([r[f] for r in raw], ys, ids, config.seed) for f in FAMILIES}
-    per_fold = []
+    per_fold: list[dict[str, Any]] = []
     for k, (fold, test_rows) in enumerate(zip(kept, tests, strict=True)):
         arr = test_rows[ARR].to_numpy(dtype=float) if test_rows[ARR].notna().any() else None
         per_fold.append(
