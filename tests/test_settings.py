@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -270,3 +271,21 @@ def test_generate_writes_the_worlds_settings_and_commands_read_them(tmp_path: Pa
     assert settings.features.key_events == ("report_create", "integration_sync")
     checked = runner.invoke(app, ["validate", "--data", str(world)])
     assert checked.exit_code == 0 and f"settings: {world / 'churn.toml'}" in checked.output, checked.output
+
+
+def test_serve_and_drift_refuse_other_settings_than_the_models(
+    trained: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """`churn serve` (before loading anything) and `churn drift` refuse a --config whose outcomes differ from the model's."""
+    data, config, model = trained
+    other = tmp_path / "other.toml"
+    other.write_text(config.read_text() + "\n[outcomes]\nhorizon_days = 60\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve = ["serve", "--model", str(model), "--data", str(data), "--insecure-local", "--port", str(port)]
+    drift = ["drift", "--model", str(model), "--data", str(data), "--as-of", "latest"]
+    for args in (serve, drift):
+        result = runner.invoke(app, [*args, "--config", str(other)])
+        assert result.exit_code == 2, result.output
+        assert "outcomes.horizon_days (60 vs the model's 90) differs from the model's settings.toml" in result.output
