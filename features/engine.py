@@ -68,7 +68,7 @@ def connect(engine: str = "duckdb") -> BaseBackend:
 
 
 def spark_session() -> Any:
-    try:
+    try:  # imported here: PySpark is an optional extra (`.[spark]`), absent from the default install
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise RuntimeError("the spark engine needs PySpark: pip install 'churn-health[spark]'") from exc

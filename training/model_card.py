@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for the annotation only: serving.report reads METRIC_ROWS without the training code
     from training.train import TrainingResult
 
 METRIC_ROWS = (
