@@ -1,4 +1,4 @@
-"""Input contract, validation, the synthetic world generator and the feature builders.
+"""Input contract, validation, the signal catalog, the feature builders and the KPIs.
 
-This stage imports neither ``training`` nor ``serving``.
+This stage imports neither ``training`` nor ``serving`` (nor ``simulator``, which builds on it).
 """

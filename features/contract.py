@@ -1,6 +1,6 @@
 """The input contract: the tables of an account history, declared once as data.
 
-Every other module (loader, validation, generator, feature builders) reads these
+Every other module (loader, validation, feature builders, the simulator) reads these
 declarations instead of repeating column names. Timestamps are UTC; naive timestamps
 are taken to be UTC. IDs are strings, so ``"00123"`` keeps its leading zeros.
 """

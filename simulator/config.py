@@ -24,7 +24,7 @@ CHURN_DRIVERS: tuple[str, ...] = (
     "detractor_nps",
     "overdue_invoices",
 )
-"""Planted churn drivers, in the order of :func:`_churn_terms`."""
+"""Planted churn drivers, in the order of :func:`simulator.dynamics._churn_terms`."""
 
 PLAN_TIERS = {"SMB": "starter", "mid-market": "growth", "enterprise": "enterprise"}
 INDUSTRIES = (
