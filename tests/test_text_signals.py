@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from features.generator import GeneratorConfig, generate_world
-from features.reference import reference_features
+from pandas_oracle import reference_features
 from pit_worlds import DAY_US, dataset, ts
 from training.matrix import infer_spec
 
