@@ -129,7 +129,7 @@ class FeatureConfig:
         """The config saved in a model folder (``dataclasses.asdict`` output, lists for tuples)."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        for name in ("key_events", "event_types"):
+        for name in ("key_events", "event_types", "risk_phrases"):
             if values.get(name) is not None:
                 values[name] = tuple(values[name])
         if "engagement_activities" in values:

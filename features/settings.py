@@ -49,7 +49,15 @@ WINDOW_KEYS: dict[str, str] = {
     "survey_days": "survey_window_days",
     "plan_change_days": "plan_change_window_days",
 }
-FEATURE_KEYS = ("key_events", "event_types_top_k", "effort_higher_is_better", "windows", "engagement")
+FEATURE_KEYS = (
+    "key_events",
+    "event_types_top_k",
+    "effort_higher_is_better",
+    "text_language",
+    "risk_phrases",
+    "windows",
+    "engagement",
+)
 ENGAGEMENT_KEYS = ("signal", "weight", "target")
 OUTCOME_KEYS = tuple(f.name for f in fields(OutcomeRules))
 CHURN_ALIASES = {"subscription": "contract"}  # the word for contract churn
@@ -187,6 +195,10 @@ def _features(doc: dict[str, Any], source: str) -> FeatureConfig:
         kw["effort_higher_is_better"] = _typed(
             doc["effort_higher_is_better"], bool, "features.effort_higher_is_better", source
         )
+    if "text_language" in doc:
+        kw["text_language"] = _typed(doc["text_language"], str, "features.text_language", source)
+    if "risk_phrases" in doc:
+        kw["risk_phrases"] = _strings(doc["risk_phrases"], "features.risk_phrases", source)
     windows = _table(doc, "windows", source)
     _known(windows, tuple(WINDOW_KEYS), "features.windows.", source)
     for key, name in WINDOW_KEYS.items():
@@ -295,6 +307,8 @@ def dump_settings(settings: Settings, *, comments: bool = False) -> str:
     )
     put("event_types_top_k", f.event_types_top_k, "The most frequent event types that get signals of their own.")
     put("effort_higher_is_better", f.effort_higher_is_better, "Customer effort scale: false when 1 = easy, 7 = hard.")
+    put("text_language", f.text_language, "Language of comments and notes: auto (detected per text), en or tr.")
+    put("risk_phrases", list(f.risk_phrases), "Phrases counted by risk_phrases_90d (matched with Turkish suffixes).")
     lines += ["", "[features.windows]"]
     if comments:
         lines.append("# Look-back windows in days.")

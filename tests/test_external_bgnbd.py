@@ -15,11 +15,11 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln
 from sklearn.metrics import roc_auc_score
-from training.matrix import to_matrix
 
 from features.builders import build_features
 from features.loader import Dataset
-from training.outcomes import OutcomeConfig, build_labels, eligible
+from training.model.matrix import to_matrix
+from training.outcomes import OutcomeConfig, eligible
 from training.train import TrainConfig, train
 
 START = pd.Timestamp("2023-01-01", tz="UTC")
@@ -116,7 +116,8 @@ def test_activity_mode_reaches_bgnbd_on_its_own_process() -> None:
     result = train(before, TrainConfig(outcomes=("churn",), outcome=outcome))
     features = build_features(before, [CUT], config=result.config.features).frame
     rows = features[eligible(before, features[["account_id", "as_of"]], outcome)].reset_index(drop=True)
-    y = build_labels(full, rows[["account_id", "as_of"]], ["churn"], outcome)["churn"].to_numpy()
+    # The drawn history ends at the cut plus the horizon, so it settles every label at the cut.
+    y = activity_churn(full, rows[["account_id", "as_of"]], outcome, events["timestamp"].max() + pd.Timedelta(days=1))
     assert not np.isnan(y).any()
     ours = roc_auc_score(y, result.models["churn"].predict(to_matrix(rows, result.spec)))
     stats = summary(before.tables["usage_events"], rows["account_id"], CUT)

@@ -18,10 +18,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from training.matrix import to_matrix
 
 from features.builders import build_features
 from features.loader import Dataset, load_dataset
+from training.model.matrix import to_matrix
 from training.outcomes import OutcomeConfig, eligible
 from training.train import TrainConfig, train
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
-from training.matrix import to_matrix
 from typer.testing import CliRunner
 
 from churn.cli import app
@@ -17,6 +16,7 @@ from features.config import FeatureConfig
 from features.loader import Dataset, load_dataset
 from features.validation import data_end
 from simulator import GENERATED_KEY_EVENTS, GeneratorConfig, generate_world, write_world
+from training.model.matrix import to_matrix
 from training.outcomes import build_labels, eligible
 from training.train import TrainConfig, train
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from features.generator import GeneratorConfig, generate_world
 from pandas_oracle import reference_features
 from pit_worlds import DAY_US, dataset, ts
-from training.matrix import infer_spec
 
 from features.builders import build_features
 from features.config import FeatureConfig
@@ -16,6 +14,8 @@ from features.engine import connect
 from features.loader import Dataset
 from features.signals import SIGNALS_BY_NAME, TEXT_SIGNALS
 from features.texts import recent_quotes, text_rows
+from simulator import GeneratorConfig, generate_world
+from training.model.matrix import infer_spec
 from training.train import TrainConfig, build_training_frame, snapshot_dates, split_dates, train_outcome
 
 A = 200 * DAY_US

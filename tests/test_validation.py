@@ -163,7 +163,7 @@ def test_optional_tables_and_columns_may_be_absent(tmp_path: Path) -> None:
         ),
         (
             with_change(referrals="referrer_account_id,referred_at\n00123,soon\n"),
-            "referrals.referred_at: unparseable timestamps (1 row)",
+            "referrals.referred_at: unparseable timestamps: not ISO 8601",
         ),
         (
             with_change(referrals="referrer_account_id\n00123\n"),
