@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from outcomes_oracle import activity_churn
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln
 from sklearn.metrics import roc_auc_score
