@@ -105,7 +105,7 @@ def p_no_purchase(stats: pd.DataFrame, fit: dict[str, float], horizon: float) ->
 def test_activity_mode_reaches_bgnbd_on_its_own_process() -> None:
     """On a world drawn from BG/NBD, the activity-mode churn model ranks "no purchase in the next 90
     days" at least 0.98 as well (ROC-AUC) as BG/NBD fitted on the same history."""
-    full = draw_world(2500, seed=5)
+    full = draw_world(4000, seed=5)
     events = full.tables["usage_events"]
     before = Dataset(
         {

@@ -89,10 +89,14 @@ def backtest_section(metrics: dict[str, Any]) -> str:
     ]
     for f in metrics["backtest"]:
         lines.append(
-            f"| {f['fold']} | {f['train_from']} to {f['train_to']} ({f['train_dates']} dates) | "
-            f"{f['test_from']} to {f['test_to']} ({f['test_dates']} dates) |"
+            f"| {f['fold']} | {f['train_from']} to {f['train_to']} ({_dates(f['train_dates'])}) | "
+            f"{f['test_from']} to {f['test_to']} ({_dates(f['test_dates'])}) |"
         )
     return "\n".join(lines)
+
+
+def _dates(n: int) -> str:
+    return f"{n} date" if n == 1 else f"{n} dates"
 
 
 def _fold_rows(outcome: dict[str, Any]) -> str:
