@@ -890,6 +890,7 @@ def vocabulary_signal(kind: str, slug: str) -> Signal:
             ),
             f"Relative change of {quoted} events, last 30 days vs the 30 days before; null when "
             "there were none in the earlier window.",
+            _REENGAGE,
         )
     days = kind.removesuffix("d")
     return _sig(
@@ -904,6 +905,7 @@ def vocabulary_signal(kind: str, slug: str) -> Signal:
             f"Son {days} günde {{value}} {quoted} etkinliği",
         ),
         f"Usage events of type {quoted} in the {days} days before as_of.",
+        _REENGAGE,
     )
 
 
