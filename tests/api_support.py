@@ -13,19 +13,25 @@ from typing import Any
 import pandas as pd
 from fastapi import FastAPI
 
+from features.config import FeatureConfig
 from features.loader import load_dataset
 from serving.app import create_app
 from serving.schemas import ErrorBody
 from serving.service import Service
 from serving.settings import Settings
-from simulator import GeneratorConfig, generate_world, write_world
+from simulator import GENERATED_KEY_EVENTS, GeneratorConfig, generate_world, write_world
 from training.artifact import write_model_folder
 from training.lgbm import LGBMParams
 from training.train import TrainConfig, train
 
 KEY = "test-key-0123456789-abcdefghij"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-FAST = TrainConfig(lgbm=LGBMParams(num_boost_round=60, early_stopping_rounds=20), folds=2)
+# The generated world's key events, as its churn.toml names them.
+FAST = TrainConfig(
+    lgbm=LGBMParams(num_boost_round=60, early_stopping_rounds=20),
+    folds=2,
+    features=FeatureConfig(key_events=GENERATED_KEY_EVENTS),
+)
 
 
 def make_world_and_model(base: Path, accounts: int = 300) -> tuple[Path, Path]:
