@@ -48,6 +48,7 @@ UNIT_RANGES: dict[str, tuple[float, float]] = {
 SIGNAL_RANGES: dict[str, tuple[float, float]] = {
     "time_to_value_days": (-36_500, 36_500),
     "days_to_renewal": (-36_500, 36_500),
+    "mean_gap_change_days": (-36_500, 36_500),  # a change: the gap between active days may shrink
     "ticket_trend": (-1e7, 1e7),
     "nps_trend": (-200, 200),
     "support_csat": (1, 5),
