@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
 
 from features.domain import DomainConfig
 
@@ -119,25 +117,8 @@ class FeatureConfig:
         ):
             if days <= 0:
                 raise ValueError(f"FeatureConfig windows must be positive days, got {days}")
-        if self.event_types_top_k < 0:
-            raise ValueError(f"FeatureConfig.event_types_top_k must be >= 0, got {self.event_types_top_k}")
         if any(a.weight < 0 for a in self.engagement_activities):
             raise ValueError("FeatureConfig.engagement_activities weights must be >= 0")
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FeatureConfig:
-        """The config saved in a model folder (``dataclasses.asdict`` output, lists for tuples)."""
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        for name in ("key_events", "event_types", "risk_phrases"):
-            if values.get(name) is not None:
-                values[name] = tuple(values[name])
-        if "engagement_activities" in values:
-            values["engagement_activities"] = tuple(
-                a if isinstance(a, EngagementActivity) else EngagementActivity(**a)
-                for a in values["engagement_activities"]
-            )
-        return cls(**values)
 
 
 @dataclass(frozen=True)

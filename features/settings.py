@@ -52,6 +52,7 @@ WINDOW_KEYS: dict[str, str] = {
 FEATURE_KEYS = (
     "key_events",
     "event_types_top_k",
+    "event_types",
     "effort_higher_is_better",
     "text_language",
     "risk_phrases",
@@ -191,6 +192,8 @@ def _features(doc: dict[str, Any], source: str) -> FeatureConfig:
         kw["key_events"] = _strings(doc["key_events"], "features.key_events", source)
     if "event_types_top_k" in doc:
         kw["event_types_top_k"] = _typed(doc["event_types_top_k"], int, "features.event_types_top_k", source)
+    if "event_types" in doc:
+        kw["event_types"] = _strings(doc["event_types"], "features.event_types", source)
     if "effort_higher_is_better" in doc:
         kw["effort_higher_is_better"] = _typed(
             doc["effort_higher_is_better"], bool, "features.effort_higher_is_better", source
@@ -306,6 +309,8 @@ def dump_settings(settings: Settings, *, comments: bool = False) -> str:
         "Events that deliver the product's value (key-feature adoption, time to value).",
     )
     put("event_types_top_k", f.event_types_top_k, "The most frequent event types that get signals of their own.")
+    if f.event_types is not None:  # a trained model's chosen types; a user may also name them
+        put("event_types", list(f.event_types), "The event types that get signals of their own (replaces the top k).")
     put("effort_higher_is_better", f.effort_higher_is_better, "Customer effort scale: false when 1 = easy, 7 = hard.")
     put("text_language", f.text_language, "Language of comments and notes: auto (detected per text), en or tr.")
     put("risk_phrases", list(f.risk_phrases), "Phrases counted by risk_phrases_90d (matched with Turkish suffixes).")
@@ -418,6 +423,8 @@ def difference(a: Settings, b: Settings) -> str | None:
     for part in ("features", "outcomes"):
         left, right = asdict(getattr(a, part)), asdict(getattr(b, part))
         for key in left:
+            if key == "event_types" and right[key] is None:  # b leaves the choice of event types to training
+                continue
             if left[key] != right[key]:
                 return f"{part}.{key} ({_short(right[key])} vs the model's {_short(left[key])})"
     return None

@@ -9,7 +9,7 @@ API, so a score is the same number wherever it is computed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -18,15 +18,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.config import KEY_EVENTS, FeatureConfig
+from features.config import FeatureConfig
 from features.errors import DataError, Problem
 from features.loader import STRING_DTYPE, TIMESTAMP_DTYPE, Dataset
+from features.settings import SETTINGS_FILE, Settings
 from features.signals import TEXT_SIGNALS
 from features.texts import recent_quotes
 from features.times import utc, utc_series
 from serving.columns import CONTEXT_COLUMNS, OUTCOMES, QUOTE_COLUMN, SCORE_COLUMNS
 from serving.flags import FlagConfig, flags
-from training.model.folder import ModelBundle, load_model_folder
+from training.model.folder import ModelBundle, ModelFolderError, load_model_folder
 from training.model.matrix import float_block
 from training.model.scorecard_core import score_health_arrays
 from training.model.treeshap import TreeShap
@@ -65,12 +66,19 @@ class Scorer:
 
     @property
     def outcome_config(self) -> OutcomeConfig:
-        return OutcomeConfig(**self.bundle.features.get("config", {}).get("outcome", {}))
+        """The outcome rules the model was trained with (its settings.toml)."""
+        return OutcomeConfig(**asdict(self._settings.outcomes))
 
     @property
     def feature_config(self) -> FeatureConfig:
         """The feature settings the model was trained with (key events, chosen event types, windows)."""
-        return model_feature_config(self.bundle)
+        return self._settings.features
+
+    @property
+    def _settings(self) -> Settings:
+        if self.bundle.settings is None:  # only a model trained on a table (`churn train --table`) has none
+            raise ModelFolderError(f"{self.bundle.path}: no {SETTINGS_FILE}; this model was not trained on a history")
+        return self.bundle.settings
 
     @cached_property
     def inputs(self) -> tuple[str, ...]:
@@ -252,16 +260,6 @@ def eligible_features(dataset: Dataset, features: pd.DataFrame, config: OutcomeC
     if context:
         rows = rows.merge(accounts[["account_id", *context]].drop_duplicates("account_id"), on="account_id", how="left")
     return rows.sort_values("account_id", ignore_index=True)
-
-
-def model_feature_config(bundle: ModelBundle) -> FeatureConfig:
-    """The FeatureConfig saved in a model folder; folders from before it was saved get the settings
-    they were trained with (the generated world's key events, no vocabulary signals)."""
-    saved = bundle.features.get("config", {}).get("features")
-    if saved is None:
-        return FeatureConfig(key_events=KEY_EVENTS, event_types=())
-    config = FeatureConfig.from_dict(saved)
-    return config if config.event_types is not None else FeatureConfig.from_dict({**saved, "event_types": []})
 
 
 def with_quote_column(dataset: Dataset, rows: pd.DataFrame, stamp: pd.Timestamp) -> pd.DataFrame:

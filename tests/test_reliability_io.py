@@ -30,6 +30,7 @@ from serving.app import create_app
 from serving.crm import read_export
 from serving.outputs import read_scores
 from serving.settings import Settings
+from training.model.folder import FORMAT_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -275,7 +276,7 @@ def test_the_api_stays_unready_for_a_model_of_another_format(
     folder = tmp_path / "model"
     shutil.copytree(paths[1], folder)
     manifest = json.loads((folder / "manifest.json").read_text())
-    (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 2}))
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": FORMAT_VERSION + 1}))
     settings = Settings(model_dir=folder, data_dir=paths[0], api_key=KEY)
     with caplog.at_level(logging.INFO, logger="churn.serve"), TestClient(create_app(settings)) as c:
         deadline = time.monotonic() + 60  # a generous bound on a failure that comes in milliseconds

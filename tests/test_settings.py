@@ -26,6 +26,7 @@ from features.settings import (
     for_scoring,
     parse_settings,
 )
+from features.signals import event_slug
 from features.validation import validate_dataset
 from serving.history import read_history
 from serving.scorer import Scorer
@@ -46,7 +47,13 @@ def test_the_example_file_parses_back_to_the_defaults() -> None:
 def test_dump_and_parse_round_trip_every_key() -> None:
     """It writes settings (features, outcomes, input mapping, formats) that read back equal."""
     settings = Settings(
-        replace(FeatureConfig(), key_events=('win "big"',), event_types_top_k=4, survey_window_days=60),
+        replace(
+            FeatureConfig(),
+            key_events=('win "big"',),
+            event_types_top_k=4,
+            event_types=("a", "b"),
+            survey_window_days=60,
+        ),
         OutcomeRules(horizon_days=60, grace_days=10, churn_definition="activity", active_days=200, trial_days=30),
         InputMapping(
             {"usage_events": "events_export"},
@@ -219,6 +226,9 @@ def test_the_settings_are_saved_in_the_model_folder(trained: tuple[Path, Path, P
     assert bundle.settings.features.key_events == ("export",)
     assert bundle.settings.features.survey_window_days == 45
     assert bundle.settings.input.source_column("accounts", "account_id") == "customer_number"
+    chosen = bundle.settings.features.event_types  # chosen by training, written once: not in features.json
+    assert chosen and "config" not in bundle.features
+    assert all(any(name.endswith(f"__{event_slug(e)}") for name in bundle.spec.names) for e in chosen)
 
 
 def test_scoring_without_config_uses_the_models_settings(trained: tuple[Path, Path, Path], tmp_path: Path) -> None:

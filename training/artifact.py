@@ -101,7 +101,8 @@ def write_model_folder(
             "spec": result.spec.to_dict(),
             "outcomes": list(result.models),
             "skipped_signals": list(result.skipped_signals),
-            "config": _jsonable(asdict(result.config)),
+            # features and outcomes live in settings.toml, written once; the rest of the run's config for the record
+            "training": _jsonable({k: v for k, v in asdict(result.config).items() if k not in ("features", "outcome")}),
         }
         (tmp / "features.json").write_text(json.dumps(features, indent=1))
         metrics = metrics_document(result)

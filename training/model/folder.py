@@ -4,12 +4,13 @@ A folder holds::
 
     <outcome>.lgbm.txt          LightGBM native text (never a pickle)
     <outcome>.calibrator.json   calibrator breakpoints or Platt coefficients
-    features.json               feature spec (names, order, categories), config, skipped signals
+    features.json               feature spec (names, order, categories), training parameters, skipped signals
     metrics.json                test metrics of every model and baseline
     model_card.md               data window, metrics, intended use, limits
     scorecard.yaml              the health scorecard (when churn is an outcome), for people to edit
-    settings.toml               the settings the model was trained with ([features], [outcomes],
-                                [input]; ``features.settings``): scoring uses these
+    settings.toml               the settings the model was trained with ([features] with the chosen
+                                event types, [outcomes], [input]; ``features.settings``): their one
+                                copy, which scoring, drift, the report and the API use
     reference.json              binned training distributions of every input and of the churn
                                 probability, the baseline of ``churn drift`` (absent in older folders)
     manifest.json               format version, model version, data fingerprint, git commit,
@@ -48,7 +49,7 @@ REFERENCE = "reference.json"
 EDITABLE = (SCORECARD,)  # checked by content, not by checksum
 # The layout of the folder. Bump it when a reader of the old layout would misread the new one;
 # loading refuses any other version (and folders from before versions were recorded).
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: features and outcome settings only in settings.toml (with the chosen event types)
 # Keys every manifest of this format has; a manifest lacking one is refused by name.
 MANIFEST_KEYS = ("format_version", "model_version", "files", "outcomes")
 OPTIONAL_PARTS = {
@@ -74,7 +75,7 @@ class ModelBundle:
     scorecard: Scorecard | None = None
     scorecard_edited: bool = False
     reference: dict[str, Any] | None = None  # drift reference profile; None for folders written before it existed
-    settings: Settings | None = None  # settings.toml; None for folders written before settings files
+    settings: Settings | None = None  # settings.toml; None only for a model trained on a table
     warnings: tuple[str, ...] = field(default=())  # optional parts missing, one line each
 
     @property
