@@ -27,8 +27,10 @@ from features.loader import Dataset
 from features.rules import active_at, coverage_blocks
 from features.times import MICROS_PER_DAY
 from features.validation import data_end
+from features.windows import EARLIEST
 
 DAY = MICROS_PER_DAY
+LATEST = 2**62  # the upper edge of the last period: after any real timestamp
 
 
 @dataclass(frozen=True)
@@ -250,24 +252,38 @@ def _upsell(q: _Query) -> ir.Table:
 def _around(q: _Query) -> ir.Table:
     """Per snapshot: the last usage event strictly before as_of and the first at or after it.
 
-    Events and snapshots go into one timeline per account; a snapshot sorts before an event
-    at the same time, so "before" is strict and "at or after" includes that event.
+    The snapshot dates cut time into periods ``[lo, hi)`` (the last one open-ended). Events
+    are reduced to their first and latest time per account and period (one range join with
+    a table of a few dozen periods), then carried over a dense account x period grid: the
+    latest before ``as_of`` is the running maximum up to the period ending at it, the first
+    at or after it the running minimum from the period starting there. Nothing pairs an
+    event with every snapshot.
     """
     events = q.tables["usage_events"]
     events = events.filter(events.timestamp.notnull())
-    null_pos = ibis.null().cast("int64")
-    timeline = events.select(
-        "account_id", t=events.timestamp, kind=ibis.literal(1, "int8"), pos=null_pos, ev=events.timestamp
-    ).union(
-        q.snaps.select(
-            "account_id", t=q.snaps.as_of, kind=ibis.literal(0, "int8"), pos="pos", ev=ibis.null().cast("int64")
-        )
+    dates = q.snaps.select("as_of").distinct()
+    previous = dates.as_of.lag().over(ibis.window(order_by=dates.as_of))
+    periods = dates.select(lo=previous.fill_null(EARLIEST), hi=dates.as_of).union(
+        dates.aggregate(lo=dates.as_of.max()).mutate(hi=ibis.literal(LATEST, "int64"))
     )
-    order = ["t", "kind"]
-    before = ibis.window(group_by="account_id", order_by=order, rows=(None, -1))
-    after = ibis.window(group_by="account_id", order_by=order, rows=(1, None))
-    timeline = timeline.mutate(last=timeline.ev.max().over(before), next=timeline.ev.min().over(after))
-    return timeline.filter(timeline.kind == 0).select("pos", as_of="t", last="last", next="next")
+    paired = events.join(periods, [events.timestamp >= periods.lo, events.timestamp < periods.hi])
+    per = paired.group_by(["account_id", "lo"]).agg(first=paired.timestamp.min(), latest=paired.timestamp.max())
+    grid = per.select("account_id").distinct().cross_join(periods)
+    dense = grid.left_join(per, [grid.account_id == per.account_id, grid.lo == per.lo]).select(
+        grid.account_id, grid.lo, grid.hi, per.first, per.latest
+    )
+    up = ibis.window(group_by="account_id", order_by="lo", rows=(None, 0))
+    down = ibis.window(group_by="account_id", order_by="lo", rows=(0, None))
+    carried = dense.mutate(last=dense.latest.max().over(up), next=dense.first.min().over(down))
+    s = q.snaps
+    ending = carried.select("account_id", "hi", "last")
+    starting = carried.select("account_id", "lo", "next")
+    with_last = s.left_join(ending, [s.account_id == ending.account_id, s.as_of == ending.hi]).select(
+        s.pos, s.account_id, s.as_of, ending["last"]
+    )
+    return with_last.left_join(
+        starting, [with_last.account_id == starting.account_id, with_last.as_of == starting.lo]
+    ).select(with_last.pos, with_last.as_of, with_last["last"], starting["next"])
 
 
 def _recently_active(q: _Query) -> ir.Table:
