@@ -284,4 +284,7 @@ def test_the_api_stays_unready_for_a_model_of_another_format(
             time.sleep(0.05)
         assert c.get("/healthz").status_code == 200
         assert_error(c.get("/readyz"), 503)
-    assert "model folder format 2 is newer than the format this version reads (1)" in caplog.text
+    assert (
+        f"model folder format {FORMAT_VERSION + 1} is newer than the format this version reads ({FORMAT_VERSION})"
+        in caplog.text
+    )
