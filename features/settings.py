@@ -406,7 +406,7 @@ def for_scoring(saved: Settings | None, given: Settings | None) -> tuple[Setting
         return (saved or Settings()), None
     if saved is None:
         return Settings(input=given.input, source=given.source), (
-            f"the model folder has no {SETTINGS_FILE} (trained before settings files): "
+            f"the model folder has no {SETTINGS_FILE} (a model trained on a table): "
             f"using only [input] of {given.source}"
         )
     differ = difference(saved, given)

@@ -24,13 +24,12 @@ from features.domain import OutcomeRules
 from features.engine import connect, register_frame, register_tables, to_micros
 from features.errors import DataError, Problem
 from features.loader import Dataset
-from features.rules import active_at, coverage_blocks
+from features.rules import NEVER, active_at, coverage_blocks
 from features.times import MICROS_PER_DAY
 from features.validation import data_end
-from features.windows import EARLIEST
+from features.windows import periods_table
 
 DAY = MICROS_PER_DAY
-LATEST = 2**62  # the upper edge of the last period: after any real timestamp
 
 
 @dataclass(frozen=True)
@@ -80,6 +79,7 @@ class _Query:
 
     tables: dict[str, ir.Table]
     snaps: ir.Table
+    periods: ir.Table  # [lo, hi) between consecutive snapshot dates, the last one open-ended
     rows: int
     config: OutcomeConfig
     end: int  # the data's end in micros
@@ -115,8 +115,12 @@ def _query(dataset: Dataset, snapshots: pd.DataFrame, config: OutcomeConfig, eng
         "as_of": to_micros(snapshots["as_of"].reset_index(drop=True)).to_numpy(zero_copy_only=False),
     }
     snaps = register_frame(con, "outcome_snapshots", frame)
+    dates = np.unique(frame["as_of"]).tolist()
+    cuts = periods_table(dates)
+    lo, hi = [*cuts["lo"], *dates[-1:]], [*cuts["as_of"], *([NEVER] if dates else [])]  # plus [newest, never)
+    periods = register_frame(con, "outcome_periods", {"lo": np.array(lo, "int64"), "hi": np.array(hi, "int64")})
     end_micros = int(to_micros(pd.Series([end])).to_numpy()[0])
-    return _Query(tables, snaps, len(snapshots), config, end_micros)
+    return _Query(tables, snaps, periods, len(snapshots), config, end_micros)
 
 
 def build_labels(
@@ -252,20 +256,15 @@ def _upsell(q: _Query) -> ir.Table:
 def _around(q: _Query) -> ir.Table:
     """Per snapshot: the last usage event strictly before as_of and the first at or after it.
 
-    The snapshot dates cut time into periods ``[lo, hi)`` (the last one open-ended). Events
-    are reduced to their first and latest time per account and period (one range join with
-    a table of a few dozen periods), then carried over a dense account x period grid: the
-    latest before ``as_of`` is the running maximum up to the period ending at it, the first
-    at or after it the running minimum from the period starting there. Nothing pairs an
-    event with every snapshot.
+    Events are reduced to their first and latest time per account and period of ``q.periods``
+    (one range join with a table of a few dozen periods), then carried over a dense
+    account x period grid: the latest before ``as_of`` is the running maximum up to the period
+    ending at it, the first at or after it the running minimum from the period starting there.
+    Nothing pairs an event with every snapshot.
     """
     events = q.tables["usage_events"]
     events = events.filter(events.timestamp.notnull())
-    dates = q.snaps.select("as_of").distinct()
-    previous = dates.as_of.lag().over(ibis.window(order_by=dates.as_of))
-    periods = dates.select(lo=previous.fill_null(EARLIEST), hi=dates.as_of).union(
-        dates.aggregate(lo=dates.as_of.max()).mutate(hi=ibis.literal(LATEST, "int64"))
-    )
+    periods = q.periods
     paired = events.join(periods, [events.timestamp >= periods.lo, events.timestamp < periods.hi])
     per = paired.group_by(["account_id", "lo"]).agg(first=paired.timestamp.min(), latest=paired.timestamp.max())
     grid = per.select("account_id").distinct().cross_join(periods)
