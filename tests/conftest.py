@@ -7,6 +7,10 @@ import sys
 
 import pytest
 
+# Two pytest-xdist workers share the two cores: OpenMP (LightGBM's predictions, BLAS) on one thread
+# each, as `churn serve` does, instead of spinning threads that wait for each other's cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 @pytest.fixture(scope="session")
 def spark():

@@ -29,7 +29,10 @@ class LGBMParams:
     max_bin: int = 255
     num_boost_round: int = 1500
     early_stopping_rounds: int = 100
-    num_threads: int = 2
+    # One thread: LightGBM's OpenMP threads spin while they wait, so on shared cores two threads ran
+    # ten times slower than one (docs/benchmarks.md, "LightGBM threads"); one thread also gives the
+    # same model on every machine. A dedicated machine can take more: --param num_threads=N.
+    num_threads: int = 1
 
     def booster_params(self, seed: int) -> dict[str, object]:
         params = {k: v for k, v in asdict(self).items() if k not in ("num_boost_round", "early_stopping_rounds")}
