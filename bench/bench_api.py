@@ -52,12 +52,14 @@ def _bodies(world: Path, model: Path, n: int = 500) -> list[bytes]:
     """Single-account request bodies built from the latest snapshot's real feature rows."""
     from features.builders import build_features
     from features.loader import load_dataset
-    from features.signals import SIGNALS
     from features.validation import data_end
+    from serving.scorer import Scorer
+    from serving.service import served_catalog
 
     dataset = load_dataset(world)
-    frame = build_features(dataset, [data_end(dataset).normalize()]).frame.head(n)
-    names = [s.name for s in SIGNALS]
+    config = Scorer.load(model).feature_config  # the model's event types: its vocabulary signals are posted too
+    frame = build_features(dataset, [data_end(dataset).normalize()], config=config).frame.head(n)
+    names = [s.name for s in served_catalog(model)]
     bodies = []
     for row in frame.to_dict("records"):
         signals = {k: None if row[k] is None or row[k] != row[k] else float(row[k]) for k in names}

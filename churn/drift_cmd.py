@@ -1,7 +1,7 @@
 """`churn drift`: has the scored population moved away from what the model was trained on?
 
 Exit codes, for a nightly job to alert on:
-    0  every PSI is below --threshold
+    0  every PSI is below --threshold (signals with status ``history`` aside, see serving.drift)
     3  at least one feature (or the churn probability) has a PSI at or above --threshold
     2  bad input (model folder without a reference profile, invalid data, bad flags)
 """
@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # pandas loads in about a second: only the commands that use 
     import pandas as pd
 
 DRIFT_EXIT = 3
-STATUS_STYLE = {"ok": "green", "watch": "yellow", "act": "bold red", "n/a": "dim"}
+HISTORY_NOTE = "history: a count over 180/365 days or all history; it grows as the data ages, so it never alarms"
+STATUS_STYLE = {"ok": "green", "watch": "yellow", "act": "bold red", "n/a": "dim", "history": "dim cyan"}
 
 
 def drift(
@@ -44,11 +45,12 @@ def drift(
 ) -> None:
     """Population stability index (PSI) of every model input and of the churn probability, training vs now.
 
-    Exits 3 when any PSI reaches --threshold, 0 otherwise, 2 on bad input.
+    Exits 3 when any PSI reaches --threshold, 0 otherwise, 2 on bad input. Signals that grow with the
+    data's history (status "history") show their PSI but never make it exit 3.
     """
     from features.loader import load_dataset
     from features.validation import require_valid
-    from serving.drift import dataset_drift, reference_of
+    from serving.drift import crossed, dataset_drift, reference_of
     from training.model.folder import load_model_folder
 
     if engine not in ("duckdb", "spark"):
@@ -67,7 +69,7 @@ def drift(
         if json_out is not None:
             write_json(drift_document(table, bundle.version, stamp, threshold, accounts, reference), json_out)
     print_drift(table, stamp, accounts, reference, top)
-    flagged = table[table["psi"] >= threshold].sort_values("psi", ascending=False)
+    flagged = crossed(table, threshold)
     if json_out is not None:
         console.print(f"drift table: {json_out.resolve()}")
     if len(flagged):
@@ -97,13 +99,18 @@ def print_drift(
     """The drift table, largest PSI first."""
     import pandas as pd
 
+    from serving.drift import HISTORY
+
     source = reference.get("source", {})
     dates = source.get("as_of", [])
     since = f"{dates[0]} to {dates[-1]}" if dates else "training"
     rows = table.sort_values("psi", ascending=False, na_position="last")
     if top is not None:
         rows = rows.head(top)
-    view = Table(title=f"PSI at {as_of:%Y-%m-%d} ({accounts:,} accounts) vs the model's reference snapshots {since}")
+    view = Table(
+        title=f"PSI at {as_of:%Y-%m-%d} ({accounts:,} accounts) vs the model's reference snapshots {since}",
+        caption=HISTORY_NOTE if (rows["status"] == HISTORY).any() else None,
+    )
     for column in ("feature", "PSI", "status"):
         view.add_column(column, justify="right" if column == "PSI" else "left")
     for row in rows.itertuples():
@@ -117,6 +124,8 @@ def drift_document(
 ) -> dict[str, Any]:
     import pandas as pd
 
+    from serving.drift import crossed
+
     rows = table.sort_values("psi", ascending=False, na_position="last")
     return {
         "model_version": version,
@@ -124,7 +133,7 @@ def drift_document(
         "accounts": accounts,
         "reference": reference.get("source", {}),
         "threshold": threshold,
-        "crossed": [r.feature for r in rows.itertuples() if r.psi >= threshold],
+        "crossed": crossed(table, threshold)["feature"].tolist(),
         "rows": [
             {"feature": r.feature, "psi": None if pd.isna(r.psi) else float(r.psi), "status": r.status}
             for r in rows.itertuples()
@@ -141,7 +150,7 @@ def write_json(document: dict[str, Any], target: Path) -> None:
 def demo_drift(dataset: Any, model: Path, as_of: pd.Timestamp, json_out: Path, top: int = 5) -> None:
     """The demo's drift step: the largest PSI rows at ``as_of`` and a JSON file; never fails the demo."""
     from features.errors import DataError
-    from serving.drift import dataset_drift, reference_of
+    from serving.drift import HISTORY, dataset_drift, reference_of
     from training.model.folder import load_model_folder
 
     try:
@@ -155,9 +164,9 @@ def demo_drift(dataset: Any, model: Path, as_of: pd.Timestamp, json_out: Path, t
         console.print(f"[yellow]drift not computed[/]: {exc}", highlight=False)
         return
     print_drift(table, as_of, accounts, reference, top)
-    worst = table.sort_values("psi", ascending=False).iloc[0]
+    worst = table[table["status"] != HISTORY].sort_values("psi", ascending=False).iloc[0]
     console.print(
         f"largest PSI: {worst['feature']} {worst['psi']:.3f} ({worst['status']}); "
-        f"`churn drift` exits {DRIFT_EXIT} when a PSI reaches --threshold (default 0.25)",
+        f"`churn drift` exits {DRIFT_EXIT} when a PSI reaches --threshold (default 0.25), history signals aside",
         highlight=False,
     )

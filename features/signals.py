@@ -47,6 +47,10 @@ class Signal:
     label: Mapping[str, str] = field(hash=False)
     template: Mapping[str, str] = field(hash=False)
     action: Mapping[str, str] | None = field(default=None, hash=False)
+    # A count over a long window or all history: its value is capped by how much event history the
+    # account has in the data, so its distribution moves as the data ages, whatever the accounts do.
+    # Drift monitoring (serving.drift) shows its PSI but does not alarm on it.
+    grows_with_history: bool = False
 
     def sentence(self, value: float | None, lang: str = "en") -> str:
         """The signal's value in a plain-language sentence, in ``lang`` ("en" or "tr")."""
@@ -158,6 +162,7 @@ def _sig(
     template: tuple[str, str],
     description: str,
     action: tuple[str, str] | None = None,
+    grows_with_history: bool = False,
 ) -> Signal:
     return Signal(
         name=name,
@@ -170,6 +175,7 @@ def _sig(
         label=dict(zip(LANGUAGES, label, strict=True)),
         template=dict(zip(LANGUAGES, template, strict=True)),
         action=None if action is None else dict(zip(LANGUAGES, action, strict=True)),
+        grows_with_history=grows_with_history,
     )
 
 
@@ -358,6 +364,7 @@ SIGNALS: tuple[Signal, ...] = (
             (f"{{value}} events were recorded {words[2]}", f"{words[3]} {{value}} etkinlik kaydedildi"),
             f"Usage events (rows, duplicates of one event_id counted once) {words[4]}.",
             _REENGAGE,
+            grows_with_history=True,
         )
         for w, words in _LONG_WINDOWS.items()
     ),
@@ -372,6 +379,7 @@ SIGNALS: tuple[Signal, ...] = (
             (f"The product was used in {{value}} weeks {words[2]}", f"Ürün {words[3]} {{value}} haftada kullanıldı"),
             f"Distinct UTC weeks (Monday to Sunday) with any event {words[4]}.",
             _REENGAGE,
+            grows_with_history=True,
         )
         for w, words in _LONG_WINDOWS.items()
     ),
@@ -412,6 +420,7 @@ SIGNALS: tuple[Signal, ...] = (
             (f"Quantity ({words[0]})", f"Miktar ({words[1]})"),
             (f"{{value}} units were used {words[2]}", f"{words[3]} {{value}} birim kullanıldı"),
             f"Sum of usage_events.quantity {words[4]} (null quantities count 0).",
+            grows_with_history=True,
         )
         for w, words in _LONG_WINDOWS.items()
     ),

@@ -76,7 +76,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> FastAPI
     app.state.key_digest = key_digest(key) if key is not None else None
     errors.install(app)
     for router in (
-        routes_score.router,
+        routes_score.score_router(service.catalog),  # the request schema lists the served model's signals
         routes_accounts.router,
         routes_history.router,
         routes_ops.router,

@@ -4,6 +4,9 @@ For every model input, and for the predicted churn probability, the population s
 index (PSI, :mod:`training.reference_profile`) between the reference profile saved in the
 model folder (``reference.json``) and the new feature frame. The status follows the usual
 reading of PSI: ``ok`` below ``watch`` (0.1), ``watch`` below ``act`` (0.25), ``act`` above.
+Signals declared ``grows_with_history`` (counts over 180/365 days and all history) get the
+status ``history`` instead: their PSI is shown, but it mostly measures how much more history
+the data holds than at the reference snapshots, not a change of the accounts, so it never crosses a threshold.
 
 >>> table = drift_table(load_model_folder(model_dir), features)   # doctest: +SKIP
 >>> table.columns.tolist()                                          # doctest: +SKIP
@@ -20,6 +23,7 @@ import pandas as pd
 
 from features.builders import build_features
 from features.loader import Dataset
+from features.signals import SIGNALS_BY_NAME
 from serving.scorer import Scorer, eligible_features
 from training.model.folder import REFERENCE, ModelBundle
 from training.model.matrix import to_matrix
@@ -27,6 +31,7 @@ from training.reference_profile import psi
 
 COLUMNS = ("feature", "psi", "status")
 PREDICTION = "churn_probability"
+HISTORY = "history"  # the status of a signal that grows with history (features.signals.Signal)
 
 
 class NoReferenceError(ValueError):
@@ -50,6 +55,12 @@ class Thresholds:
         return "act" if value >= self.act else "watch" if value >= self.watch else "ok"
 
 
+def grows_with_history(name: str) -> bool:
+    """Whether the model input ``name`` is a signal whose values grow with the data's history."""
+    signal = SIGNALS_BY_NAME.get(name)
+    return signal is not None and signal.grows_with_history
+
+
 def reference_of(bundle: ModelBundle) -> dict[str, Any]:
     """The bundle's reference profile, or a one-line reason to retrain."""
     if bundle.reference is None:
@@ -71,8 +82,9 @@ def drift_table(
         thresholds: where ``watch`` and ``act`` start.
 
     Returns:
-        A frame with columns ``feature``, ``psi`` and ``status`` (ok / watch / act; n/a for an
-        empty frame). The last row is ``churn_probability`` when the model folder has a churn model.
+        A frame with columns ``feature``, ``psi`` and ``status`` (ok / watch / act; history for
+        a signal that grows with history; n/a for an empty frame). The last row is
+        ``churn_probability`` when the model folder has a churn model.
     """
     reference = reference_of(bundle)
     x = to_matrix(features_frame, bundle.spec)
@@ -84,15 +96,18 @@ def drift_table(
         {
             "feature": [name for name, _ in rows],
             "psi": np.array([value for _, value in rows], dtype=float),
-            "status": [thresholds.status(value) for _, value in rows],
+            "status": [
+                HISTORY if grows_with_history(name) and np.isfinite(value) else thresholds.status(value)
+                for name, value in rows
+            ],
         },
         columns=list(COLUMNS),
     )
 
 
 def crossed(table: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """Rows whose PSI is at or above ``threshold``, worst first."""
-    return table[table["psi"] >= threshold].sort_values("psi", ascending=False)
+    """Rows whose PSI is at or above ``threshold``, worst first; ``history`` rows never count."""
+    return table[(table["psi"] >= threshold) & (table["status"] != HISTORY)].sort_values("psi", ascending=False)
 
 
 def dataset_drift(

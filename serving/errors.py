@@ -32,7 +32,7 @@ CODES = {
     503: "unavailable",
     504: "timeout",
 }
-REQUEST_TAGS = ("signals", "ids")  # the discriminator tags of ScoreRequest, not field names
+REQUEST_TAGS = ("signals", "ids")  # the discriminator tags of schemas.score_request, not field names
 
 
 class StrictJSONResponse(JSONResponse):

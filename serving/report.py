@@ -206,13 +206,13 @@ def model_section(metrics: dict[str, Any], version: str) -> dict[str, Any]:
 
 
 def drift_section(table: pd.DataFrame, as_of: str | None = None, accounts: int | None = None) -> dict[str, Any]:
-    """PSI per feature (worst first) and how many features are ok / watch / act."""
+    """PSI per feature (worst first) and how many features are ok / watch / act / history."""
     for column in ("feature", "psi", "status"):
         if column not in table.columns:
             raise ValueError(f"the drift table needs columns feature, psi and status; {column} is missing")
     ordered = table.sort_values("psi", ascending=False, na_position="last")
     rows = [{"feature": str(r.feature), "psi": num(r.psi, 3), "status": str(r.status)} for r in ordered.itertuples()]
-    counts = {s: int((table["status"] == s).sum()) for s in ("ok", "watch", "act")}
+    counts = {s: int((table["status"] == s).sum()) for s in ("ok", "watch", "act", "history")}
     return {"as_of": as_of, "accounts": accounts, "rows": rows, "counts": counts, "note": None}
 
 

@@ -2,14 +2,18 @@
 
 Requests are strict: unknown fields, wrong types (a string for a number, a list for a
 scalar), NaN/Infinity and values outside a signal's range are refused with a 422 that names
-the field. Every catalog signal must be present in a posted account (``null`` means "no
-data", which the model handles as missing), so a typo or a forgotten column is an error
-rather than a silent missing value. Ranges are declared as data from the signal catalog's units.
+the field. Every signal of the served model's catalog must be present in a posted account
+(``null`` means "no data", which the model handles as missing), so a typo or a forgotten
+column is an error rather than a silent missing value. That catalog is the fixed one plus the
+signals generated for the event types the model was trained with (``events_30d__<type>``...),
+so the request model is built per app (:func:`score_request`), and OpenAPI shows the real
+fields. Ranges are declared as data from the signal catalog's units.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
@@ -25,7 +29,7 @@ from pydantic import (
     create_model,
 )
 
-from features.signals import SIGNALS
+from features.signals import Signal
 
 MAX_BATCH = 100  # accounts per POST /v1/score; a bigger job belongs to `churn score`
 MAX_PAGE_SIZE = 200
@@ -94,28 +98,19 @@ def signal_range(name: str, unit: str) -> tuple[float, float] | None:
     return SIGNAL_RANGES.get(name, UNIT_RANGES.get(unit))
 
 
-def _signal_field(signal: Any) -> Any:
+def _signal_field(signal: Signal) -> Any:
     low, high = signal_range(signal.name, signal.unit) or (None, None)
     number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=low, le=high)]
     return (number | None, Field(description=f"{signal.description} ({signal.unit}); null: no data"))
 
 
-SignalValues: type[BaseModel] = create_model(
-    "SignalValues", __base__=Strict, **{s.name: _signal_field(s) for s in SIGNALS}
-)
-SignalValues.__doc__ = "Every catalog signal of one account at as_of; null where there is no data."
+class AccountContext(Strict):
+    """A posted account's fields beside its signals."""
 
-
-class AccountSignals(Strict):
     account_id: AccountId
     as_of: AsOf | None = Field(None, description="Snapshot time (UTC); default: today 00:00 UTC.")
     segment: Label | None = None
     csm_owner: Label | None = None
-    signals: SignalValues  # type: ignore[valid-type]
-
-
-class ScoreSignals(Strict):
-    accounts: list[AccountSignals] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class ScoreIds(Strict):
@@ -126,9 +121,21 @@ def _request_kind(body: Any) -> str:
     return "ids" if isinstance(body, dict) and "account_ids" in body and "accounts" not in body else "signals"
 
 
-ScoreRequest = Annotated[
-    Annotated[ScoreSignals, Tag("signals")] | Annotated[ScoreIds, Tag("ids")], Discriminator(_request_kind)
-]
+def score_request(catalog: Sequence[Signal]) -> Any:
+    """The body of POST /v1/score for a model whose signal catalog is ``catalog``
+    (``features.signals.registry`` under the model's settings): posted accounts with every one
+    of those signals (``ScoreSignals``), or known account IDs (:class:`ScoreIds`)."""
+    values = create_model("SignalValues", __base__=Strict, **{s.name: _signal_field(s) for s in catalog})
+    values.__doc__ = "Every signal of the served model's catalog for one account at as_of; null where there is no data."
+    account = create_model("AccountSignals", __base__=AccountContext, signals=(values, ...))
+    accounts = create_model(
+        "ScoreSignals",
+        __base__=Strict,
+        accounts=(list[account], Field(min_length=1, max_length=MAX_BATCH)),  # type: ignore[valid-type]
+    )
+    return Annotated[
+        Annotated[accounts, Tag("signals")] | Annotated[ScoreIds, Tag("ids")], Discriminator(_request_kind)
+    ]
 
 
 # --- responses -------------------------------------------------------------------------

@@ -11,7 +11,9 @@ Request handlers only look things up here or hand rows to the micro-batcher.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,8 +21,8 @@ import pandas as pd
 
 from features.errors import DataError
 from features.loader import load_dataset
-from features.settings import for_scoring, load_settings
-from features.signals import SIGNALS, SIGNALS_BY_NAME
+from features.settings import SETTINGS_FILE, SettingsError, for_scoring, load_settings
+from features.signals import Signal, registry
 from features.validation import data_end, require_valid
 from serving.batching import Batcher, process_scorer, thread_scorer
 from serving.dataset_scoring import score_dataset
@@ -80,6 +82,7 @@ class Service:
         self.outcomes: frozenset[str] = frozenset()
         self.story: Any = None  # serving.story.Story: history, changes, movers
         self.targets: dict[str, float] = {}  # typical healthy value per signal, for the what-if
+        self.catalog = served_catalog(settings.model_dir)  # the signals a posted account carries
 
     @property
     def ready(self) -> bool:
@@ -95,9 +98,12 @@ class Service:
             scorer = Scorer.load(self.settings.model_dir)
             for line in scorer.bundle.warnings:
                 log.warning("model: %s", line)
-            outside = [s for s in scorer.signals if s not in SIGNALS_BY_NAME]
+            # The request schema was built from the catalog before the checksums were verified: every
+            # column the model reads must be one a posted account carries.
+            posted = {s.name for s in self.catalog}
+            outside = [s for s in scorer.inputs if s not in posted]
             if outside:
-                raise ValueError(f"the model reads features outside the signal catalog ({', '.join(outside[:3])})")
+                raise ValueError(f"the model reads features outside its signal catalog ({', '.join(outside[:3])})")
             batcher = self._batcher(scorer)
             scores, story = self._scores(scorer)
             served = Served.of(with_context(scores, story))
@@ -125,7 +131,9 @@ class Service:
         batcher = Batcher(score, executor, workers=max(workers, 1), max_pending=self.settings.max_pending_rows)
         try:
             # Warm-up, all at once so that every worker process starts now (the pool starts them on demand).
-            warm = [executor.submit(batcher.score_records, [example_record()]) for _ in range(max(workers, 1))]
+            warm = [
+                executor.submit(batcher.score_records, [example_record(self.catalog)]) for _ in range(max(workers, 1))
+            ]
             for future in warm:
                 future.result()
         except BaseException:
@@ -172,13 +180,29 @@ class Service:
             self.batcher.close()
 
 
-def example_record(account_id: str = "example", as_of: pd.Timestamp | None = None) -> dict[str, Any]:
-    """A record with every catalog signal missing: what the scorer accepts, for warm-up and docs."""
+def served_catalog(model_dir: Path) -> tuple[Signal, ...]:
+    """The signal catalog of the model in ``model_dir``: the fixed signals and those generated for
+    the event types of its settings.toml (``features.signals.registry``).
+
+    Read at start-up, before the model loads, because the app's request schema is built from it;
+    :meth:`Service.load` then checks the verified model against it. Without readable settings
+    (a table-trained model, a broken folder) it is the fixed catalog, and loading says what is wrong.
+    """
+    try:
+        return registry(load_settings(Path(model_dir) / SETTINGS_FILE).features)
+    except SettingsError:
+        return registry()
+
+
+def example_record(
+    catalog: Sequence[Signal], account_id: str = "example", as_of: pd.Timestamp | None = None
+) -> dict[str, Any]:
+    """A record with every signal of ``catalog`` missing: what the scorer accepts, for warm-up and docs."""
     stamp = as_of if as_of is not None else pd.Timestamp.now(tz="UTC").normalize()
     return {
         "account_id": account_id,
         "as_of": stamp,
         "segment": None,
         "csm_owner": None,
-        **{s.name: np.nan for s in SIGNALS},
+        **{s.name: np.nan for s in catalog},
     }

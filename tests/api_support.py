@@ -102,6 +102,11 @@ def assert_error(response: Any, status: int) -> dict[str, Any]:
     return body
 
 
+def posted_signal_names(app: FastAPI) -> list[str]:
+    """The signals a posted account carries, as the app's OpenAPI lists them (the served model's catalog)."""
+    return list(app.openapi()["components"]["schemas"]["SignalValues"]["properties"])
+
+
 def signal_payload(row: pd.Series, signals: list[str]) -> dict[str, float | None]:
     return {name: None if pd.isna(row[name]) else float(row[name]) for name in signals}
 

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from api_support import AUTH, KEY, assert_error, loaded_app, make_world_and_model, signal_payload, strict_json
+from api_support import (
+    AUTH,
+    KEY,
+    assert_error,
+    loaded_app,
+    make_world_and_model,
+    posted_signal_names,
+    signal_payload,
+    strict_json,
+)
 from fastapi.testclient import TestClient
 
 from features.builders import build_features
@@ -19,7 +28,7 @@ from serving.results import PROBABILITIES
 from serving.schemas import MAX_BATCH, AccountScore, RiskList, ScoreResponse
 from serving.scorer import Scorer, eligible_features, top_accounts, with_trend
 
-NAMES = [s.name for s in SIGNALS]
+DROP = object()  # a signal left out of a posted account
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +45,12 @@ def app(paths: tuple[Path, Path]):
 def client(app) -> TestClient:
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def names(app) -> list[str]:
+    """Every signal a posted account carries: the served model's catalog, vocabulary signals included."""
+    return posted_signal_names(app)
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +79,11 @@ def feature_rows(dataset: Dataset, paths: tuple[Path, Path], as_of: pd.Timestamp
     )
 
 
-def posted(row: pd.Series, **extra) -> dict:
+def posted(row: pd.Series, names: list[str], **extra) -> dict:
     account = {
         "account_id": str(row["account_id"]),
         "as_of": row["as_of"].isoformat(),
-        "signals": signal_payload(row, NAMES),
+        "signals": signal_payload(row, names),
     }
     for name in ("segment", "csm_owner"):
         if not pd.isna(row[name]):
@@ -107,10 +122,18 @@ def test_known_accounts_score_as_in_batch(client: TestClient, batch: pd.DataFram
         assert strict_json(client.get(f"/v1/accounts/{row['account_id']}", headers=AUTH).text) == api
 
 
-@pytest.mark.xfail(
-    reason="the API schema lists only the fixed catalog, so posted signals lack the model's vocabulary signals (issue 18) and score apart from batch",
-    strict=False,
-)
+def test_the_schema_lists_the_served_models_signals(
+    client: TestClient, names: list[str], paths: tuple[Path, Path]
+) -> None:
+    """OpenAPI lists, and requires, the fixed catalog and every signal the model reads, its generated
+    vocabulary signals (events_30d__<type>...) included."""
+    read = Scorer.load(paths[1]).signals
+    assert [n for n in read if "__" in n], "the model reads no vocabulary signal: the test would prove nothing"
+    assert set(read) | {s.name for s in SIGNALS} <= set(names)
+    schema = strict_json(client.get("/openapi.json").text)["components"]["schemas"]["SignalValues"]
+    assert schema["required"] == names
+
+
 def test_posted_signals_score_as_in_batch(
     client: TestClient,
     batch: pd.DataFrame,
@@ -118,10 +141,11 @@ def test_posted_signals_score_as_in_batch(
     dataset: Dataset,
     paths: tuple[Path, Path],
     as_of: pd.Timestamp,
+    names: list[str],
 ) -> None:
     """Posting an account's signals gives the batch probabilities and flags bitwise, in English and Turkish."""
     rows = feature_rows.sample(8, random_state=1)
-    body = {"accounts": [posted(row) for _, row in rows.iterrows()]}
+    body = {"accounts": [posted(row, names) for _, row in rows.iterrows()]}
     by_id = batch.set_index("account_id")
     turkish = score_dataset(dataset, Scorer.load(paths[1]), as_of, lang="tr").set_index("account_id")
     for lang, expected in (("en", by_id), ("tr", turkish)):
@@ -159,13 +183,13 @@ def test_risk_list_ranks_by_arr_at_risk_and_filters(client: TestClient, batch: p
         assert body["arr_at_risk_total"] == pytest.approx(expected["arr_at_risk"].sum())
 
 
-def test_micro_batched_requests_score_like_single_ones(app, feature_rows: pd.DataFrame) -> None:
+def test_micro_batched_requests_score_like_single_ones(app, feature_rows: pd.DataFrame, names: list[str]) -> None:
     """Thirty concurrent requests share scorer calls yet each gets exactly its own account's score."""
     import asyncio
 
     import httpx
 
-    rows = [posted(r) for _, r in feature_rows.head(30).iterrows()]
+    rows = [posted(r, names) for _, r in feature_rows.head(30).iterrows()]
     service = app.state.service
 
     async def run() -> list[dict]:
@@ -228,59 +252,65 @@ def test_health_is_open_and_every_response_has_a_request_id(client: TestClient) 
 # --- validation ------------------------------------------------------------------------
 
 
-def signals_with(**changes) -> dict:
-    values = {name: 1.0 for name in NAMES}
-    values.update(changes)
-    return values
+@pytest.fixture(scope="module")
+def signals_with(names: list[str]):
+    """Every posted signal at 1.0 but ``changes`` (a DROP value leaves the signal out)."""
+
+    def make(**changes) -> dict:
+        values = {**{name: 1.0 for name in names}, **changes}
+        return {k: v for k, v in values.items() if v is not DROP}
+
+    return make
 
 
 @pytest.mark.parametrize(
-    "signals,field",
+    "changes,field",
     [
-        ({k: v for k, v in signals_with().items() if k != "nps"}, "accounts[0].signals.nps"),  # missing signal
-        (signals_with(nps="12"), "accounts[0].signals.nps"),  # string for a number
-        (signals_with(nps=[1]), "accounts[0].signals.nps"),  # list for a scalar
-        (signals_with(nps=True), "accounts[0].signals.nps"),  # boolean for a number
-        (signals_with(nps="NaN"), "accounts[0].signals.nps"),
-        (signals_with(email="a@b.c"), "accounts[0].signals.email"),  # unknown field (and no PII)
-        (signals_with(licence_utilisation=1.5), "accounts[0].signals.licence_utilisation"),  # out of range
-        (signals_with(active_users_30d=-1), "accounts[0].signals.active_users_30d"),
-        (signals_with(support_csat=9), "accounts[0].signals.support_csat"),
+        ({"nps": DROP}, "accounts[0].signals.nps"),  # missing signal
+        ({"nps": "12"}, "accounts[0].signals.nps"),  # string for a number
+        ({"nps": [1]}, "accounts[0].signals.nps"),  # list for a scalar
+        ({"nps": True}, "accounts[0].signals.nps"),  # boolean for a number
+        ({"nps": "NaN"}, "accounts[0].signals.nps"),
+        ({"email": "a@b.c"}, "accounts[0].signals.email"),  # unknown field (and no PII)
+        ({"licence_utilisation": 1.5}, "accounts[0].signals.licence_utilisation"),  # out of range
+        ({"active_users_30d": -1}, "accounts[0].signals.active_users_30d"),
+        ({"support_csat": 9}, "accounts[0].signals.support_csat"),
     ],
 )
-def test_bad_signals_get_422_naming_the_field(client: TestClient, signals: dict, field: str) -> None:
+def test_bad_signals_get_422_naming_the_field(client: TestClient, signals_with, changes: dict, field: str) -> None:
+    signals = signals_with(**changes)
     r = client.post("/v1/score", headers=AUTH, json={"accounts": [{"account_id": "a", "signals": signals}]})
     body = assert_error(r, 422)
     assert field in [d["field"] for d in body["details"]] and body["message"].startswith(field)
 
 
 @pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e309", "-1e309"])
-def test_non_finite_numbers_get_422(client: TestClient, token: str) -> None:
+def test_non_finite_numbers_get_422(client: TestClient, names: list[str], token: str) -> None:
     """NaN, Infinity and numbers that overflow to infinity are refused, never scored."""
-    text = f'{{"accounts": [{{"account_id": "a", "signals": {{{", ".join(f"{chr(34)}{n}{chr(34)}: 1" for n in NAMES[1:])}, "{NAMES[0]}": {token}}}}}]}}'
+    text = f'{{"accounts": [{{"account_id": "a", "signals": {{{", ".join(f"{chr(34)}{n}{chr(34)}: 1" for n in names[1:])}, "{names[0]}": {token}}}}}]}}'
     r = client.post("/v1/score", headers={**AUTH, "Content-Type": "application/json"}, content=text)
-    assert f"accounts[0].signals.{NAMES[0]}" in [d["field"] for d in assert_error(r, 422)["details"]]
+    assert f"accounts[0].signals.{names[0]}" in [d["field"] for d in assert_error(r, 422)["details"]]
 
 
 @pytest.mark.parametrize(
     "body,field",
-    [
-        ({"accounts": [{"account_id": "a", "signals": signals_with(), "name": "Acme"}]}, "accounts[0].name"),
-        ({"accounts": [{"account_id": 123, "signals": signals_with()}]}, "accounts[0].account_id"),
-        ({"accounts": [{"account_id": "", "signals": signals_with()}]}, "accounts[0].account_id"),
-        ({"accounts": [{"account_id": "a" * 257, "signals": signals_with()}]}, "accounts[0].account_id"),
-        ({"accounts": [{"account_id": "a\nb", "signals": signals_with()}]}, "accounts[0].account_id"),
-        ({"accounts": [{"account_id": "a", "as_of": "9999-01-01", "signals": signals_with()}]}, "accounts[0].as_of"),
-        ({"accounts": []}, "accounts"),
-        ({"accounts": [{"account_id": f"a{i}", "signals": signals_with()} for i in range(MAX_BATCH + 1)]}, "accounts"),
-        ({"account_ids": ["a"] * (MAX_BATCH + 1)}, "account_ids"),
-        ({"account_ids": ["a"], "accounts": []}, "account_ids"),
-        ({}, "accounts"),
+    [  # each body is made from a valid set of signals, ``s``
+        (lambda s: {"accounts": [{"account_id": "a", "signals": s, "name": "Acme"}]}, "accounts[0].name"),
+        (lambda s: {"accounts": [{"account_id": 123, "signals": s}]}, "accounts[0].account_id"),
+        (lambda s: {"accounts": [{"account_id": "", "signals": s}]}, "accounts[0].account_id"),
+        (lambda s: {"accounts": [{"account_id": "a" * 257, "signals": s}]}, "accounts[0].account_id"),
+        (lambda s: {"accounts": [{"account_id": "a\nb", "signals": s}]}, "accounts[0].account_id"),
+        (lambda s: {"accounts": [{"account_id": "a", "as_of": "9999-01-01", "signals": s}]}, "accounts[0].as_of"),
+        (lambda s: {"accounts": []}, "accounts"),
+        (lambda s: {"accounts": [{"account_id": f"a{i}", "signals": s} for i in range(MAX_BATCH + 1)]}, "accounts"),
+        (lambda s: {"account_ids": ["a"] * (MAX_BATCH + 1)}, "account_ids"),
+        (lambda s: {"account_ids": ["a"], "accounts": []}, "account_ids"),
+        (lambda s: {}, "accounts"),
     ],
 )
-def test_bad_bodies_get_422_naming_the_field(client: TestClient, body: dict, field: str) -> None:
-    fields = [d["field"] for d in assert_error(client.post("/v1/score", headers=AUTH, json=body), 422)["details"]]
-    assert field in fields
+def test_bad_bodies_get_422_naming_the_field(client: TestClient, signals_with, body, field: str) -> None:
+    r = client.post("/v1/score", headers=AUTH, json=body(signals_with()))
+    assert field in [d["field"] for d in assert_error(r, 422)["details"]]
 
 
 @pytest.mark.parametrize(
@@ -299,13 +329,13 @@ def test_bad_query_parameters_get_422(client: TestClient, query: str, field: str
     assert field in [d["field"] for d in body["details"]]
 
 
-def test_exactly_max_batch_is_accepted(client: TestClient) -> None:
+def test_exactly_max_batch_is_accepted(client: TestClient, signals_with) -> None:
     accounts = [{"account_id": f"a{i}", "signals": signals_with()} for i in range(MAX_BATCH)]
     r = client.post("/v1/score", headers=AUTH, json={"accounts": accounts})
     assert r.status_code == 200 and len(r.json()["results"]) == MAX_BATCH
 
 
-def test_ids_are_echoed_byte_identical(client: TestClient) -> None:
+def test_ids_are_echoed_byte_identical(client: TestClient, signals_with) -> None:
     """Leading zeros, big integers, 256 characters, emoji, RTL and zero-width joiners stay as sent (no normalization)."""
     for account_id in (
         "00123",
@@ -320,7 +350,7 @@ def test_ids_are_echoed_byte_identical(client: TestClient) -> None:
         assert one(client, signals_with(), account_id)["account_id"] == account_id
 
 
-def test_int_float_and_order_do_not_change_the_score(client: TestClient) -> None:
+def test_int_float_and_order_do_not_change_the_score(client: TestClient, signals_with) -> None:
     """3 and 3.0 score the same; shuffled signal order scores the same; null means missing, as in batch."""
     base = one(client, signals_with(open_tickets=3.0))
     assert one(client, signals_with(open_tickets=3)) == base

@@ -16,17 +16,13 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from api_support import AUTH, KEY, assert_error, loaded_app, make_world_and_model, strict_json
+from api_support import AUTH, KEY, assert_error, loaded_app, make_world_and_model, posted_signal_names, strict_json
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from churn.cli import app as cli
-from features.signals import SIGNALS
 from serving.app import create_app
 from serving.settings import Settings
-
-SIGNALS_ONE = {s.name: 1.0 for s in SIGNALS}
-BODY = {"accounts": [{"account_id": "a", "signals": SIGNALS_ONE}]}
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +38,25 @@ def app(paths: tuple[Path, Path]):
     )
 
 
+@pytest.fixture(scope="module")
+def signals_one(app) -> dict[str, float]:
+    """Every signal of the served model's catalog at 1.0: a valid posted account."""
+    return {name: 1.0 for name in posted_signal_names(app)}
+
+
+@pytest.fixture(scope="module")
+def one_account(signals_one: dict[str, float]) -> dict:
+    """A valid body: one posted account."""
+    return {"accounts": [{"account_id": "a", "signals": signals_one}]}
+
+
 @pytest.fixture()
 def client(app) -> TestClient:
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
 
-def test_oversized_bodies_get_413_before_scoring(app, client: TestClient) -> None:
+def test_oversized_bodies_get_413_before_scoring(app, client: TestClient, one_account) -> None:
     """A declared or a chunked body over the limit is refused with 413 and never reaches the scorer."""
     calls = app.state.service.batcher.calls
     big = b'{"account_ids": ["' + b"a" * (200 * 1024) + b'"]}'
@@ -62,11 +70,13 @@ def test_oversized_bodies_get_413_before_scoring(app, client: TestClient) -> Non
     assert r.request.headers.get("transfer-encoding") == "chunked" and "content-length" not in r.request.headers
     assert_error(r, 413)
     assert app.state.service.batcher.calls == calls
-    assert client.post("/v1/score", headers=AUTH, json=BODY).status_code == 200
+    assert client.post("/v1/score", headers=AUTH, json=one_account).status_code == 200
 
 
 @pytest.mark.parametrize("failure", ["nan", "inf", "error"])
-def test_model_failures_are_generic_500s(app, client: TestClient, monkeypatch, caplog, failure: str) -> None:
+def test_model_failures_are_generic_500s(
+    app, client: TestClient, monkeypatch, caplog, failure: str, one_account
+) -> None:
     """A model emitting NaN/inf or raising gives a strict-JSON 500 with the request id, no traceback or class name."""
     batcher = app.state.service.batcher
     real = batcher.score_records
@@ -78,52 +88,52 @@ def test_model_failures_are_generic_500s(app, client: TestClient, monkeypatch, c
 
     monkeypatch.setattr(batcher, "score_records", broken)
     with caplog.at_level(logging.ERROR, logger="churn.serve"):
-        r = client.post("/v1/score", headers=AUTH, json=BODY)
+        r = client.post("/v1/score", headers=AUTH, json=one_account)
     body = assert_error(r, 500)
     assert body["message"].startswith("internal error")
     for leak in ("RuntimeError", "ModelOutputError", "secret internals", "NaN", "Infinity", 'File "'):
         assert leak not in r.text
     assert r.headers["x-request-id"] in caplog.text  # the log has the story, keyed by request id
     monkeypatch.setattr(batcher, "score_records", real)
-    assert client.post("/v1/score", headers=AUTH, json=BODY).status_code == 200
+    assert client.post("/v1/score", headers=AUTH, json=one_account).status_code == 200
 
 
-def test_slow_scoring_times_out_with_504(app, client: TestClient, monkeypatch) -> None:
+def test_slow_scoring_times_out_with_504(app, client: TestClient, monkeypatch, one_account) -> None:
     """Scoring slower than the deadline gives 504 in time, and the service answers normally afterwards."""
     batcher = app.state.service.batcher
     real = batcher.score_records
     monkeypatch.setattr(batcher, "score_records", lambda rows: (time.sleep(1.0), real(rows))[1])
     started = time.perf_counter()
-    assert_error(client.post("/v1/score", headers=AUTH, json=BODY), 504)
+    assert_error(client.post("/v1/score", headers=AUTH, json=one_account), 504)
     assert time.perf_counter() - started < 0.5 + 1.0
     monkeypatch.setattr(batcher, "score_records", real)
     time.sleep(1.1)  # the slow call drains from the worker thread
     started = time.perf_counter()
-    assert client.post("/v1/score", headers=AUTH, json=BODY).status_code == 200
+    assert client.post("/v1/score", headers=AUTH, json=one_account).status_code == 200
     assert time.perf_counter() - started < 0.5
 
 
-def test_overload_fails_fast_with_503(app, client: TestClient, monkeypatch) -> None:
+def test_overload_fails_fast_with_503(app, client: TestClient, monkeypatch, one_account) -> None:
     """Past the bounded queue a request gets 503 with Retry-After at once instead of waiting."""
     monkeypatch.setattr(app.state.service.batcher, "max_pending", 0)
     started = time.perf_counter()
-    r = client.post("/v1/score", headers=AUTH, json=BODY)
+    r = client.post("/v1/score", headers=AUTH, json=one_account)
     assert_error(r, 503)
     assert r.headers["retry-after"] == "1" and time.perf_counter() - started < 0.2
 
 
-def test_a_dead_scoring_process_fails_requests_and_readiness(paths) -> None:
+def test_a_dead_scoring_process_fails_requests_and_readiness(paths, one_account) -> None:
     """If the scoring process dies, requests get a generic 500 and /readyz turns 503 (so it gets restarted)."""
     import signal
 
     app = loaded_app(model_dir=paths[1], data_dir=paths[0])
     batcher = app.state.service.batcher
     with TestClient(app, raise_server_exceptions=False) as c:
-        assert c.post("/v1/score", headers=AUTH, json=BODY).status_code == 200
+        assert c.post("/v1/score", headers=AUTH, json=one_account).status_code == 200
         assert c.get("/readyz").status_code == 200
         for pid in list(batcher.executor._processes):  # the pool's one worker
             os.kill(pid, signal.SIGKILL)
-        assert_error(c.post("/v1/score", headers=AUTH, json=BODY), 500)
+        assert_error(c.post("/v1/score", headers=AUTH, json=one_account), 500)
         assert_error(c.get("/readyz"), 503)
         assert c.get("/v1/risk-list?page_size=1", headers=AUTH).status_code == 503
     app.state.service.close()
@@ -142,7 +152,7 @@ def corrupt(model: Path, out: Path, how: str) -> Path:
 
 
 @pytest.mark.parametrize("how", ["flip", "truncate"])
-def test_corrupted_model_keeps_the_server_unready(paths, tmp_path: Path, caplog, how: str) -> None:
+def test_corrupted_model_keeps_the_server_unready(paths, tmp_path: Path, caplog, how: str, one_account) -> None:
     """A bit-flipped or truncated model file fails its checksum: alive, never ready, /v1 503, reason logged."""
     bad = corrupt(paths[1], tmp_path / "model", how)
     settings = Settings(model_dir=bad, data_dir=paths[0], api_key=KEY)
@@ -152,7 +162,7 @@ def test_corrupted_model_keeps_the_server_unready(paths, tmp_path: Path, caplog,
         while c.app.state.service.status == "loading" and time.monotonic() < deadline:
             time.sleep(0.05)
         assert_error(c.get("/readyz"), 503)
-        assert_error(c.post("/v1/score", headers=AUTH, json=BODY), 503)
+        assert_error(c.post("/v1/score", headers=AUTH, json=one_account), 503)
     assert "not ready" in caplog.text and "churn.lgbm.txt does not match its SHA-256" in caplog.text
 
 
@@ -250,7 +260,7 @@ def test_serve_refuses_to_start_without_a_key(paths, monkeypatch, tmp_path: Path
         assert result.exit_code == 2 and reason in result.output and "abc123" not in result.output
 
 
-def test_churn_serve_prints_url_and_key_hint(paths, tmp_path: Path) -> None:
+def test_churn_serve_prints_url_and_key_hint(paths, tmp_path: Path, signals_one) -> None:
     """`churn serve` listens, prints the URL and a fingerprint of the key (never the key), logs JSON lines;
     on SIGTERM it answers the requests in flight, then exits leaving no scoring process behind."""
     with socket.socket() as s:
@@ -288,7 +298,7 @@ def test_churn_serve_prints_url_and_key_hint(paths, tmp_path: Path) -> None:
 
             # 50 requests of 100 accounts take a second or so to score; SIGTERM comes once the server has
             # received all of them (its in-flight gauge and request counter say so).
-            body = {"accounts": [{"account_id": f"a{i}", "signals": SIGNALS_ONE} for i in range(100)]}
+            body = {"accounts": [{"account_id": f"a{i}", "signals": signals_one} for i in range(100)]}
             limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
             with (
                 httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH, limits=limits, timeout=30) as http,

@@ -82,7 +82,7 @@ def test_drift_rows_are_sorted_worst_first_and_counted() -> None:
     table = pd.DataFrame({"feature": ["x", "y", "z"], "psi": [0.05, 0.31, 0.12], "status": ["ok", "act", "watch"]})
     d = drift_section(table)
     assert [r["feature"] for r in d["rows"]] == ["y", "z", "x"]
-    assert d["counts"] == {"ok": 1, "watch": 1, "act": 1}
+    assert d["counts"] == {"ok": 1, "watch": 1, "act": 1, "history": 0}
     with pytest.raises(ValueError, match="psi is missing"):
         drift_section(table.drop(columns="psi"))
 
@@ -243,7 +243,7 @@ def test_model_metrics_and_drift_are_in_the_report(made) -> None:
     auc = next(m for m in churn["metrics"] if m["key"] == "roc_auc")["values"]["model"]
     assert 0.5 < auc <= 1.0
     assert drift["note"] is None and len(drift["rows"]) > 5
-    assert {r["status"] for r in drift["rows"]} <= {"ok", "watch", "act", "n/a"}
+    assert {r["status"] for r in drift["rows"]} <= {"ok", "watch", "act", "history", "n/a"}
     assert sum(drift["counts"].values()) <= len(drift["rows"])
 
 

@@ -378,21 +378,15 @@ def reference_profile(frame: pd.DataFrame, spec: FeatureSpec, models: dict[str, 
     ``churn drift`` compares a scoring snapshot against.
 
     ``train`` passes the held-out fold snapshots of the churn model: the newest population the
-    backtest validated on (accounts a churn label exists for, the ones scoring ranks). Their
-    churn probabilities are the backtest's out-of-sample ones, as scoring's are (the served model
-    learned from these rows). The oldest training dates would be a poorer baseline: the generated
-    world ages (tenure, days-since signals), so they report drift on healthy scoring runs.
+    backtest validated on (accounts a churn label exists for, the ones scoring ranks). The oldest
+    training dates would be a poorer baseline: the generated world ages (tenure, days-since
+    signals), so they report drift on healthy scoring runs. The churn probabilities are the served
+    model's (``models["churn"]``, refit on every settled snapshot) on these rows, because drift
+    compares them with that model's scores; the backtest's fold models are other models, and their
+    out-of-sample probabilities read as drift (PSI 0.35) on an unchanged later snapshot.
     """
     x = to_matrix(frame, spec)
-    predictions = {}
-    if "churn" in models:
-        held = models["churn"].test_predictions[["account_id", "as_of", "p"]]
-        joined = frame[["account_id", "as_of"]].merge(held, on=["account_id", "as_of"], how="left")
-        p = joined["p"].to_numpy(dtype=float)
-        missing = np.isnan(p)
-        if missing.any():
-            p[missing] = models["churn"].predict(x[missing])
-        predictions["churn_probability"] = p
+    predictions = {"churn_probability": models["churn"].predict(x)} if "churn" in models else {}
     dates = sorted(frame["as_of"].unique())
     source = {"snapshots": len(frame), "as_of": [f"{d:%Y-%m-%d}" for d in dates], "fold": "test"}
     return build_reference(x, spec.categorical, predictions, source)
