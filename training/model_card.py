@@ -147,7 +147,8 @@ def health_score_section(scorecard: Any) -> str:
     if bt:
         lines += [
             "",
-            f"Backtest on the churn model's {bt['n']:,} test snapshots ({bt.get('test_from')} to "
+            f"Rolling backtest (a card learned per fold before its test dates) on the churn model's {bt['n']:,} "
+            f"held-out snapshots ({bt.get('test_from')} to "
             f"{bt.get('test_to')}); risk = 100 - health score:",
             "",
             "| | health scorecard | LightGBM churn model | equal-weight score |",

@@ -1,5 +1,9 @@
-"""The health score's backtest: how well it ranks churn on the churn model's test snapshots,
-beside the model and the equal-weight score, on all of them and on those facing a renewal."""
+"""The health score's backtest: how well it ranks churn on the churn model's held-out snapshots,
+beside the model and the equal-weight score, on all of them and on those facing a renewal.
+
+``training.train.train_scorecard`` runs it as a rolling backtest: per backtest fold a card is
+learned from that fold's booster on its training dates and scores its test dates; the held-out
+rows of every fold are pooled and compared with the model's held-out probabilities."""
 
 from __future__ import annotations
 
@@ -28,9 +32,25 @@ def exposed_rows(frame: pd.DataFrame, horizon_days: float) -> np.ndarray:
 def reference_risks(train_x: pd.DataFrame, test_x: pd.DataFrame, model: Any) -> dict[str, np.ndarray]:
     """Churn risk per test row from the churn ``model`` (its ``predict``) and from the equal-weight
     score fitted on ``train_x``, as the model's baselines are, for the exposed-rows comparison."""
+    return {"model": np.asarray(model.predict(test_x), dtype=float), "equal_weight": equal_weight_risk(train_x, test_x)}
+
+
+def equal_weight_risk(train_x: pd.DataFrame, test_x: pd.DataFrame) -> np.ndarray:
+    """Churn risk per test row from the equal-weight score fitted on ``train_x`` (100 - its health)."""
     numeric = [c for c in train_x.columns if c in SIGNALS_BY_NAME and pd.api.types.is_numeric_dtype(train_x[c])]
     equal = fit_equal_weight(train_x[numeric], {n: SIGNALS_BY_NAME[n].direction for n in numeric})
-    return {"model": np.asarray(model.predict(test_x), dtype=float), "equal_weight": -equal.health(test_x[numeric])}
+    return -np.asarray(equal.health(test_x[numeric]), dtype=float)
+
+
+def health_risk(scores: pd.DataFrame) -> np.ndarray:
+    """Churn risk from :func:`score_health` output: 100 - the health score (no score: the middle)."""
+    return 100 - np.nan_to_num(scores["health_score"].to_numpy(dtype=float), nan=50.0)
+
+
+def ranking_metrics(y: np.ndarray, risk: np.ndarray) -> dict[str, float]:
+    """Churn ROC-AUC and top-decile lift of a risk score (higher: more likely to churn)."""
+    y, risk = np.asarray(y, dtype=float), np.asarray(risk, dtype=float)
+    return {"roc_auc": _auc(y, risk), "lift_top_decile": float(top_decile(y, risk)["lift_top_decile"])}
 
 
 def backtest(
@@ -49,12 +69,9 @@ def backtest(
     renewal inside the horizon, where renewal timing no longer ranks churn.
     """
     y = np.asarray(y, dtype=float)
-    risk = 100 - np.nan_to_num(scores["health_score"].to_numpy(dtype=float), nan=50.0)  # no score: the middle
-    auc = _auc(y, risk)
-    out: dict[str, Any] = {
-        "n": int(len(y)),
-        "scorecard": {"roc_auc": auc, "lift_top_decile": top_decile(y, risk)["lift_top_decile"]},
-    }
+    risk = health_risk(scores)
+    out: dict[str, Any] = {"n": int(len(y)), "scorecard": ranking_metrics(y, risk)}
+    auc = out["scorecard"]["roc_auc"]
     for name, metrics in reference.items():
         out[name] = {k: float(metrics.get(k, float("nan"))) for k in ("roc_auc", "lift_top_decile")}
     if "model" in reference and reference["model"].get("roc_auc"):

@@ -54,9 +54,9 @@ from training.scorecard import (
     backtest,
     exposed_rows,
     learn_scorecard,
-    reference_risks,
     score_health,
 )
+from training.scorecard_backtest import equal_weight_risk, health_risk, ranking_metrics
 
 Progress = Callable[[str, float], None]
 FOLDS = ("train", "calibration", "test")
@@ -100,7 +100,7 @@ class OutcomeModel:
     rows: dict[str, int]  # train (the refit), calibration and test (held-out fold rows)
     test_predictions: pd.DataFrame  # account_id, as_of, fold, y, p, arr: every held-out fold row
     folds: tuple[dict[str, Any], ...] = ()  # per fold: dates, rows, best iteration, metrics per family
-    fold_booster: lgb.Booster | None = None  # the newest fold's booster (trained before its test dates)
+    fold_boosters: tuple[lgb.Booster, ...] = ()  # per entry of ``folds``: its booster, trained before its test dates
 
     def predict(self, x: pd.DataFrame) -> np.ndarray:
         return CalibratedBooster(self.booster, self.calibrator).predict(x)
@@ -338,7 +338,7 @@ def train_outcome(
         rows,
         predictions.reset_index(drop=True),
         tuple(per_fold),
-        boosters[-1],
+        tuple(boosters),
     )
 
 
@@ -365,7 +365,7 @@ def train(dataset: Dataset, config: TrainConfig = TrainConfig(), progress: Progr
     scorecard = None
     if "churn" in models:
         report("health scorecard", 0.95)
-        scorecard = train_scorecard(frame, spec, folds[-1], models["churn"], config)
+        scorecard = train_scorecard(frame, spec, folds, models["churn"], config)
     report("drift reference profile", 0.98)
     rows = frame["as_of"].isin(tested) & (frame["churn"].notna() if "churn" in models else True)
     reference = reference_profile(frame[rows], spec, models)
@@ -395,43 +395,63 @@ def reference_profile(frame: pd.DataFrame, spec: FeatureSpec, models: dict[str, 
 def train_scorecard(
     frame: pd.DataFrame,
     spec: FeatureSpec,
-    fold: Fold,
+    folds: Sequence[Fold],
     churn: OutcomeModel,
     config: TrainConfig,
 ) -> Scorecard:
-    """Learn the health scorecard from the newest fold's churn booster on that fold's training
-    snapshots and backtest it on the fold's test snapshots, beside the booster and the
-    equal-weight score: the scorecard never sees the dates that test it."""
+    """The served health scorecard and its rolling backtest.
+
+    The served card is learned from the served churn booster (refit on every settled snapshot)
+    on every settled snapshot. Its quality is measured the way the model's is: per backtest fold,
+    a card is learned the same way from that fold's booster on that fold's training snapshots and
+    scores that fold's test snapshots; the held-out rows of all folds are pooled and compared with
+    the model's held-out probabilities (``churn.test_predictions``) and the equal-weight score
+    fitted on each fold's training snapshots. No fold's card sees the dates that test it.
+    """
     labelled = frame[frame["churn"].notna()]
-    train_rows = labelled[labelled["as_of"].isin(fold.train)]
-    booster = churn.fold_booster if churn.fold_booster is not None else churn.booster
+
+    def learn(rows: pd.DataFrame, booster: lgb.Booster, info: dict[str, Any] | None = None) -> Scorecard:
+        x = to_matrix(rows, spec)
+        return learn_scorecard(x, rows["churn"].to_numpy(dtype=float), booster, config.scorecard, config.seed, info)
+
     window = {
-        "train_from": f"{min(fold.train):%Y-%m-%d}",
-        "train_to": f"{max(fold.train):%Y-%m-%d}",
-        "snapshots": len(train_rows),
-        "model": "churn (the newest backtest fold's booster)",
+        "train_from": f"{labelled['as_of'].min():%Y-%m-%d}",
+        "train_to": f"{labelled['as_of'].max():%Y-%m-%d}",
+        "snapshots": len(labelled),
+        "model": "churn (the served booster, refit on every settled snapshot)",
         "weights": "share of the churn model's mean |SHAP|, capped",
     }
-    card = learn_scorecard(
-        to_matrix(train_rows, spec),
-        train_rows["churn"].to_numpy(dtype=float),
-        booster,
-        config.scorecard,
-        config.seed,
-        {"learned_from": window},
-    )
-    test = labelled[labelled["as_of"].isin(fold.test)]
-    served = CalibratedBooster(booster, churn.calibrator)
-    newest = next((f for f in churn.folds if f["fold"] == fold.index), None)
-    reference = {k: (newest or churn.metrics)[k] for k in ("model", "equal_weight")}
+    card = learn(labelled, churn.booster, {"learned_from": window})
+    by_index = {f.index: f for f in folds}
+    scores, tests, equal, per_fold = [], [], [], []
+    for described, booster in zip(churn.folds, churn.fold_boosters, strict=True):
+        fold = by_index[described["fold"]]
+        train_rows = labelled[labelled["as_of"].isin(fold.train)]
+        test_rows = labelled[labelled["as_of"].isin(fold.test)]
+        fold_scores = score_health(test_rows, learn(train_rows, booster))
+        scores.append(fold_scores)
+        tests.append(test_rows)
+        equal.append(equal_weight_risk(to_matrix(train_rows, spec), to_matrix(test_rows, spec)))
+        y_fold = test_rows["churn"].to_numpy(dtype=float)
+        per_fold.append(
+            {
+                **fold.describe(),
+                "n": len(test_rows),
+                "scorecard": ranking_metrics(y_fold, health_risk(fold_scores)),
+            }
+        )
+    test = pd.concat(tests)
+    held = churn.test_predictions[["account_id", "as_of", "p"]]
+    model_p = test[["account_id", "as_of"]].merge(held, on=["account_id", "as_of"], how="left", validate="1:1")["p"]
+    y = test["churn"].to_numpy(dtype=float)
+    risks = {"model": model_p.to_numpy(dtype=float), "equal_weight": np.concatenate(equal)}
     result = backtest(
-        score_health(test, card),
-        test["churn"].to_numpy(dtype=float),
-        reference,
+        pd.concat(scores),
+        y,
+        {name: ranking_metrics(y, risk) for name, risk in risks.items()},
         exposed_rows(test, config.outcome.horizon_days),  # renewal inside the horizon: timing held fixed
-        reference_risks(to_matrix(train_rows, spec), to_matrix(test, spec), served),
+        risks,
     )
-    result["test_from"], result["test_to"] = f"{min(fold.test):%Y-%m-%d}", f"{max(fold.test):%Y-%m-%d}"
-    return Scorecard(
-        card.main, card.onboarding, card.bands, card.onboarding_days, card.overrides, {**card.info, "backtest": result}
-    )
+    result["test_from"], result["test_to"] = f"{test['as_of'].min():%Y-%m-%d}", f"{test['as_of'].max():%Y-%m-%d}"
+    result["folds"] = per_fold
+    return replace(card, info={**card.info, "backtest": result})
