@@ -172,11 +172,18 @@ def score_turkish(text: str) -> float:
     return total / math.sqrt(total * total + _NORMALISE) if total else 0.0
 
 
+# Customer-success words VADER's general lexicon lacks (it scores "We are evaluating a competitor"
+# and "Too slow" as 0 or positive); valences on VADER's -4..4 scale.
+_EN_DOMAIN = {"slow": -1.5, "expensive": -1.5, "cancel": -1.5, "competitor": -1.2, "escalation": -1.5, "forever": -1.0}
+
+
 @lru_cache(maxsize=1)
 def _vader():  # type: ignore[no-untyped-def]
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    return SentimentIntensityAnalyzer()
+    analyzer = SentimentIntensityAnalyzer()
+    analyzer.lexicon.update(_EN_DOMAIN)
+    return analyzer
 
 
 def score_english(text: str) -> float:

@@ -122,8 +122,10 @@ def test_text_signals_are_declared_in_both_languages() -> None:
 
 
 @pytest.mark.xfail(
-    reason="not reached since the rolling backtest and vocabulary signals (issue 18): held-out churn AUC "
-    "0.8518 without the text signals, 0.8487 with them (was 0.8373 -> 0.8395 before)",
+    reason="not reached: the generated texts are a noisier copy of the churn pressure the other tables already "
+    "see in the same month (bench/text_auc.py): held-out churn AUC without/with text, seed 5 0.8518/0.8520, "
+    "seed 1 0.8331/0.8379, seed 2 0.8324/0.8312; even the exact pressure as a feature adds only +0.016 "
+    "(issue 16)",
     strict=False,
 )
 def test_generated_texts_follow_the_hidden_health_and_raise_churn_auc() -> None:
