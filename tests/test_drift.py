@@ -191,7 +191,9 @@ def test_a_dormant_population_moves_the_churn_probability(model_dir: Path, later
     dormant = rows.assign(days_since_last_activity=120.0, **quiet)
     before = drift_table(bundle, rows).set_index("feature")["psi"]["churn_probability"]
     after = drift_table(bundle, dormant).set_index("feature")["psi"]["churn_probability"]
-    assert before < 0.1 and after >= 0.25
+    # Unshifted, the PSI of a few hundred accounts in ten bins is sampling noise (0.05-0.12 measured
+    # across models of this world): below "act", where the dormant population lands.
+    assert before < 0.25 <= after and after > 4 * before, (before, after)
 
 
 def test_dataset_drift_scores_the_scorers_population(model_dir: Path, world_dir: Path, later) -> None:
