@@ -18,6 +18,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from features.signals import SIGNALS_BY_NAME
+
 
 def fit_logistic(x_train: pd.DataFrame, y_train: np.ndarray, seed: int) -> object:
     """Logistic regression on the numeric features with missing-value indicators."""
@@ -70,3 +72,11 @@ def fit_equal_weight(x_train: pd.DataFrame, directions: Mapping[str, int]) -> Eq
         for n in used
     }
     return EqualWeightScore(used, quantiles)
+
+
+def equal_weight_health(x_train: pd.DataFrame, x_test: pd.DataFrame) -> np.ndarray:
+    """The equal-weight health score (0-100) of ``x_test``, fitted on ``x_train``: every numeric
+    catalog signal among the columns, oriented by its declared direction."""
+    numeric = [c for c in x_train.columns if c in SIGNALS_BY_NAME and pd.api.types.is_numeric_dtype(x_train[c])]
+    score = fit_equal_weight(x_train[numeric], {n: SIGNALS_BY_NAME[n].direction for n in numeric})
+    return score.health(x_test[numeric])

@@ -62,7 +62,7 @@ from training.model.scorecard_core import (
 )
 from training.model.scorecard_file import dump_scorecard, load_scorecard, parse_scorecard
 from training.model.treeshap import TreeShap
-from training.scorecard_backtest import backtest, exposed_rows, reference_risks
+from training.scorecard_backtest import backtest, exposed_rows
 
 __all__ = [  # the scorecard's public API, whichever of its modules holds each part
     "BAND_NAMES",
@@ -87,7 +87,6 @@ __all__ = [  # the scorecard's public API, whichever of its modules holds each p
     "learn_scorecard",
     "load_scorecard",
     "parse_scorecard",
-    "reference_risks",
     "score_health",
     "shap_contributions",
 ]

@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from features.signals import SIGNALS_BY_NAME
-from training.baselines import fit_equal_weight
+from training.baselines import equal_weight_health
 from training.metrics import top_decile
 from training.model.scorecard_core import BAND_NAMES
 
@@ -29,17 +28,9 @@ def exposed_rows(frame: pd.DataFrame, horizon_days: float) -> np.ndarray:
     return np.nan_to_num(days, nan=-np.inf) <= horizon_days
 
 
-def reference_risks(train_x: pd.DataFrame, test_x: pd.DataFrame, model: Any) -> dict[str, np.ndarray]:
-    """Churn risk per test row from the churn ``model`` (its ``predict``) and from the equal-weight
-    score fitted on ``train_x``, as the model's baselines are, for the exposed-rows comparison."""
-    return {"model": np.asarray(model.predict(test_x), dtype=float), "equal_weight": equal_weight_risk(train_x, test_x)}
-
-
 def equal_weight_risk(train_x: pd.DataFrame, test_x: pd.DataFrame) -> np.ndarray:
     """Churn risk per test row from the equal-weight score fitted on ``train_x`` (100 - its health)."""
-    numeric = [c for c in train_x.columns if c in SIGNALS_BY_NAME and pd.api.types.is_numeric_dtype(train_x[c])]
-    equal = fit_equal_weight(train_x[numeric], {n: SIGNALS_BY_NAME[n].direction for n in numeric})
-    return -np.asarray(equal.health(test_x[numeric]), dtype=float)
+    return -equal_weight_health(train_x, test_x)
 
 
 def health_risk(scores: pd.DataFrame) -> np.ndarray:

@@ -26,7 +26,6 @@ from features.builders_vocab import resolve_vocabulary
 from features.config import FeatureConfig
 from features.contract import TABLE_SPECS
 from features.loader import Dataset
-from features.signals import SIGNALS_BY_NAME
 from features.validation import data_end
 from training.backtest import (
     AUTO_ORDER,
@@ -39,7 +38,7 @@ from training.backtest import (
     history_needed,
     plan_folds,
 )
-from training.baselines import fit_equal_weight, fit_logistic, logistic_risk
+from training.baselines import equal_weight_health, fit_logistic, logistic_risk
 from training.calibration import choose_calibrator
 from training.lgbm import LGBMParams, train_booster
 from training.metrics import binary_metrics
@@ -202,10 +201,6 @@ def build_training_frame(
     return frame, tuple(s.name for s in features.skipped)
 
 
-def _directions(spec: FeatureSpec) -> dict[str, int]:
-    return {n: SIGNALS_BY_NAME[n].direction for n in spec.numeric if n in SIGNALS_BY_NAME}
-
-
 def choose_rounds(name: str, train_rows: pd.DataFrame, spec: FeatureSpec, config: TrainConfig) -> int:
     """The number of trees: early stopping on the newest fold's training dates, holding out a share
     of the accounts (all their snapshots), so no account is on both sides."""
@@ -230,14 +225,13 @@ def _fold_scores(
     booster = refit(train_rows, name, spec, config, rounds)
     numeric = list(spec.numeric)
     lr = fit_logistic(x_train[numeric], y_train, config.seed)
-    ew = fit_equal_weight(x_train[numeric], _directions(spec))
     # The equal-weight score measures health; for churn risk is its opposite, for renewal and
     # upsell (good outcomes) health itself ranks the positives.
     sign = -1.0 if name == "churn" else 1.0
     scores = {
         "model": raw_score(booster, x_test),
         "logistic": logistic_risk(lr, x_test[numeric]),
-        "equal_weight": sign * (ew.health(x_test[numeric]) - 50) / 10,
+        "equal_weight": sign * (equal_weight_health(x_train, x_test) - 50) / 10,
     }
     return scores, booster
 
