@@ -34,12 +34,10 @@ LONG = (("180d", 180), ("365d", 365))
 Formula = Callable[[ir.Table], ir.Value]
 
 
-def top_event_types(events: pd.DataFrame, before: pd.Timestamp, k: int) -> tuple[str, ...]:
-    """The ``k`` most frequent event types among events strictly before ``before`` (ties by name)."""
-    if k <= 0 or events.empty:
+def top_event_types(counts: pd.Series, k: int) -> tuple[str, ...]:
+    """The ``k`` most frequent event types of ``counts`` (event type -> events; ties by name)."""
+    if k <= 0 or counts.empty:
         return ()
-    past = events.loc[events["timestamp"] < before, "event"].dropna().astype(str)
-    counts = past.value_counts()
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     chosen: list[str] = []
     slugs: set[str] = set()
@@ -54,22 +52,18 @@ def top_event_types(events: pd.DataFrame, before: pd.Timestamp, k: int) -> tuple
 
 
 def resolve_vocabulary(dataset: Dataset, config: FeatureConfig, before: pd.Timestamp) -> FeatureConfig:
-    """``config`` with ``event_types`` chosen from the data before ``before``, unless already set."""
+    """``config`` with ``event_types`` chosen from the events strictly before ``before``, unless already set."""
     if config.event_types is not None:
         return config
-    events = dataset.get("usage_events")
-    if events is None or "event" not in events.columns:
-        return replace(config, event_types=())
-    return replace(config, event_types=top_event_types(events, before, config.event_types_top_k))
+    return replace(config, event_types=top_event_types(dataset.event_counts(before), config.event_types_top_k))
 
 
 def key_events_absent(dataset: Dataset, config: FeatureConfig, before: pd.Timestamp) -> str | None:
     """Why the key-event signals cannot be computed on this data (no configured key event occurs
     strictly before ``before``), or None."""
-    events = dataset.get("usage_events")
-    if not config.key_events or events is None or "event" not in events.columns:
+    if not config.key_events or not dataset.has("usage_events", "event"):
         return None
-    seen = set(events.loc[events["timestamp"] < before, "event"].dropna().astype(str).unique())
+    seen = set(dataset.event_counts(before).index)
     if any(k in seen for k in config.key_events):
         return None
     return f"none of the key events ({', '.join(config.key_events)}) occurs in usage_events.event"

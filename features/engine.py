@@ -18,11 +18,8 @@ In every case ``spark.sql.session.timeZone`` is set to ``UTC``.
 from __future__ import annotations
 
 import os
-import re
 import sys
-import tempfile
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import ibis
@@ -32,18 +29,10 @@ from ibis.backends import BaseBackend
 
 from features.contract import TABLE_SPECS, Kind
 from features.loader import Dataset
+from features.source import FREE_TEXT, Stored, configure_duckdb, create_duckdb_view, spark_frame
 from features.times import utc_series
 
 ENGINES = ("duckdb", "spark")
-FREE_TEXT = ("name", "note", "comment", "description")  # scored by features.texts, never sent to the engines
-DUCKDB_MEMORY_LIMIT = "1GB"  # override with the CHURN_DUCKDB_MEMORY_LIMIT environment variable
-
-
-def _memory_setting(value: str) -> str:
-    """A DuckDB memory size such as ``2GB`` or ``1500MB``; anything else is refused."""
-    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value.strip()):
-        raise ValueError(f"CHURN_DUCKDB_MEMORY_LIMIT must look like 2GB or 1500MB, not {value!r}")
-    return value.strip()
 
 
 def connect(engine: str = "duckdb") -> BaseBackend:
@@ -54,13 +43,9 @@ def connect(engine: str = "duckdb") -> BaseBackend:
     """
     if engine == "duckdb":
         con = ibis.duckdb.connect()
-        con.raw_sql("SET TimeZone = 'UTC'")
         # A memory cap makes DuckDB stream and spill big aggregations instead of holding
         # them; it was both faster and smaller on the 10k-account benchmark.
-        limit = os.environ.get("CHURN_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT)
-        con.raw_sql(f"SET memory_limit = '{_memory_setting(limit)}'")
-        spill = Path(tempfile.gettempdir()) / "churn-duckdb-spill"
-        con.raw_sql(f"SET temp_directory = '{spill.as_posix()}'")
+        configure_duckdb(con.con)
         return con
     if engine == "spark":
         return ibis.pyspark.connect(spark_session())
@@ -137,18 +122,34 @@ def register_tables(con: BaseBackend, dataset: Dataset, *, prefix: str = "pit_")
     re-registering replaces them, so one connection can serve many datasets in turn.
     """
     tables: dict[str, ibis.Table] = {}
-    for name, frame in dataset.tables.items():
+    for name in dataset.tables:
         if name not in TABLE_SPECS:
             continue
-        arrow = engine_table(name, frame, zero_copy=con.name == "duckdb")
+        stored = dataset.stored.get(name)
+        # Parquet is read by either engine from its path; a DuckDB file only by DuckDB, so on
+        # Spark its tables pass through Arrow like a folder of CSV files.
+        if stored is not None and (con.name == "duckdb" or stored.source_table is None):
+            tables[name] = _register_stored(con, prefix + name, stored)
+            continue
+        arrow = engine_table(name, dataset.tables[name], zero_copy=con.name == "duckdb")
         tables[name] = _register(con, prefix + name, arrow)
     return tables
+
+
+def _register_stored(con: BaseBackend, name: str, stored: Stored) -> ibis.Table:
+    """A stored table as a view the engine reads from its file: no row passes through Python."""
+    if con.name == "duckdb":
+        create_duckdb_view(con.con, name, stored)
+    else:
+        spark_frame(con._session, stored).createOrReplaceTempView(name)
+    return con.table(name)
 
 
 def _register(con: BaseBackend, name: str, arrow: pa.Table) -> ibis.Table:
     if con.name == "duckdb":
         # A zero-copy view over the Arrow table (DuckDB keeps a reference to it): no second
         # copy of the events in memory.
+        con.con.execute(f'DROP VIEW IF EXISTS "{name}"')  # a view of a stored table, from an earlier dataset
         con.con.register(name, arrow)
         return con.table(name)
     return con.create_view(name, ibis.memtable(arrow), overwrite=True)

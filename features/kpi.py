@@ -331,9 +331,9 @@ def data_window(dataset: Dataset) -> tuple[pd.Timestamp, pd.Timestamp]:
         ("invoices", "issued_at"),
         ("csm_inputs", "recorded_at"),
     ):
-        frame = dataset.get(table)
-        if frame is not None and column in frame and frame[column].notna().any():
-            firsts.append(frame[column].min())
+        first = dataset.time_bounds(table, column)[0]
+        if first is not None:
+            firsts.append(first)
             if table == "usage_events":
                 break
     if end is None or not firsts:
@@ -369,7 +369,7 @@ def compute_kpis(
     stamps = list(months) if months is not None else report_months(first, last)
     if not stamps:
         raise ValueError(f"the data ({first:%Y-%m-%d} to {last:%Y-%m-%d}) hold no whole calendar month")
-    present = {name: tuple(frame.columns) for name, frame in dataset.tables.items()}
+    present = dataset.present_columns()
     kpis, skipped = split_kpis(present, config)
     con = con or connect(engine)
     say(f"registering tables on {con.name}", 0.05)

@@ -13,7 +13,7 @@ import gzip
 import io
 import re
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,10 +24,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from features import messages
 from features.atomic_write import atomic_file
 from features.contract import MAX_MAGNITUDE, TABLE_SPECS, ColumnSpec, Kind, TableSpec
 from features.errors import MAX_EXAMPLES, DataError, Problem
 from features.settings import InputMapping
+from features.source import Stored, duckdb_schemas, parquet_schema, read_arrow, stored_query
 
 TIMESTAMP_DTYPE = "datetime64[us, UTC]"
 STRING_DTYPE = pd.StringDtype("pyarrow")
@@ -53,17 +55,119 @@ class Dataset:
     problems: tuple[Problem, ...] = ()
     ignored_columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     unparsed: Mapping[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    stored: Mapping[str, Stored] = field(default_factory=dict)
+
+    @property
+    def lazy(self) -> bool:
+        """Whether the tables stay in storage (Parquet or DuckDB), read by the engine."""
+        return bool(self.stored)
+
+    def columns(self, table: str) -> tuple[str, ...]:
+        """The contract columns a present table has (no rows are read)."""
+        if table in self.stored:
+            return self.stored[table].column_names
+        frame = self.tables.get(table)
+        return () if frame is None else tuple(frame.columns)
+
+    def present_columns(self) -> dict[str, tuple[str, ...]]:
+        return {name: self.columns(name) for name in self.tables}
 
     def has(self, table: str, column: str | None = None) -> bool:
         """Whether a table (and optionally a column of it) is present."""
-        frame = self.tables.get(table)
-        return frame is not None and (column is None or column in frame.columns)
+        return table in self.tables and (column is None or column in self.columns(table))
 
     def get(self, table: str) -> pd.DataFrame | None:
         return self.tables.get(table)
 
+    def select(self, table: str, columns: tuple[str, ...]) -> pd.DataFrame | None:
+        """The present ones of ``columns`` of a table as a pandas frame; a stored table reads only them."""
+        if table not in self.tables:
+            return None
+        present = tuple(c for c in columns if c in self.columns(table))
+        if isinstance(self.tables, StoredFrames):
+            return self.tables.select(table, present)
+        return self.tables[table][list(present)]
 
-def load_dataset(path: str | Path, *, strict: bool = False, mapping: InputMapping | None = None) -> Dataset:
+    def time_bounds(self, table: str, column: str) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """The oldest and newest value of a timestamp column (None, None when absent or all null)."""
+        if not self.has(table, column):
+            return None, None
+        if table in self.stored:
+            low, high = stored_query(self.stored[table], f'min("{column}"), max("{column}")')[0]
+            return _stamp(low), _stamp(high)
+        values = self.tables[table][column]
+        if not values.notna().any():
+            return None, None
+        return values.min(), values.max()
+
+    def event_counts(self, before: pd.Timestamp) -> pd.Series:
+        """Usage events strictly before ``before`` per event type (empty without usage_events.event)."""
+        if not self.has("usage_events", "event") or not self.has("usage_events", "timestamp"):
+            return pd.Series(dtype="int64")
+        if "usage_events" in self.stored:
+            cut = int(before.as_unit("us").value)
+            rows = stored_query(
+                self.stored["usage_events"],
+                "event, count(*)",
+                f"timestamp < {cut} AND event IS NOT NULL GROUP BY event",
+            )
+            return pd.Series({str(e): int(n) for e, n in rows}, dtype="int64")
+        events = self.tables["usage_events"]
+        past = events.loc[events["timestamp"] < before, "event"].dropna().astype(str)
+        return past.value_counts()
+
+
+def _stamp(micros: int | None) -> pd.Timestamp | None:
+    return None if micros is None else pd.Timestamp(int(micros), unit="us", tz="UTC")
+
+
+class StoredFrames(Mapping[str, pd.DataFrame]):
+    """The stored tables as typed pandas frames, each read from storage when first asked for.
+
+    Only steps that need a table in pandas (accounts, free-text comments) read one; the
+    engine reads the stored tables itself (:func:`features.engine.register_tables`).
+    """
+
+    def __init__(self, stored: Mapping[str, Stored], mapping: InputMapping):
+        self._stored, self._mapping = stored, mapping
+        self._frames: dict[str, pd.DataFrame] = {}
+        self.read: list[str] = []  # which tables were read into pandas, in order (tests check it)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self._frames:
+            stored = self._stored[name]  # KeyError for an absent table, as a dict
+            spec = TABLE_SPECS[name]
+            frame, _, _, _ = coerce_table(
+                spec, read_arrow(stored), formats=dict(stored.formats), file=stored.file, mapping=self._mapping
+            )
+            self._frames[name] = frame
+            self.read.append(name)
+        return self._frames[name]
+
+    def __contains__(self, name: object) -> bool:  # Mapping's own would read the table
+        return name in self._stored
+
+    def select(self, name: str, columns: tuple[str, ...]) -> pd.DataFrame:
+        """Some columns of one table, read from storage (the whole table if already read)."""
+        if name in self._frames:
+            return self._frames[name][list(columns)]
+        stored = self._stored[name]
+        arrow = read_arrow(stored, columns)
+        frame, _, _, _ = coerce_table(
+            TABLE_SPECS[name], arrow, formats=dict(stored.formats), file=stored.file, mapping=self._mapping
+        )
+        return frame[[c for c in columns if c in frame.columns]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stored)
+
+    def __len__(self) -> int:
+        return len(self._stored)
+
+
+def load_dataset(
+    path: str | Path, *, strict: bool = False, mapping: InputMapping | None = None, lazy: bool | None = None
+) -> Dataset:
     """Read every contract table found at ``path``.
 
     Args:
@@ -73,6 +177,10 @@ def load_dataset(path: str | Path, *, strict: bool = False, mapping: InputMappin
         mapping: the user's table and column names and date formats (a settings file's
             ``[input]``); by default the contract's names and ISO 8601 dates.
 
+        lazy: keep the tables in storage, read by the engine (:mod:`features.source`); by
+            default when every table is Parquet or the dataset is a DuckDB file. Otherwise
+            every table is read into pandas.
+
     A file that cannot be read at all (empty, not UTF-8, not gzip, ragged, separated by
     semicolons, a struct column, a corrupt DuckDB file) raises :class:`DataError` with one
     line naming the file, the table and the column.
@@ -81,7 +189,17 @@ def load_dataset(path: str | Path, *, strict: bool = False, mapping: InputMappin
     mapping = mapping or InputMapping()
     if not path.exists():
         raise FileNotFoundError(f"dataset not found: {path}")
-    raw, files = _read_duckdb(path, mapping) if path.is_file() else _read_folder(path, mapping)
+    if path.is_file():
+        _check_duckdb_file(path)
+    found = {} if path.is_file() else _folder_files(path, mapping)
+    if lazy is None:  # CSV is parsed in pandas; Parquet and DuckDB are read by the engine
+        lazy = all(f.suffix == ".parquet" for f in found.values())
+    if lazy:
+        dataset = _open_stored(path, found, mapping)
+        if strict and dataset.problems:
+            raise DataError(dataset.problems)
+        return dataset
+    raw, files = _read_duckdb(path, mapping) if path.is_file() else _read_folder(found)
     tables: dict[str, pd.DataFrame] = {}
     problems: list[Problem] = []
     ignored: dict[str, tuple[str, ...]] = {}
@@ -141,9 +259,9 @@ def rename_columns(table: pa.Table, renames: Mapping[str, str]) -> tuple[pa.Tabl
     return table.rename_columns(names), {renames[c]: c for c in table.column_names if c in renames}
 
 
-def _read_folder(folder: Path, mapping: InputMapping) -> tuple[dict[str, pa.Table], dict[str, str]]:
-    raw: dict[str, pa.Table] = {}
-    files: dict[str, str] = {}
+def _folder_files(folder: Path, mapping: InputMapping) -> dict[str, Path]:
+    """The file holding each contract table in ``folder``; two files for one table are refused."""
+    files: dict[str, Path] = {}
     for name in TABLE_SPECS:
         stem = mapping.source_table(name)
         found = [folder / f"{stem}{s}" for s in (".parquet", ".csv", ".csv.gz") if (folder / f"{stem}{s}").exists()]
@@ -151,12 +269,67 @@ def _read_folder(folder: Path, mapping: InputMapping) -> tuple[dict[str, pa.Tabl
             raise DataError(
                 [Problem(name, None, f"both {found[0].name} and {found[1].name} are in {folder}: keep one of them")]
             )
-        if not found:
+        if found:
+            files[name] = found[0]
+    return files
+
+
+def _read_folder(found: Mapping[str, Path]) -> tuple[dict[str, pa.Table], dict[str, str]]:
+    raw = {
+        name: read_parquet_file(file, name) if file.suffix == ".parquet" else read_csv_file(file, name)
+        for name, file in found.items()
+    }
+    return raw, {name: file.name for name, file in found.items()}
+
+
+def _open_stored(path: Path, found: Mapping[str, Path], mapping: InputMapping) -> Dataset:
+    """The dataset with its tables left in storage: schemas and row counts only."""
+    where: dict[str, tuple[str, str | None, str]]  # path, table inside a DuckDB file, name in messages
+    if path.is_file():
+        wanted = {name: mapping.source_table(name) for name in TABLE_SPECS}
+        schemas = duckdb_schemas(path, wanted)
+        where = {name: (str(path), wanted[name], f"{path.name}:{wanted[name]}") for name in schemas}
+    else:
+        schemas = {name: parquet_schema(file, name) for name, file in found.items()}
+        where = {name: (str(file), None, file.name) for name, file in found.items()}
+    stored: dict[str, Stored] = {}
+    problems: list[Problem] = []
+    ignored: dict[str, tuple[str, ...]] = {}
+    for spec in TABLE_SPECS.values():
+        if spec.name not in schemas:
+            if spec.required:
+                problems.append(
+                    Problem(spec.name, None, f"required table is missing ({_looked_for(path, spec.name, mapping)})")
+                )
             continue
-        file = found[0]
-        files[name] = file.name
-        raw[name] = read_parquet_file(file, name) if file.suffix == ".parquet" else read_csv_file(file, name)
-    return raw, files
+        schema, rows = schemas[spec.name]
+        file, source_table, label = where[spec.name]
+        renames = mapping.renames(spec.name)
+        targets = set(renames.values())
+        names = [renames.get(c, f"{c} (unmapped)" if c in targets else c) for c in schema.names]
+        columns = {new: old for new, old in zip(names, schema.names, strict=True) if new in spec.column_names}
+        types = {new: schema.field(old).type for new, old in columns.items()}
+        for name, kind in types.items():
+            if pa.types.is_nested(kind):
+                col = spec.column(name)
+                raise DataError(
+                    [
+                        Problem(
+                            spec.name,
+                            name,
+                            f"holds {kind} values in {label}: the contract needs {col.kind} values, "
+                            "not a struct or list",
+                        )
+                    ]
+                )
+        for name in spec.required_columns:
+            if name not in columns:
+                problems.append(Problem(spec.name, name, _missing_column(spec.name, name, names, label, mapping)))
+        stored[spec.name] = Stored(spec.name, file, source_table, label, columns, types, _formats(spec, mapping), rows)
+        extra = tuple(c for c in names if c not in spec.column_names)
+        if extra:
+            ignored[spec.name] = extra
+    return Dataset(StoredFrames(stored, mapping), str(path), tuple(problems), ignored, stored=stored)
 
 
 def read_parquet_file(file: Path, table: str) -> pa.Table:
@@ -260,17 +433,25 @@ def _first_line(exc: object) -> str:
     return lines[0][:200] if lines else type(exc).__name__
 
 
-def _read_duckdb(file: Path, mapping: InputMapping) -> tuple[dict[str, pa.Table], dict[str, str]]:
+def _check_duckdb_file(file: Path) -> None:
+    """A dataset given as a file must be a DuckDB database that opens."""
     if file.suffix not in DUCKDB_SUFFIXES:
         raise DataError([Problem("dataset", None, f"{file} is neither a folder nor a DuckDB file")])
     if file.stat().st_size == 0:
         raise DataError([Problem("dataset", None, f"{file} is empty (0 bytes), not a DuckDB database")])
     try:
-        con = duckdb.connect(str(file), read_only=True)
+        duckdb.connect(str(file), read_only=True).close()
     except duckdb.Error as exc:
         raise DataError(
             [Problem("dataset", None, f"{file} is not a readable DuckDB database ({_first_line(exc)})")]
         ) from exc
+
+
+def _read_duckdb(file: Path, mapping: InputMapping) -> tuple[dict[str, pa.Table], dict[str, str]]:
+    try:
+        con = duckdb.connect(str(file), read_only=True)
+    except duckdb.Error as exc:  # pragma: no cover - _check_duckdb_file opened it a moment ago
+        raise DataError([Problem("dataset", None, f"{file} cannot be read ({_first_line(exc)})")]) from exc
     with con:
         present = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         wanted = {name: mapping.source_table(name) for name in TABLE_SPECS}
@@ -303,7 +484,9 @@ def coerce_table(
     present = set(table.column_names)
     for name in spec.required_columns:
         if name not in present:
-            problems.append(Problem(spec.name, name, _missing_column(spec.name, name, table, where, mapping)))
+            problems.append(
+                Problem(spec.name, name, _missing_column(spec.name, name, table.column_names, where, mapping))
+            )
     columns: dict[str, pd.Series] = {}
     for col in spec.columns:
         if col.name not in present:
@@ -330,15 +513,15 @@ def coerce_table(
     return frame, problems, extra, unparsed
 
 
-def _missing_column(table: str, name: str, raw: pa.Table, where: str, mapping: InputMapping) -> str:
+def _missing_column(table: str, name: str, present: list[str], where: str, mapping: InputMapping) -> str:
     source = mapping.source_column(table, name)
     if source != name:
         return f"required column is missing: {where} has no column {source!r} (input.{table}.{name} in the settings)"
-    close = difflib.get_close_matches(name, raw.column_names, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, present, n=1, cutoff=0.6)
     hint = (
         f"; did you mean {close[0]!r}? (rename it, or map it: input.{table}.{name} = {close[0]!r})"
         if close
-        else f"; its columns: {', '.join(raw.column_names[:8])}"
+        else f"; its columns: {', '.join(present[:8])}"
     )
     return f"required column is missing from {where}{hint}"
 
@@ -424,18 +607,7 @@ def _bad_values(
     spec: TableSpec, col: ColumnSpec, table: pa.Table, bad: np.ndarray, date_format: str | None = None
 ) -> list[Problem]:
     """One problem per cause: values that do not convert, and (integers) values too large to hold."""
-    key = f'input.formats."{spec.name}.{col.name}"'
-    stamps = (
-        f"timestamps not in the format {date_format!r} ({key} in the settings)"
-        if date_format
-        else "unparseable timestamps: not ISO 8601 (2025-02-10, 2025-02-10 14:30 or 2025-02-10T14:30:00Z); "
-        f"another format needs {key}"
-    )
-    what = {
-        Kind.TIMESTAMP: stamps,
-        Kind.FLOAT: "NaN, infinite or non-numeric values",
-        Kind.INT: "non-integer, NaN, infinite or non-numeric values",
-    }.get(col.kind, "unconvertible values")
+    what = messages.unparsed(spec.name, col, date_format)
     huge = np.zeros(len(bad), dtype=bool)
     if col.kind is Kind.INT:
         values = table.column(col.name)
@@ -444,7 +616,7 @@ def _bad_values(
     problems = []
     for mask, message in (
         (bad & ~huge, what),
-        (huge, f"integers too large (beyond +-{MAX_MAGNITUDE:g}; int64 holds at most 9.2e18)"),
+        (huge, messages.TOO_LARGE),
     ):
         idx = np.flatnonzero(mask)
         if idx.size:

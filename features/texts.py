@@ -42,7 +42,7 @@ def has_text(dataset: Dataset) -> bool:
 
 def present_columns(dataset: Dataset) -> dict[str, tuple[str, ...]]:
     """Table -> columns of the dataset, plus the derived ``texts`` table when there is text."""
-    present = {name: tuple(frame.columns) for name, frame in dataset.tables.items()}
+    present = dataset.present_columns()
     if has_text(dataset):
         present[TEXTS] = TEXT_COLUMNS
     return present
@@ -53,7 +53,7 @@ def text_rows(dataset: Dataset, config: FeatureConfig | None = None) -> pd.DataF
     config = config or FeatureConfig()
     parts = []
     for table, column, time in TEXT_SOURCES:
-        frame = dataset.get(table)
+        frame = dataset.select(table, ("account_id", time, column))
         if frame is None or column not in frame or time not in frame or "account_id" not in frame:
             continue
         text = frame[column].astype("string")

@@ -17,9 +17,11 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from features import messages
 from features.contract import ACCOUNT_REFERENCES, MAX_MAGNITUDE, SURVEY_RANGES, TABLE_SPECS, Kind, TableSpec
 from features.errors import DataError, Problem
 from features.loader import Dataset, example_rows
+from features.validation_stored import stored_problems, summaries
 
 # A row dated more than this after the newest usage event is "in the future".
 FUTURE_TOLERANCE = pd.Timedelta(days=1)
@@ -58,6 +60,8 @@ class ValidationReport:
 
 def validate_dataset(dataset: Dataset, *, now: datetime | None = None) -> ValidationReport:
     """Run every contract rule on ``dataset``; never raises for bad data, only reports."""
+    if dataset.lazy:
+        return _validate_stored(dataset, now or datetime.now(UTC))
     problems = list(dataset.problems)
     for name, frame in dataset.tables.items():
         spec = TABLE_SPECS[name]
@@ -69,6 +73,16 @@ def validate_dataset(dataset: Dataset, *, now: datetime | None = None) -> Valida
     summaries = tuple(_summary(TABLE_SPECS[n], f) for n, f in dataset.tables.items())
     skipped = tuple(n for n in TABLE_SPECS if n not in dataset.tables)
     return ValidationReport(dataset.source, summaries, tuple(problems), skipped, dict(dataset.ignored_columns))
+
+
+def _validate_stored(dataset: Dataset, now: datetime) -> ValidationReport:
+    """The same rules as engine queries on tables left in storage (:mod:`features.validation_stored`)."""
+    stored = dict(dataset.stored)
+    problems = [*dataset.problems, *stored_problems(stored, data_end(dataset), now)]
+    found = summaries(stored)
+    tables = tuple(TableSummary(n, found[n].rows, found[n].first, found[n].last) for n in stored)
+    skipped = tuple(n for n in TABLE_SPECS if n not in stored)
+    return ValidationReport(dataset.source, tables, tuple(problems), skipped, dict(dataset.ignored_columns))
 
 
 def require_valid(dataset: Dataset) -> ValidationReport:
@@ -101,7 +115,7 @@ def build_schema(spec: TableSpec, present: set[str]) -> pa.DataFrameSchema:
                 pa.Check(
                     lambda s: s.abs() <= MAX_MAGNITUDE,
                     element_wise=False,
-                    name=f"values beyond +-{MAX_MAGNITUDE:g} (sums and products of them would overflow)",
+                    name=messages.MAGNITUDE,
                 )
             )
         if col.allowed is not None:
@@ -120,7 +134,7 @@ def build_schema(spec: TableSpec, present: set[str]) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, checks=frame_checks)
 
 
-_SURVEY_RULE = "score out of range for its kind (nps 0-10, csat 1-5, ces 1-7)"
+_SURVEY_RULE = messages.SURVEY_RULE
 
 
 def _survey_in_range(df: pd.DataFrame) -> pd.Series:
@@ -218,32 +232,27 @@ def _unknown_accounts(dataset: Dataset) -> list[Problem]:
 
 def data_end(dataset: Dataset) -> pd.Timestamp | None:
     """The newest activity timestamp: the newest usage event, else the newest dated row."""
-    usage = dataset.get("usage_events")
-    if usage is not None and "timestamp" in usage and usage["timestamp"].notna().any():
-        return usage["timestamp"].max()
-    ends = [
-        frame[spec.time_column].max()
-        for spec in TABLE_SPECS.values()
-        if (frame := dataset.get(spec.name)) is not None
-        and spec.time_column in frame
-        and frame[spec.time_column].notna().any()
-    ]
-    return max(ends) if ends else None
+    return _activity_bound(dataset, 1, max)
 
 
 def data_start(dataset: Dataset) -> pd.Timestamp | None:
     """The oldest activity timestamp: the oldest usage event, else the oldest dated row."""
-    usage = dataset.get("usage_events")
-    if usage is not None and "timestamp" in usage and usage["timestamp"].notna().any():
-        return usage["timestamp"].min()
-    starts = [
-        frame[spec.time_column].min()
+    return _activity_bound(dataset, 0, min)
+
+
+def _activity_bound(
+    dataset: Dataset, side: int, pick: Callable[[list[pd.Timestamp]], pd.Timestamp]
+) -> pd.Timestamp | None:
+    usage = dataset.time_bounds("usage_events", "timestamp")[side]
+    if usage is not None:
+        return usage
+    found = [
+        bound
         for spec in TABLE_SPECS.values()
-        if (frame := dataset.get(spec.name)) is not None
-        and spec.time_column in frame
-        and frame[spec.time_column].notna().any()
+        if spec.time_column is not None
+        and (bound := dataset.time_bounds(spec.name, spec.time_column)[side]) is not None
     ]
-    return min(starts) if starts else None
+    return pick(found) if found else None
 
 
 def _warnings(dataset: Dataset, now: datetime) -> list[Problem]:

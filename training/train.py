@@ -125,14 +125,13 @@ def default_first_date(dataset: Dataset) -> pd.Timestamp:
     Accounts often predate the event history (a CRM export reaches back further than the
     product logs); snapshots before the logs start would see empty windows, not quiet accounts.
     """
-    first_signup = dataset.tables["accounts"]["created_at"].min() + pd.DateOffset(months=2)
+    first_signup = dataset.time_bounds("accounts", "created_at")[0] + pd.DateOffset(months=2)
     starts = [
-        frame[spec.time_column].min()
+        first
         for spec in TABLE_SPECS.values()
         if spec.name not in ("accounts", "subscriptions", "referrals")  # sparse referrals: a late first one is no gap
-        and (frame := dataset.get(spec.name)) is not None
-        and spec.time_column in frame
-        and frame[spec.time_column].notna().any()
+        and spec.time_column is not None
+        and (first := dataset.time_bounds(spec.name, spec.time_column)[0]) is not None
     ]
     activity = (max(starts) + pd.Timedelta(days=90)) if starts else first_signup
     return max(first_signup, activity).ceil("D")

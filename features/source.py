@@ -1,0 +1,261 @@
+"""Tables that stay in storage: Parquet files and DuckDB tables, read by the engine itself.
+
+A folder of ``<table>.parquet`` files or a DuckDB file is opened without reading its rows:
+only schemas and row counts are read here. The engine (DuckDB or Spark) then reads the files
+through a view that converts every column to the contract's kind in SQL, the same conversion
+:func:`features.loader.coerce_table` does in pandas: IDs and text as strings (whole-number
+floats without ``.0``), timestamps as integer microseconds since the epoch (naive values are
+UTC; text is ISO 8601 or the configured format), numbers as BIGINT or DOUBLE with NaN and
+infinities as nulls. A value that does not convert becomes null, and validation reports it
+from the same view (the source value is kept beside it), so memory does not grow with the data.
+
+A small table that a pandas step needs (accounts, free-text comments) is read on demand with
+the pandas loader, one table at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features.contract import MAX_MAGNITUDE, TABLE_SPECS, ColumnSpec, Kind, TableSpec
+from features.errors import DataError, Problem
+
+FREE_TEXT = ("name", "note", "comment", "description")  # scored by features.texts, never sent to the engines
+ROW = "__row"  # 0-based position of a row in its source (Parquet file row, DuckDB rowid)
+RAW = "__raw_"  # prefix of the source value of a column, kept for validation
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One contract table in storage and how its columns map onto the contract.
+
+    Attributes:
+        table: the contract's table name.
+        path: the Parquet file, or the DuckDB file holding ``source_table``.
+        source_table: the table's name inside a DuckDB file; None for Parquet.
+        file: how messages name it (``usage_events.parquet``, ``history.duckdb:usage_events``).
+        columns: contract column -> the source column it is read from.
+        types: contract column -> the stored Arrow type.
+        formats: contract timestamp column -> its ``strftime`` format (default ISO 8601).
+        rows: number of rows (from the Parquet footer or the database).
+    """
+
+    table: str
+    path: str
+    source_table: str | None
+    file: str
+    columns: Mapping[str, str]
+    types: Mapping[str, pa.DataType]
+    formats: Mapping[str, str]
+    rows: int
+
+    @property
+    def spec(self) -> TableSpec:
+        return TABLE_SPECS[self.table]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.spec.columns if c.name in self.columns)
+
+
+def parquet_schema(file: Path, table: str) -> tuple[pa.Schema, int]:
+    """A Parquet file's schema and row count, from its footer; :class:`DataError` when it is not one."""
+    if file.is_dir():
+        raise DataError([Problem(table, None, f"{file} is a folder, not a file")])
+    if file.stat().st_size == 0:
+        raise DataError([Problem(table, None, f"{file} is empty (0 bytes): expected a header row and data")])
+    try:
+        meta = pq.ParquetFile(file)
+        return meta.schema_arrow, meta.metadata.num_rows
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError([Problem(table, None, f"{file} is not a readable Parquet file ({_first_line(exc)})")]) from exc
+
+
+def duckdb_schemas(file: Path, tables: Mapping[str, str]) -> dict[str, tuple[pa.Schema, int]]:
+    """Schema and row count of each wanted table (contract name -> source name) a DuckDB file holds."""
+    with duckdb.connect(str(file), read_only=True) as con:
+        present = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        out = {}
+        for name, source in tables.items():
+            if source not in present:
+                continue
+            # Only names the database lists are used, quoted.
+            schema = con.table(source).limit(0).to_arrow_table().schema
+            rows = con.execute(f"SELECT count(*) FROM {_ident(source)}").fetchall()
+            out[name] = (schema, int(rows[0][0]))
+    return out
+
+
+def _first_line(exc: object) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+# --- the typed view, in SQL ------------------------------------------------------------------
+
+
+def _is_number(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+
+
+def _is_time(t: pa.DataType) -> bool:
+    return pa.types.is_timestamp(t) or pa.types.is_date(t)
+
+
+def typed_expr(col: ColumnSpec, source: str, stored_type: pa.DataType, fmt: str | None, dialect: str) -> str:
+    """SQL for one column in the contract's kind, as the engines hold it; null where it does not convert."""
+    s = _ident(source)
+    spark = dialect == "spark"
+    text = "STRING" if spark else "VARCHAR"
+    try_cast = "TRY_CAST" if not spark else "try_cast"
+    if col.kind in (Kind.ID, Kind.TEXT):
+        if pa.types.is_floating(stored_type):
+            whole = f"{try_cast}({s} AS BIGINT)"
+            return f"CASE WHEN {s} = {whole} THEN CAST({whole} AS {text}) ELSE CAST({s} AS {text}) END"
+        return f"CAST({s} AS {text})"
+    if col.kind is Kind.TIMESTAMP:
+        micros = "unix_micros" if spark else "epoch_us"
+        zoned = "TIMESTAMP" if spark else "TIMESTAMPTZ"  # Spark's TIMESTAMP is zoned (session zone: UTC)
+        if _is_time(stored_type):
+            return f"{micros}(CAST({s} AS {zoned}))"
+        value = f"CAST({s} AS {text})"
+        if fmt is None:
+            return f"{micros}({try_cast}({value} AS {zoned}))"
+        if spark:
+            return f"{micros}(try_to_timestamp({value}, {_literal(java_pattern(fmt))}))"
+        return f"{micros}(CAST(try_strptime({value}, {_literal(fmt)}) AS TIMESTAMPTZ))"
+    number = f"CAST({s} AS DOUBLE)" if _is_number(stored_type) else f"{try_cast}(CAST({s} AS {text}) AS DOUBLE)"
+    finite = f"NOT isnan({number}) AND abs({number}) < double('inf')" if spark else f"isfinite({number})"
+    if col.kind is Kind.INT:
+        if pa.types.is_integer(stored_type):  # beyond +-MAX_MAGNITUDE an integer is refused, as in pandas
+            return f"CASE WHEN abs(CAST({s} AS DOUBLE)) <= {MAX_MAGNITUDE:.0f} THEN {try_cast}({s} AS BIGINT) END"
+        whole = f"{finite} AND {number} = round({number}) AND abs({number}) <= {MAX_MAGNITUDE:.0f}"
+        return f"CASE WHEN {whole} THEN CAST(round({number}) AS BIGINT) END"
+    return f"CASE WHEN {finite} THEN {number} END"
+
+
+_JAVA = {"%Y": "yyyy", "%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss", "%y": "yy", "%b": "MMM", "%z": "Z"}
+
+
+def java_pattern(fmt: str) -> str:
+    """A ``strftime`` format as Spark's datetime pattern (the common codes; others are refused)."""
+    out, i = [], 0
+    while i < len(fmt):
+        code = fmt[i : i + 2]
+        if code in _JAVA:
+            out.append(_JAVA[code])
+            i += 2
+        elif fmt[i] == "%":
+            raise ValueError(f"the date format {fmt!r} uses {code}, which the spark engine does not translate")
+        else:
+            out.append(f"'{fmt[i]}'" if fmt[i].isalpha() else fmt[i])
+            i += 1
+    return "".join(out)
+
+
+def typed_select(stored: Stored, dialect: str, *, keep: tuple[str, ...] = (), raw: bool = False) -> str:
+    """The SELECT list of the typed view: engine columns, then ``keep`` columns, then the sources."""
+    spec = stored.spec
+    parts = []
+    for col in spec.columns:
+        if col.name not in stored.columns or (col.name in FREE_TEXT and col.name not in keep):
+            continue
+        expr = typed_expr(col, stored.columns[col.name], stored.types[col.name], stored.formats.get(col.name), dialect)
+        parts.append(f"{expr} AS {_ident(col.name)}")
+    if raw:
+        parts.append(f"{ROW}")
+        parts += [f"{_ident(src)} AS {_ident(RAW + name)}" for name, src in stored.columns.items()]
+    return ", ".join(parts)
+
+
+def duckdb_relation(con: Any, stored: Stored) -> str:
+    """The source as a DuckDB relation with a ``__row`` column (the DuckDB file is attached read-only)."""
+    if stored.source_table is None:
+        path = _literal(Path(stored.path).as_posix())
+        return f"(SELECT *, file_row_number AS {ROW} FROM read_parquet({path}, file_row_number = true))"
+    alias = "src_" + hashlib.sha256(stored.path.encode()).hexdigest()[:10]
+    attached = {row[0] for row in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+    if alias not in attached:
+        con.execute(f"ATTACH {_literal(stored.path)} AS {alias} (READ_ONLY)")
+    return f"(SELECT *, rowid AS {ROW} FROM {alias}.main.{_ident(stored.source_table)})"
+
+
+def create_duckdb_view(con: Any, name: str, stored: Stored, *, raw: bool = False) -> None:
+    """``name`` as a DuckDB view of ``stored`` in the engine's shape (``raw``: with sources and rows)."""
+    relation = duckdb_relation(con, stored)
+    select = typed_select(stored, "duckdb", raw=raw)
+    con.unregister(name)  # a connection that held an in-memory table of that name before
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {_ident(name)} AS SELECT {select} FROM {relation}")
+
+
+def spark_frame(spark: Any, stored: Stored) -> Any:
+    """``stored`` as a Spark DataFrame in the engine's shape, read by Spark from its path."""
+    if stored.source_table is not None:
+        raise ValueError(f"the spark engine reads Parquet, not DuckDB files ({stored.file})")
+    raw = spark.read.parquet(Path(stored.path).resolve().as_uri())
+    view = f"churn_raw_{stored.table}"
+    raw.createOrReplaceTempView(view)
+    return spark.sql(f"SELECT {typed_select(stored, 'spark')} FROM {_ident(view)}")
+
+
+# --- reading one stored table into pandas, for the small tables a pandas step needs -----------
+
+
+def read_arrow(stored: Stored, columns: tuple[str, ...] | None = None) -> pa.Table:
+    """The stored table (or some of its contract columns) as Arrow, its columns renamed to the
+    contract's; the pandas loader does the rest."""
+    wanted = stored.column_names if columns is None else [c for c in stored.column_names if c in columns]
+    sources = list(dict.fromkeys(stored.columns[c] for c in wanted))
+    if stored.source_table is None:
+        table = pq.read_table(stored.path, columns=sources)
+    else:
+        with duckdb.connect(stored.path, read_only=True) as con:
+            table = con.table(stored.source_table).select(*[_ident(s) for s in sources]).to_arrow_table()
+    by_source = {src: name for name, src in stored.columns.items()}
+    return table.rename_columns([by_source[c] for c in table.column_names])
+
+
+DUCKDB_MEMORY_LIMIT = "1GB"  # override with the CHURN_DUCKDB_MEMORY_LIMIT environment variable
+
+
+def memory_setting(value: str) -> str:
+    """A DuckDB memory size such as ``2GB`` or ``1500MB``; anything else is refused."""
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value.strip()):
+        raise ValueError(f"CHURN_DUCKDB_MEMORY_LIMIT must look like 2GB or 1500MB, not {value!r}")
+    return value.strip()
+
+
+def configure_duckdb(con: Any) -> None:
+    """UTC, and a memory cap with a spill folder, so big scans stream and spill instead of growing."""
+    con.execute("SET TimeZone = 'UTC'")
+    limit = os.environ.get("CHURN_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT)
+    con.execute(f"SET memory_limit = '{memory_setting(limit)}'")
+    spill = Path(tempfile.gettempdir()) / "churn-duckdb-spill"
+    con.execute(f"SET temp_directory = {_literal(spill.as_posix())}")
+
+
+def stored_query(stored: Stored, select: str, where: str = "") -> list[tuple[Any, ...]]:
+    """``SELECT select FROM <stored, typed> [WHERE where]`` on a scratch DuckDB connection."""
+    with duckdb.connect() as con:
+        configure_duckdb(con)
+        create_duckdb_view(con, "t", stored)
+        return con.execute(f"SELECT {select} FROM t" + (f" WHERE {where}" if where else "")).fetchall()

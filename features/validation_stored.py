@@ -1,0 +1,209 @@
+"""The contract's rules on tables left in storage, as DuckDB queries over their files.
+
+The rules are those :mod:`features.validation` runs with pandera on pandas frames, built from
+the same declarations of :mod:`features.contract`, with the same one-line messages. Each table
+is scanned once for the count of every rule (and its row count and time range); only a rule
+that fails is asked for its first five rows. The typed view of :mod:`features.source` keeps
+each source value beside its converted one, so a value that did not convert is found as
+"present in the source, null once converted", exactly what the pandas loader reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+
+from features import messages
+from features.contract import ACCOUNT_REFERENCES, MAX_MAGNITUDE, SURVEY_RANGES, TABLE_SPECS, Kind, TableSpec
+from features.errors import MAX_EXAMPLES, Problem, Severity
+from features.source import RAW, ROW, Stored, configure_duckdb, create_duckdb_view
+
+MAX = f"{MAX_MAGNITUDE:.0f}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One check: rows where ``bad`` (SQL on the validation view) holds break it."""
+
+    column: str | None  # named in the message
+    shown: tuple[str, ...]  # columns shown in the example rows
+    message: str
+    bad: str
+    severity: Severity = "error"
+
+
+@dataclass(frozen=True)
+class StoredSummary:
+    rows: int
+    first: pd.Timestamp | None
+    last: pd.Timestamp | None
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _raw(name: str) -> str:
+    return _q(RAW + name)
+
+
+def column_rules(spec: TableSpec, stored: Stored) -> list[Rule]:
+    """Conversion, null, range, magnitude and allowed-value rules of every present column."""
+    rules: list[Rule] = []
+    checks: list[Rule] = []
+    for col in spec.columns:
+        if col.name not in stored.columns:
+            continue
+        raw, typed = _raw(col.name), _q(col.name)
+        if col.kind in (Kind.TIMESTAMP, Kind.FLOAT, Kind.INT):
+            unparsed = f"{raw} IS NOT NULL AND {typed} IS NULL"
+            fmt = stored.formats.get(col.name)
+            if col.kind is Kind.INT:
+                huge = f"coalesce(abs(TRY_CAST(CAST({raw} AS VARCHAR) AS DOUBLE)) > {MAX}, false)"
+                rules.append(
+                    Rule(col.name, (col.name,), messages.unparsed(spec.name, col, fmt), f"{unparsed} AND NOT {huge}")
+                )
+                rules.append(Rule(col.name, (col.name,), messages.TOO_LARGE, f"{unparsed} AND {huge}"))
+            else:
+                rules.append(Rule(col.name, (col.name,), messages.unparsed(spec.name, col, fmt), unparsed))
+        if not col.nullable:
+            checks.append(Rule(col.name, (col.name,), "null values in a required column", f"{raw} IS NULL"))
+        if spec.unique_key == col.name:
+            dupes = f"SELECT {typed} FROM v GROUP BY 1 HAVING count(*) > 1"
+            checks.append(Rule(col.name, (col.name,), "duplicate values in a unique key", f"{typed} IN ({dupes})"))
+        if col.min_value is not None:
+            low = col.min_value
+            name = "negative values" if low == 0 else f"values below {low:g}"
+            checks.append(Rule(col.name, (col.name,), name, f"{typed} < {low!r}"))
+        if col.max_value is not None:
+            checks.append(
+                Rule(col.name, (col.name,), f"values above {col.max_value:g}", f"{typed} > {col.max_value!r}")
+            )
+        if col.kind in (Kind.FLOAT, Kind.INT):
+            checks.append(Rule(col.name, (col.name,), messages.MAGNITUDE, f"abs({typed}) > {MAX}"))
+        if col.allowed is not None:
+            values = ", ".join("'" + v.replace("'", "''") + "'" for v in col.allowed)
+            checks.append(
+                Rule(col.name, (col.name,), f"values not in {{{', '.join(col.allowed)}}}", f"{typed} NOT IN ({values})")
+            )
+    for earlier, later in spec.ordered_pairs:
+        if {earlier, later} <= set(stored.columns):
+            checks.append(Rule(later, (later, earlier), f"{later} before {earlier}", f"{_q(later)} < {_q(earlier)}"))
+    if spec.name == "surveys" and {"kind", "score"} <= set(stored.columns):
+        out = " OR ".join(
+            f"(kind = '{kind}' AND NOT (score BETWEEN {low!r} AND {high!r}))"
+            for kind, (low, high) in SURVEY_RANGES.items()
+        )
+        checks.append(Rule("score", ("score", "kind"), messages.SURVEY_RULE, out))
+    return rules + checks
+
+
+def _examples(con: duckdb.DuckDBPyConnection, view: str, spec: TableSpec, rule: Rule, stored: Stored) -> tuple:
+    keys = [c.name for c in spec.columns if c.kind is Kind.ID and c.required] + list(rule.shown)
+    keys = [k for k in dict.fromkeys(keys) if k in stored.columns]
+    cols = ", ".join([ROW, *[_raw(k) for k in keys]])
+    got = con.execute(f"SELECT {cols} FROM {_q(view)} WHERE {rule.bad} ORDER BY {ROW} LIMIT {MAX_EXAMPLES}").fetchall()
+    return tuple({"row": int(r[0]) + 1, **{k: v for k, v in zip(keys, r[1:], strict=True)}} for r in got)
+
+
+def _check(
+    con: duckdb.DuckDBPyConnection, view: str, spec: TableSpec, stored: Stored, rules: list[Rule]
+) -> list[Problem]:
+    if not rules:
+        return []
+    # The duplicate rule's subquery reads "v": the table's own view under that name.
+    con.execute(f"CREATE OR REPLACE TEMP VIEW v AS SELECT * FROM {_q(view)}")
+    # fetchall, not fetchone: DuckDB refuses the next query while a result is unfinished.
+    counts = con.execute("SELECT " + ", ".join(f"count_if({r.bad})" for r in rules) + " FROM v").fetchall()[0]
+    problems = []
+    for rule, count in zip(rules, counts, strict=True):
+        if count:
+            rows = _examples(con, "v", spec, rule, stored)
+            problems.append(Problem(spec.name, rule.column, rule.message, int(count), rows, rule.severity))
+    return problems
+
+
+def stored_problems(stored: dict[str, Stored], end: pd.Timestamp | None, now: datetime) -> list[Problem]:
+    """Every rule of every stored table, then unknown accounts, then the warnings."""
+    with duckdb.connect() as con:
+        configure_duckdb(con)
+        for name, table in stored.items():
+            create_duckdb_view(con, f"check_{name}", table, raw=True)
+        problems: list[Problem] = []
+        for name, table in stored.items():
+            spec = TABLE_SPECS[name]
+            if spec.required and table.rows == 0:
+                problems.append(Problem(name, None, "required table is empty"))
+            problems += _check(con, f"check_{name}", spec, table, column_rules(spec, table))
+        problems += _unknown_accounts(con, stored)
+        problems += _warnings(con, stored, end, now)
+    return problems
+
+
+def _unknown_accounts(con: duckdb.DuckDBPyConnection, stored: dict[str, Stored]) -> list[Problem]:
+    if "accounts" not in stored or "account_id" not in stored["accounts"].columns:
+        return []
+    known = "SELECT account_id FROM check_accounts WHERE account_id IS NOT NULL"
+    problems = []
+    for name, table in stored.items():
+        if name == "accounts":
+            continue
+        rules = [
+            Rule(c, (c,), f"{c} not found in accounts", f"{_q(c)} IS NOT NULL AND {_q(c)} NOT IN ({known})")
+            for c in ACCOUNT_REFERENCES.get(name, ("account_id",))
+            if c in table.columns
+        ]
+        problems += _check(con, f"check_{name}", TABLE_SPECS[name], table, rules)
+    return problems
+
+
+def _warnings(
+    con: duckdb.DuckDBPyConnection, stored: dict[str, Stored], end: pd.Timestamp | None, now: datetime
+) -> list[Problem]:
+    from features.validation import FUTURE_TOLERANCE  # the one tolerance of both paths
+
+    problems: list[Problem] = []
+    if end is not None:
+        limit = min(end + FUTURE_TOLERANCE, pd.Timestamp(now))
+        cut = int(limit.as_unit("us").value)
+        for name, table in stored.items():
+            column = TABLE_SPECS[name].time_column
+            if column is None or column not in table.columns:
+                continue
+            message = f"rows dated after the newest usage event ({end:%Y-%m-%d %H:%M})"
+            rule = Rule(column, (column,), message, f"{_q(column)} > {cut}", "warning")
+            problems += _check(con, f"check_{name}", TABLE_SPECS[name], table, [rule])
+    accounts, usage = stored.get("accounts"), stored.get("usage_events")
+    if (
+        accounts is not None
+        and usage is not None
+        and "account_id" in usage.columns
+        and "account_id" in accounts.columns
+    ):
+        used = "SELECT account_id FROM check_usage_events WHERE account_id IS NOT NULL"
+        rule = Rule("account_id", (), "accounts with no usage events", f"account_id NOT IN ({used})", "warning")
+        problems += _check(con, "check_accounts", TABLE_SPECS["accounts"], accounts, [rule])
+    return problems
+
+
+def summaries(stored: dict[str, Stored]) -> dict[str, StoredSummary]:
+    """Rows and time range of each stored table (one scan of its time column)."""
+    out = {}
+    with duckdb.connect() as con:
+        configure_duckdb(con)
+        for name, table in stored.items():
+            column = TABLE_SPECS[name].time_column
+            if column is None or column not in table.columns:
+                out[name] = StoredSummary(table.rows, None, None)
+                continue
+            create_duckdb_view(con, "s", table)
+            low, high = con.execute(f"SELECT min({_q(column)}), max({_q(column)}) FROM s").fetchall()[0]
+            out[name] = StoredSummary(table.rows, _stamp(low), _stamp(high))
+    return out
+
+
+def _stamp(micros: int | None) -> pd.Timestamp | None:
+    return None if micros is None else pd.Timestamp(int(micros), unit="us", tz="UTC")
