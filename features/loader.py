@@ -30,8 +30,8 @@ from features.contract import MAX_MAGNITUDE, TABLE_SPECS, ColumnSpec, Kind, Tabl
 from features.errors import MAX_EXAMPLES, DataError, Problem
 from features.settings import InputMapping
 from features.source import Stored, duckdb_schemas, parquet_schema, read_arrow, stored_query
+from features.times import TIMESTAMP_DTYPE, to_micros
 
-TIMESTAMP_DTYPE = "datetime64[us, UTC]"
 STRING_DTYPE = pd.StringDtype("pyarrow")
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
 
@@ -105,7 +105,7 @@ class Dataset:
         if not self.has("usage_events", "event") or not self.has("usage_events", "timestamp"):
             return pd.Series(dtype="int64")
         if "usage_events" in self.stored:
-            cut = int(before.as_unit("us").value)
+            cut = to_micros(before)
             rows = stored_query(
                 self.stored["usage_events"],
                 "event, count(*)",

@@ -13,7 +13,8 @@ from typing import TypeAlias
 
 import pandas as pd
 
-from features.loader import TIMESTAMP_DTYPE
+TIMESTAMP_DTYPE = "datetime64[us, UTC]"  # every timestamp of a loaded table
+
 
 MICROS_PER_DAY = 86_400_000_000
 Stamp: TypeAlias = str | date | datetime | pd.Timestamp

@@ -20,6 +20,7 @@ from features import messages
 from features.contract import ACCOUNT_REFERENCES, MAX_MAGNITUDE, SURVEY_RANGES, TABLE_SPECS, Kind, TableSpec
 from features.errors import MAX_EXAMPLES, Problem, Severity
 from features.source import RAW, ROW, Stored, configure_duckdb, create_duckdb_view
+from features.times import to_micros
 
 MAX = f"{MAX_MAGNITUDE:.0f}"
 
@@ -33,6 +34,7 @@ class Rule:
     message: str
     bad: str
     severity: Severity = "error"
+    raw: bool = False  # examples show the source values (of values that did not convert), else the converted ones
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,17 @@ def column_rules(spec: TableSpec, stored: Stored) -> list[Rule]:
             if col.kind is Kind.INT:
                 huge = f"coalesce(abs(TRY_CAST(CAST({raw} AS VARCHAR) AS DOUBLE)) > {MAX}, false)"
                 rules.append(
-                    Rule(col.name, (col.name,), messages.unparsed(spec.name, col, fmt), f"{unparsed} AND NOT {huge}")
+                    Rule(
+                        col.name,
+                        (col.name,),
+                        messages.unparsed(spec.name, col, fmt),
+                        f"{unparsed} AND NOT {huge}",
+                        raw=True,
+                    )
                 )
-                rules.append(Rule(col.name, (col.name,), messages.TOO_LARGE, f"{unparsed} AND {huge}"))
+                rules.append(Rule(col.name, (col.name,), messages.TOO_LARGE, f"{unparsed} AND {huge}", raw=True))
             else:
-                rules.append(Rule(col.name, (col.name,), messages.unparsed(spec.name, col, fmt), unparsed))
+                rules.append(Rule(col.name, (col.name,), messages.unparsed(spec.name, col, fmt), unparsed, raw=True))
         if not col.nullable:
             checks.append(Rule(col.name, (col.name,), "null values in a required column", f"{raw} IS NULL"))
         if spec.unique_key == col.name:
@@ -104,9 +112,13 @@ def column_rules(spec: TableSpec, stored: Stored) -> list[Rule]:
 def _examples(con: duckdb.DuckDBPyConnection, view: str, spec: TableSpec, rule: Rule, stored: Stored) -> tuple:
     keys = [c.name for c in spec.columns if c.kind is Kind.ID and c.required] + list(rule.shown)
     keys = [k for k in dict.fromkeys(keys) if k in stored.columns]
-    cols = ", ".join([ROW, *[_raw(k) for k in keys]])
+    cols = ", ".join([ROW, *[_raw(k) if rule.raw else _q(k) for k in keys]])
     got = con.execute(f"SELECT {cols} FROM {_q(view)} WHERE {rule.bad} ORDER BY {ROW} LIMIT {MAX_EXAMPLES}").fetchall()
-    return tuple({"row": int(r[0]) + 1, **{k: v for k, v in zip(keys, r[1:], strict=True)}} for r in got)
+    shown = [(k, not rule.raw and spec.column(k).kind is Kind.TIMESTAMP) for k in keys]
+    return tuple(
+        {"row": int(r[0]) + 1, **{k: _stamp(v) if stamp else v for (k, stamp), v in zip(shown, r[1:], strict=True)}}
+        for r in got
+    )
 
 
 def _check(
@@ -168,7 +180,7 @@ def _warnings(
     problems: list[Problem] = []
     if end is not None:
         limit = min(end + FUTURE_TOLERANCE, pd.Timestamp(now))
-        cut = int(limit.as_unit("us").value)
+        cut = to_micros(limit)
         for name, table in stored.items():
             column = TABLE_SPECS[name].time_column
             if column is None or column not in table.columns:

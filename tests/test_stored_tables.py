@@ -1,0 +1,117 @@
+"""Tables left in storage (issue 12): the engine reads Parquet and DuckDB files itself.
+
+The pandas loader is the oracle: the same data read both ways gives the same problems, word
+for word, the same features and the same labels; and building features and labels from
+storage reads no table but ``accounts`` into pandas.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from test_validation import with_change, write
+from worlds import generated_world
+
+from features.builders import build_features, monthly_as_of
+from features.contract import TABLE_SPECS
+from features.loader import StoredFrames, load_dataset
+from features.validation import validate_dataset
+from training.outcomes import build_labels
+
+CASES = [
+    with_change(accounts="account_id,created_at\n00123,2024-01-01\n00123,2024-01-02\n00124,2024-01-01\n"),
+    with_change(
+        usage_events="account_id,user_id,timestamp,event\n00123,u1,yesterday-ish,login\n00999,u2,2024-02-01,x\n"
+    ),
+    with_change(
+        subscriptions="account_id,start_date,end_date,arr\n00123,2024-02-01,2024-01-01,10\n00123,2024-01-01,,inf\n"
+    ),
+    with_change(subscriptions="account_id,start_date,end_date,arr,seats\n00123,2024-01-01,2024-02-01,-10,2.5\n"),
+    with_change(surveys="account_id,answered_at,kind,score\n00123,2024-01-20,nps,11\n00124,2024-01-20,csat,NaN\n"),
+    with_change(csm_inputs="account_id,recorded_at,sentiment\n00123,2024-01-15,purple\n,2024-01-16,red\n"),
+    with_change(referrals="referrer_account_id,referred_at,converted_at\n00123,2024-02-01,2024-01-01\n00123,soon,\n"),
+    with_change(
+        support_tickets="ticket_id,account_id,opened_at,contacts\nT1,00123,2024-01-10,99999999999999999999\nT1,00124,2030-01-11,1\n"
+    ),
+]
+
+
+def as_text_parquet(csv_folder: Path, out: Path) -> Path:
+    """Every CSV of ``csv_folder`` as a Parquet file of text columns (the cells as they were written)."""
+    out.mkdir()
+    for file in csv_folder.glob("*.csv"):
+        names = file.read_text().splitlines()[0].split(",")
+        options = pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True, null_values=[""]
+        )
+        pq.write_table(pacsv.read_csv(file, convert_options=options), out / f"{file.stem}.parquet")
+    return out
+
+
+@pytest.mark.parametrize("tables", CASES, ids=range(len(CASES)))
+def test_stored_tables_report_the_same_problems_as_the_pandas_loader(tmp_path: Path, tables: dict[str, str]) -> None:
+    """It finds every problem of the pandas loader, with the same words, counts and example rows."""
+    folder = write(tmp_path / "csv", tables)
+    eager = validate_dataset(load_dataset(folder))
+    lazy_data = load_dataset(as_text_parquet(folder, tmp_path / "pq"))
+    assert lazy_data.lazy
+    lazy = validate_dataset(lazy_data)
+    assert eager.problems, "each case breaks a rule"
+    assert sorted(str(p) for p in lazy.problems) == sorted(str(p) for p in eager.problems)
+    assert [(t.name, t.rows, t.first, t.last) for t in lazy.tables] == [
+        (t.name, t.rows, t.first, t.last) for t in sorted(eager.tables, key=lambda t: list(TABLE_SPECS).index(t.name))
+    ]
+
+
+def test_a_duckdb_file_is_validated_in_place(tmp_path: Path) -> None:
+    """It checks the tables of a DuckDB file where they are, naming the file and table."""
+    db = tmp_path / "history.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "CREATE TABLE accounts AS SELECT * FROM (VALUES ('A1', TIMESTAMP '2024-01-01')) t(account_id, created_at)"
+        )
+        con.execute(
+            "CREATE TABLE surveys AS SELECT * FROM (VALUES ('A1', TIMESTAMP '2024-01-02', 'nps', 12.0), "
+            "('A2', TIMESTAMP '2024-01-03', 'nps', 5.0)) t(account_id, answered_at, kind, score)"
+        )
+    dataset = load_dataset(db)
+    assert dataset.lazy and dataset.stored["surveys"].file == "history.duckdb:surveys"
+    found = [str(p) for p in validate_dataset(dataset).errors]
+    assert found == [
+        "surveys.score: score out of range for its kind (nps 0-10, csat 1-5, ces 1-7) (1 row); "
+        "e.g. row 1 (account_id='A1', score=12.0, kind='nps')",
+        "surveys.account_id: account_id not found in accounts (1 row); e.g. row 2 (account_id='A2')",
+    ]
+    assert isinstance(dataset.tables, StoredFrames) and dataset.tables.read == []
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generated_world(tmp_path_factory, accounts=120, months=14, seed=11)
+
+
+def test_features_and_labels_from_storage_equal_the_pandas_path(world: Path) -> None:
+    """It computes the same signals and labels from the files as from pandas frames, reading
+    only the accounts table and the comments' columns into pandas."""
+    lazy, eager = load_dataset(world), load_dataset(world, lazy=False)
+    assert lazy.lazy and not eager.lazy
+    dates = monthly_as_of("2024-05-01", "2025-01-01")
+    got, want = build_features(lazy, dates), build_features(eager, dates)
+    assert got.signal_names == want.signal_names
+    pd.testing.assert_frame_equal(got.frame, want.frame, check_exact=False, rtol=1e-12, atol=0)
+    snaps = want.frame[["account_id", "as_of"]]
+    outcomes = ["churn", "renewal", "upsell"]
+    pd.testing.assert_frame_equal(build_labels(lazy, snaps, outcomes), build_labels(eager, snaps, outcomes))
+    cut = pd.Timestamp("2024-09-15 12:00", tz="UTC")  # the vocabulary is chosen strictly before a date
+    pd.testing.assert_series_equal(
+        lazy.event_counts(cut).sort_index(), eager.event_counts(cut).sort_index(), check_names=False
+    )
+    assert lazy.event_counts(cut).sum() < lazy.event_counts(pd.Timestamp("2030-01-01", tz="UTC")).sum()
+    assert isinstance(lazy.tables, StoredFrames)
+    assert lazy.tables.read == [], "no whole table was read into pandas"
