@@ -27,6 +27,8 @@ class Kind(StrEnum):
 # (churn probability x ARR) and ratios of such values then stay finite in float64. 1e15 is
 # far above any real amount (a trillion in the smallest-unit currencies), far below overflow.
 MAX_MAGNITUDE = 1e15
+# A row dated more than this many days after the newest usage event is "in the future" (a warning).
+FUTURE_TOLERANCE_DAYS = 1
 
 
 @dataclass(frozen=True)

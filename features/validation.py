@@ -18,13 +18,20 @@ import pandas as pd
 import pandera.pandas as pa
 
 from features import messages
-from features.contract import ACCOUNT_REFERENCES, MAX_MAGNITUDE, SURVEY_RANGES, TABLE_SPECS, Kind, TableSpec
+from features.contract import (
+    ACCOUNT_REFERENCES,
+    FUTURE_TOLERANCE_DAYS,
+    MAX_MAGNITUDE,
+    SURVEY_RANGES,
+    TABLE_SPECS,
+    Kind,
+    TableSpec,
+)
 from features.errors import DataError, Problem
 from features.loader import Dataset, example_rows
 from features.validation_stored import stored_problems, summaries
 
-# A row dated more than this after the newest usage event is "in the future".
-FUTURE_TOLERANCE = pd.Timedelta(days=1)
+FUTURE_TOLERANCE = pd.Timedelta(days=FUTURE_TOLERANCE_DAYS)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,15 @@ import duckdb
 import pandas as pd
 
 from features import messages
-from features.contract import ACCOUNT_REFERENCES, MAX_MAGNITUDE, SURVEY_RANGES, TABLE_SPECS, Kind, TableSpec
+from features.contract import (
+    ACCOUNT_REFERENCES,
+    FUTURE_TOLERANCE_DAYS,
+    MAX_MAGNITUDE,
+    SURVEY_RANGES,
+    TABLE_SPECS,
+    Kind,
+    TableSpec,
+)
 from features.errors import MAX_EXAMPLES, Problem, Severity
 from features.source import RAW, ROW, Stored, configure_duckdb, create_duckdb_view
 from features.times import to_micros
@@ -175,11 +183,9 @@ def _unknown_accounts(con: duckdb.DuckDBPyConnection, stored: dict[str, Stored])
 def _warnings(
     con: duckdb.DuckDBPyConnection, stored: dict[str, Stored], end: pd.Timestamp | None, now: datetime
 ) -> list[Problem]:
-    from features.validation import FUTURE_TOLERANCE  # the one tolerance of both paths
-
     problems: list[Problem] = []
     if end is not None:
-        limit = min(end + FUTURE_TOLERANCE, pd.Timestamp(now))
+        limit = min(end + pd.Timedelta(days=FUTURE_TOLERANCE_DAYS), pd.Timestamp(now))
         cut = to_micros(limit)
         for name, table in stored.items():
             column = TABLE_SPECS[name].time_column
