@@ -102,7 +102,9 @@ def _first_line(exc: object) -> str:
     return lines[0][:200] if lines else type(exc).__name__
 
 
-def _ident(name: str) -> str:
+def _ident(name: str, dialect: str = "duckdb") -> str:
+    if dialect == "spark":
+        return "`" + name.replace("`", "``") + "`"
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -123,7 +125,7 @@ def _is_time(t: pa.DataType) -> bool:
 
 def typed_expr(col: ColumnSpec, source: str, stored_type: pa.DataType, fmt: str | None, dialect: str) -> str:
     """SQL for one column in the contract's kind, as the engines hold it; null where it does not convert."""
-    s = _ident(source)
+    s = _ident(source, dialect)
     spark = dialect == "spark"
     text = "STRING" if spark else "VARCHAR"
     try_cast = "TRY_CAST" if not spark else "try_cast"
@@ -180,7 +182,7 @@ def typed_select(stored: Stored, dialect: str, *, keep: tuple[str, ...] = (), ra
         if col.name not in stored.columns or (col.name in FREE_TEXT and col.name not in keep):
             continue
         expr = typed_expr(col, stored.columns[col.name], stored.types[col.name], stored.formats.get(col.name), dialect)
-        parts.append(f"{expr} AS {_ident(col.name)}")
+        parts.append(f"{expr} AS {_ident(col.name, dialect)}")
     if raw:
         parts.append(f"{ROW}")
         parts += [f"{_ident(src)} AS {_ident(RAW + name)}" for name, src in stored.columns.items()]
@@ -214,7 +216,7 @@ def spark_frame(spark: Any, stored: Stored) -> Any:
     raw = spark.read.parquet(Path(stored.path).resolve().as_uri())
     view = f"churn_raw_{stored.table}"
     raw.createOrReplaceTempView(view)
-    return spark.sql(f"SELECT {typed_select(stored, 'spark')} FROM {_ident(view)}")
+    return spark.sql(f"SELECT {typed_select(stored, 'spark')} FROM {_ident(view, 'spark')}")
 
 
 # --- reading one stored table into pandas, for the small tables a pandas step needs -----------

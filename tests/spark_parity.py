@@ -1,19 +1,21 @@
 """Run by tests/test_features_spark.py in a fresh process whose TZ is not UTC.
 
-Builds features for a generated world on DuckDB and on Spark and exits non-zero with a
-message when they differ (floats within 1e-9, counts exactly).
+Builds features for a generated world on DuckDB from pandas frames and on Spark from the
+world's Parquet files (read by Spark itself), and exits non-zero with a message when they
+differ (floats within 1e-9, counts exactly).
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 
 from pit_worlds import assert_frames_match
 
 from features.builders import build_features, monthly_as_of
-from features.loader import Dataset
-from simulator import GeneratorConfig, generate_world
+from features.loader import Dataset, load_dataset
+from simulator import GeneratorConfig, generate_world, write_world
 
 
 def main() -> int:
@@ -34,12 +36,16 @@ def main() -> int:
     session.sparkContext.setLogLevel("ERROR")
     default_tz = session.conf.get("spark.sql.session.timeZone")
     assert default_tz != "UTC", default_tz
-    spark = build_features(data, dates, engine="spark")  # reuses the active session
+    with tempfile.TemporaryDirectory() as folder:
+        write_world(world, folder)
+        stored = load_dataset(folder)
+        assert stored.lazy
+        spark = build_features(stored, dates, engine="spark")  # reuses the active session
     assert duck.skipped == spark.skipped
     assert len(duck.frame) > 100, len(duck.frame)
     assert_frames_match(spark.frame, duck.frame)
     print(
-        f"parity ok: {len(duck.frame)} rows x {len(duck.signals)} signals, "
+        f"parity ok (DuckDB from pandas, Spark from Parquet): {len(duck.frame)} rows x {len(duck.signals)} signals, "
         f"host tz={time.tzname}, Spark default {default_tz}"
     )
     return 0

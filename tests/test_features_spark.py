@@ -112,7 +112,8 @@ def test_spark_equals_duckdb_on_edge_cases(spark) -> None:
 
 @pytest.mark.slow
 def test_spark_and_duckdb_agree_with_the_host_in_tokyo() -> None:
-    """It gives equal features on Spark and DuckDB for a generated world with TZ=Asia/Tokyo."""
+    """It gives on Spark, reading the Parquet files itself, the features DuckDB gives from pandas
+    frames, for a generated world with TZ=Asia/Tokyo."""
     env = {
         **os.environ,
         "TZ": "Asia/Tokyo",
