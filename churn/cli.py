@@ -162,8 +162,8 @@ def features(
         fail("--data, --as-of and --out are required (or --list)", 2)
     if engine not in ("duckdb", "spark"):
         fail(f"--engine must be duckdb or spark, not {engine!r}", 2)
-    from features.builders import build_features
-    from features.loader import load_dataset, write_frame
+    from features.builders import write_features
+    from features.loader import load_dataset
     from features.validation import require_valid
 
     dates = [parse_date(d.strip()) for d in as_of.split(",") if d.strip()]
@@ -172,17 +172,18 @@ def features(
         dataset = load_dataset(data, mapping=settings.input)
         require_valid(dataset)
         with progress_bar("features") as update:
-            result = build_features(
+            # Written by the engine itself: the rows never pass through pandas.
+            result = write_features(
                 dataset,
                 dates,
+                out,
                 engine=engine,
                 config=settings.features,
                 progress=lambda message: update(message, 0.5),
             )
-        write_frame(result.frame, out)
     for skipped in result.skipped:
         console.print(f"[yellow]skipped[/] {skipped.name}: {skipped.reason}")
-    console.print(f"{len(result.frame):,} rows x {result.frame.shape[1] - 2} signals -> {out}")
+    console.print(f"{result.rows:,} rows x {len(result.signals)} signals -> {out}")
 
 
 def print_signal_catalog(lang: str) -> None:

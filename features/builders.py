@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import TypeAlias
 
 import ibis
@@ -30,6 +31,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
+from features.atomic_write import atomic_file, atomic_folder
 from features.builders_crm import (
     financial_parts,
     relationship_parts,
@@ -103,6 +105,87 @@ def build_features(
         progress: called with a short message at each step.
         con: an ibis backend to reuse (tests reuse one DuckDB connection).
     """
+    query = _prepare(dataset, as_of, engine, config, progress, con)
+    frame = _run(query.con, query.sql)
+    query.say(f"computed {len(frame)} rows")
+    return FeatureSet(_finish_frame(frame, query.signals), query.signals, query.skipped)
+
+
+def write_features(
+    dataset: Dataset,
+    as_of: Sequence[AsOf],
+    out: Path | str,
+    *,
+    engine: str = "duckdb",
+    config: FeatureConfig = FeatureConfig(),  # noqa: B008 - frozen, so safe as a default
+    progress: Progress | None = None,
+) -> FeatureOutput:
+    """The same signals as :func:`build_features`, written by the engine straight to Parquet.
+
+    No row passes through pandas, so memory does not grow with the number of accounts and
+    dates: DuckDB streams the sorted result into one file (a temporary file, then renamed);
+    Spark writes a folder of part files at ``out`` (also renamed into place), which pandas,
+    pyarrow and DuckDB read as one table.
+    """
+    query = _prepare(dataset, as_of, engine, config, progress, None)
+    out = Path(out)
+    order = "ORDER BY as_of, account_id"
+    if query.con.name == "duckdb":
+        cols = ", ".join(["account_id", "make_timestamp(as_of)::TIMESTAMPTZ AS as_of", *_quoted(query.signals)])
+        with atomic_file(out) as tmp:
+            copy = f"COPY (SELECT {cols} FROM ({query.sql}) {order}) TO '{_escaped(tmp)}' (FORMAT parquet)"  # noqa: S608
+            rows = int(query.con.con.execute(copy).fetchall()[0][0])  # COPY answers with the rows written
+    else:
+        cols = ", ".join(["account_id", "timestamp_micros(as_of) AS as_of", *_quoted(query.signals, "`")])
+        session = query.con._session
+        session.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")  # UTC instants, not INT96
+        result = session.sql(f"SELECT {cols} FROM ({query.sql}) {order}")  # noqa: S608 - compiled query
+        with atomic_folder(out) as tmp:
+            result.write.mode("overwrite").parquet(tmp.resolve().as_uri())
+        rows = int(session.read.parquet(out.resolve().as_uri()).count())
+    query.say(f"wrote {rows} rows")
+    return FeatureOutput(out, rows, query.signals, query.skipped)
+
+
+@dataclass(frozen=True)
+class FeatureOutput:
+    """Where :func:`write_features` wrote the signals, how many rows, and what was left out."""
+
+    path: Path
+    rows: int
+    signals: tuple[Signal, ...]
+    skipped: tuple[SkippedSignal, ...] = field(default=())
+
+
+def _quoted(signals: Sequence[Signal], quote: str = '"') -> list[str]:
+    # Registry names are letters, digits and underscores. The cast is explicit because ibis
+    # leaves out casts to a type it believes a value has, and Spark may hold it as a DECIMAL.
+    return [f"CAST({quote}{s.name}{quote} AS DOUBLE) AS {quote}{s.name}{quote}" for s in signals]
+
+
+def _escaped(path: Path) -> str:
+    return path.as_posix().replace("'", "''")
+
+
+@dataclass(frozen=True)
+class _Query:
+    """A feature query compiled for one engine, with its signals and skipped signals."""
+
+    con: BaseBackend
+    sql: str
+    signals: tuple[Signal, ...]
+    skipped: tuple[SkippedSignal, ...]
+    say: Progress
+
+
+def _prepare(
+    dataset: Dataset,
+    as_of: Sequence[AsOf],
+    engine: str,
+    config: FeatureConfig,
+    progress: Progress | None,
+    con: BaseBackend | None,
+) -> _Query:
     say = progress or (lambda _msg: None)
     if not dataset.has("accounts", "account_id") or not dataset.has("accounts", "created_at"):
         raise ValueError("accounts table with account_id and created_at is required to build features")
@@ -127,9 +210,7 @@ def build_features(
     day_grain = all(m % MICROS_PER_DAY == 0 for m in micros)
     say(f"computing {len(signals)} signals for {len(stamps)} snapshot dates")
     sql = _compiled(con, {**tables, "dates": dates, "periods": periods}, signals, config, day_grain)
-    frame = _run(con, sql)
-    say(f"computed {len(frame)} rows")
-    return FeatureSet(_finish_frame(frame, signals), signals, skipped)
+    return _Query(con, sql, tuple(signals), tuple(skipped), say)
 
 
 def available_signals(

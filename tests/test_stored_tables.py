@@ -18,7 +18,7 @@ import pytest
 from test_validation import with_change, write
 from worlds import generated_world
 
-from features.builders import build_features, monthly_as_of
+from features.builders import build_features, monthly_as_of, write_features
 from features.contract import TABLE_SPECS
 from features.loader import StoredFrames, load_dataset
 from features.validation import validate_dataset
@@ -108,6 +108,11 @@ def test_features_and_labels_from_storage_equal_the_pandas_path(world: Path) -> 
     snaps = want.frame[["account_id", "as_of"]]
     outcomes = ["churn", "renewal", "upsell"]
     pd.testing.assert_frame_equal(build_labels(lazy, snaps, outcomes), build_labels(eager, snaps, outcomes))
+    written = write_features(lazy, dates, world.parent / "features.parquet")
+    assert written.rows == len(want.frame) and written.signals == want.signals
+    back = pd.read_parquet(written.path)
+    back["account_id"] = back["account_id"].astype("string")  # DuckDB's Parquet has no pandas dtype note
+    pd.testing.assert_frame_equal(back, want.frame, check_exact=False, rtol=1e-12, atol=0)
     cut = pd.Timestamp("2024-09-15 12:00", tz="UTC")  # the vocabulary is chosen strictly before a date
     pd.testing.assert_series_equal(
         lazy.event_counts(cut).sort_index(), eager.event_counts(cut).sort_index(), check_names=False
