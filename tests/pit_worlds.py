@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from features.contract import TABLE_SPECS, Kind
-from features.loader import TIMESTAMP_DTYPE, Dataset
+from features.loader import TIMESTAMP_DTYPE, Dataset, load_dataset, write_dataset
 
 DAY_US = 86_400_000_000
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
@@ -44,10 +48,24 @@ def typed(name: str, rows: Iterable[Mapping[str, object]], columns: Iterable[str
     return pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
 
 
-def dataset(tables: Mapping[str, Iterable[Mapping[str, object]] | pd.DataFrame]) -> Dataset:
-    """A Dataset from rows (or ready frames) per table name."""
+def dataset(tables: Mapping[str, Iterable[Mapping[str, object]] | pd.DataFrame], *, stored: bool = True) -> Dataset:
+    """A Dataset from rows (or ready frames) per table name.
+
+    By default the tables are written as Parquet files and left in storage, as a user's
+    Parquet export is (the engine reads the files); ``stored=False`` keeps them as frames.
+    """
     frames = {n: t if isinstance(t, pd.DataFrame) else typed(n, t) for n, t in tables.items()}
-    return Dataset(frames, "test")
+    if not stored:
+        return Dataset(frames, "test")
+    folder = Path(tempfile.mkdtemp(prefix="churn-pit-", dir=_FOLDER))
+    write_dataset(frames, folder)
+    data = load_dataset(folder)
+    assert data.lazy
+    return data
+
+
+_FOLDER = tempfile.mkdtemp(prefix="churn-pit-worlds-")
+atexit.register(shutil.rmtree, _FOLDER, ignore_errors=True)
 
 
 def assert_frames_match(got: pd.DataFrame, want: pd.DataFrame, tol: float = 1e-9) -> None:
