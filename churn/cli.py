@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from churn import alerts_cmd, config_cmd, drift_cmd, report_cmd, score_cmd, serve_cmd
-from churn.config_cmd import ConfigOption, run_settings
+from churn.config_cmd import ConfigOption, run_settings, start_engine
 from churn.console import DEMO_DIR, console, fail, parse_date, progress_bar, user_errors
 
 # Start-up time: the stages (features, training, serving) are imported inside the commands that use
@@ -168,6 +168,7 @@ def features(
 
     dates = [parse_date(d.strip()) for d in as_of.split(",") if d.strip()]
     settings = run_settings(config, data)
+    start_engine(engine, settings)
     with user_errors():
         dataset = load_dataset(data, mapping=settings.input)
         require_valid(dataset)
@@ -278,6 +279,7 @@ def train(
     rules = {**asdict(settings.outcomes), **{k: v for k, v in flags.items() if v is not None}}
     if rules["churn_definition"] == "activity" and names != ("churn",):
         fail("activity churn needs only accounts and usage events: use --outcomes churn", 2)
+    start_engine(engine, settings)
     with user_errors():
         params = LGBMParams().replace(**_parse_params(param or []))
         train_config = TrainConfig(

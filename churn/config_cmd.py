@@ -6,7 +6,8 @@ Which settings a command uses:
   else the dataset folder's own ``churn.toml`` when it has one (``churn generate`` writes
   one), else the defaults;
 * scoring, drift and the API: the model folder's ``settings.toml`` (what training used).
-  A ``--config`` may change only the ``[input]`` table (the data's layout); one whose
+  A ``--config`` may change only the ``[input]`` table (the data's layout) and ``[spark]``
+  (how a Spark run is configured); one whose
   ``[features]`` or ``[outcomes]`` differ from the model's is refused with the first key
   that differs, so training and scoring cannot differ.
 """
@@ -85,3 +86,16 @@ def scoring_settings(bundle: Any, config_file: Path | None) -> Settings:
     if note:
         err_console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
     return settings
+
+
+def start_engine(engine: str, settings: Settings) -> None:
+    """Start Spark now for ``--engine spark``, with the settings' ``[spark]`` table (a no-op for DuckDB).
+
+    Later ``connect("spark")`` calls reuse this session; an active session (``spark-submit``) is kept.
+    """
+    if engine != "spark":
+        return
+    from features.engine import spark_session  # imports ibis: only for a Spark run
+
+    with user_errors():
+        spark_session(settings.spark)

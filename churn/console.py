@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from features.errors import DataError
+from features.spark_conf import spark_failure
 from features.write_lock import TargetBusy
 
 console = Console()
@@ -36,6 +37,13 @@ def user_errors() -> Iterator[None]:
         fail(str(exc), 2)
     except (FileNotFoundError, NotADirectoryError, ValueError, TargetBusy) as exc:
         fail(str(exc), 2)
+    except Exception as exc:
+        # Spark failing (the JVM out of memory or gone, a query Spark refuses): exit 1 with Spark's
+        # reason. Checked after ValueError: PySpark's errors about bad arguments are ValueErrors too.
+        reason = spark_failure(exc)
+        if reason is None:
+            raise
+        fail(reason, 1)
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from churn.config_cmd import ConfigOption, scoring_settings
+from churn.config_cmd import ConfigOption, scoring_settings, start_engine
 from churn.console import console, fail, parse_date, progress_bar, user_errors
 
 # Start-up time: the stages (features, training, serving) are imported inside the commands that use
@@ -59,6 +59,7 @@ def drift(
         bundle = load_model_folder(model)
         reference = reference_of(bundle)
         settings = scoring_settings(bundle, config)
+        start_engine(engine, settings)
         dataset = load_dataset(data, mapping=settings.input)
         require_valid(dataset)
         stamp = resolve_as_of(as_of, dataset)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from churn.config_cmd import ConfigOption, run_settings, scoring_settings
+from churn.config_cmd import ConfigOption, run_settings, scoring_settings, start_engine
 from churn.console import console, fail, progress_bar, user_errors
 
 # Start-up time: the stages (features, training, serving) are imported inside the commands that use
@@ -99,6 +99,7 @@ def run_report(
             bundle = load_model_folder(model)
         # With a model, its settings (so the KPIs count what the model counted); else --config or the data's.
         settings = scoring_settings(bundle, config) if bundle is not None else run_settings(config, data)
+        start_engine(engine, settings)
         rules = settings.outcomes
         kpi_config = KPIConfig(
             margin=margin,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from churn.config_cmd import ConfigOption, scoring_settings
+from churn.config_cmd import ConfigOption, scoring_settings, start_engine
 from churn.console import console, err_console, fail, parse_date, progress_bar, user_errors
 
 # Start-up time: the stages (features, training, serving) are imported inside the commands that use
@@ -73,7 +73,8 @@ def score(
         scorer = Scorer.load(model)
         for line in scorer.bundle.warnings:
             err_console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
-        settings = scoring_settings(scorer.bundle, config)  # the model's; --config may change only [input]
+        settings = scoring_settings(scorer.bundle, config)  # the model's; --config may change only [input], [spark]
+        start_engine(engine, settings)
         mapping = load_mapping(crm_mapping) if crm_mapping else DEFAULT_MAPPING
         prior = read_scores(previous) if previous else None
         dataset = load_dataset(data, mapping=settings.input)

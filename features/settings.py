@@ -1,6 +1,6 @@
 """One settings file for every command: key events, windows, outcomes, and the user's own names.
 
-A settings file is TOML (read with the standard library's ``tomllib``) with three tables,
+A settings file is TOML (read with the standard library's ``tomllib``) with four tables,
 each optional (``docs/settings.md`` lists every key)::
 
     [features]                      # features.config.FeatureConfig
@@ -20,6 +20,9 @@ each optional (``docs/settings.md`` lists every key)::
     tables.usage_events = "events_export"          # events_export.csv / .parquet / DuckDB table
     accounts.account_id = "customer_number"        # contract column = the file's column
     formats."usage_events.timestamp" = "%d/%m/%Y %H:%M"
+
+    [spark]                         # a new local Spark session's configuration (features.spark_conf)
+    "spark.driver.memory" = "4g"
 
 The dataclasses in ``features.config`` and ``features.domain`` stay the one place of the
 defaults: a key left out keeps its dataclass default, and an unknown key is refused with a
@@ -113,6 +116,9 @@ class Settings:
     outcomes: OutcomeRules = field(default_factory=OutcomeRules)
     input: InputMapping = field(default_factory=InputMapping)
     source: str = field(default="", compare=False)  # the file it came from, for messages
+    # Spark configuration (key -> value, as in spark-defaults.conf) of a new local session; how a
+    # run is executed, not what it computes, so scoring takes it from --config, not from the model.
+    spark: Mapping[str, str] = field(default_factory=dict)
 
     def model_part(self) -> tuple[FeatureConfig, OutcomeRules]:
         """What a trained model depends on: scoring must use the same."""
@@ -140,13 +146,14 @@ def parse_settings(text: str, source: str = "<settings>") -> Settings:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{source}: not valid TOML ({exc})") from exc
-    _known(doc, ("features", "outcomes", "input"), "", source)
+    _known(doc, ("features", "outcomes", "input", "spark"), "", source)
     try:
         return Settings(
             _features(_table(doc, "features", source), source),
             _outcomes(_table(doc, "outcomes", source), source),
             _input(_table(doc, "input", source), source),
             source,
+            _spark(_table(doc, "spark", source), source),
         )
     except SettingsError:
         raise
@@ -285,6 +292,23 @@ def _input(doc: dict[str, Any], source: str) -> InputMapping:
     return InputMapping(dict(tables), columns, dict(formats))
 
 
+def _spark(doc: dict[str, Any], source: str) -> dict[str, str]:
+    for key, value in doc.items():
+        if isinstance(value, dict):  # `spark.driver.memory = "4g"` unquoted is a nested TOML table
+            raise SettingsError(f'{source}: Spark settings are quoted keys: "{_dotted(key, value)}" = "..."')
+        if not key.startswith("spark."):
+            raise SettingsError(f"{source}: unknown key 'spark.{key}' (Spark settings start with \"spark.\")")
+        _typed(value, str, f"spark.{key!r}", source)
+    return dict(doc)
+
+
+def _dotted(key: str, value: Any) -> str:
+    while isinstance(value, dict) and value:
+        inner, value = next(iter(value.items()))
+        key = f"{key}.{inner}"
+    return key
+
+
 # --- writing -------------------------------------------------------------------------------
 
 
@@ -358,6 +382,18 @@ def dump_settings(settings: Settings, *, comments: bool = False) -> str:
             lines.append(f"{table}.{column} = {_toml(value)}")
     for key, value in sorted(m.formats.items()):
         lines.append(f"formats.{_toml(key)} = {_toml(value)}")
+    if comments or settings.spark:
+        lines += ["", "[spark]"]
+    if comments:
+        lines += [
+            "# Configuration of a local Spark session (--engine spark), quoted keys as in spark-defaults.conf.",
+            "# Spark's own configuration (spark-defaults.conf, spark-submit --conf, an active session) wins.",
+            "# Defaults: features/spark_conf.py. For example:",
+            '# "spark.driver.memory" = "4g"',
+            '# "spark.sql.shuffle.partitions" = "8"',
+        ]
+    for key, value in sorted(settings.spark.items()):
+        lines.append(f"{_toml(key)} = {_toml(value)}")
     return "\n".join(lines) + "\n"
 
 
@@ -397,7 +433,8 @@ def data_settings_file(data: str | Path | None) -> Path | None:
 def for_scoring(saved: Settings | None, given: Settings | None) -> tuple[Settings, str | None]:
     """The settings a scoring run uses: the model's features and outcomes, always.
 
-    ``given`` (a ``--config`` file) may only change the input mapping (the data's layout);
+    ``given`` (a ``--config`` file) may only change the input mapping (the data's layout) and
+    the Spark configuration;
     a ``given`` whose features or outcomes differ from the model's is refused, because
     scoring with other settings than training would give numbers the model never learned.
     Returns the settings and a note for the user, or None.
@@ -405,9 +442,9 @@ def for_scoring(saved: Settings | None, given: Settings | None) -> tuple[Setting
     if given is None:
         return (saved or Settings()), None
     if saved is None:
-        return Settings(input=given.input, source=given.source), (
+        return Settings(input=given.input, source=given.source, spark=given.spark), (
             f"the model folder has no {SETTINGS_FILE} (a model trained on a table): "
-            f"using only [input] of {given.source}"
+            f"using only [input] and [spark] of {given.source}"
         )
     differ = difference(saved, given)
     if differ:
@@ -415,7 +452,7 @@ def for_scoring(saved: Settings | None, given: Settings | None) -> tuple[Setting
             f"{given.source}: {differ} differs from the model's {SETTINGS_FILE}; scoring uses the settings the "
             "model was trained with: drop --config (or keep only its [input] table), or retrain"
         )
-    return Settings(saved.features, saved.outcomes, given.input, given.source), None
+    return Settings(saved.features, saved.outcomes, given.input, given.source, given.spark), None
 
 
 def difference(a: Settings, b: Settings) -> str | None:

@@ -60,6 +60,7 @@ def test_dump_and_parse_round_trip_every_key() -> None:
             {"accounts": {"account_id": "customer_number"}, "usage_events": {"event": "action"}},
             {"usage_events.timestamp": "%d/%m/%Y %H:%M"},
         ),
+        spark={"spark.driver.memory": "4g", "spark.sql.shuffle.partitions": "8"},
     )
     text = dump_settings(settings)
     assert parse_settings(text) == settings
@@ -80,6 +81,9 @@ def test_dump_and_parse_round_trip_every_key() -> None:
         ("[input]\nformats.'accounts.segment' = '%Y'\n", "unknown key 'input.formats.accounts.segment'"),
         ("[input]\nformats.'accounts.created_at' = 'DD/MM/YYYY'\n", "has no % directive"),
         ("[features\n", "not valid TOML"),
+        ("[spark]\nspark.driver.memory = '4g'\n", 'Spark settings are quoted keys: "spark.driver.memory"'),
+        ("[spark]\n'driver.memory' = '4g'\n", "unknown key 'spark.driver.memory'"),
+        ("[spark]\n'spark.driver.memory' = 4\n", "spark.'spark.driver.memory' must be a string, not 4"),
     ],
 )
 def test_config_check_names_the_key_and_the_file(tmp_path: Path, text: str, expected: str) -> None:
