@@ -156,13 +156,13 @@ def score_on_spark(
 def local_scores(scores: Any, batch: int = 10_000) -> pd.DataFrame:
     """The scores of :func:`spark_scores` as a pandas frame, sorted by account, as ``Scorer.score`` gives them.
 
-    Read with ``toLocalIterator``: the driver's JVM holds one partition at a time, so no single
+    Read with ``toLocalIterator``: the driver's JVM holds a partition or two at a time, so no single
     result has to fit ``spark.driver.maxResultSize``, and rows become pandas in batches.
     """
     names = list(scores.columns)
     chunks: list[pd.DataFrame] = []
     pending: list[tuple[Any, ...]] = []
-    for row in scores.toLocalIterator():
+    for row in scores.toLocalIterator(prefetchPartitions=True):  # the next partition computes meanwhile
         pending.append(tuple(row))
         if len(pending) == batch:
             chunks.append(pd.DataFrame.from_records(pending, columns=names))
