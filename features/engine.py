@@ -93,8 +93,10 @@ def _spark_own_keys() -> set[str]:
     if found is not None:
         keys |= spark_defaults_keys(found.read_text(encoding="utf-8"))
     if os.environ.get("PYSPARK_GATEWAY_PORT"):  # under spark-submit: its JVM runs, with its --conf
-        from pyspark import SparkConf
+        from pyspark import SparkConf, SparkContext
 
+        # Connects to spark-submit's JVM (starts none), so that SparkConf reads the JVM's settings.
+        SparkContext._ensure_initialized()
         keys |= {key for key, _ in SparkConf().getAll()}
     return keys
 
