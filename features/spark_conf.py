@@ -38,10 +38,16 @@ LOCAL_DEFAULTS: Mapping[str, str] = {
     "spark.sql.adaptive.enabled": "true",
     "spark.sql.execution.arrow.pyspark.enabled": "true",  # pandas <-> Spark through Arrow, not pickled rows
     "spark.ui.enabled": "false",
+    # Spark's WARN/ERROR logs print Java stack traces on stderr; a failure is reported as one line
+    # by the CLI (spark_failure). "WARN" or "INFO" in [spark] brings the logs back.
+    "spark.log.level": "ERROR",
+    "spark.ui.showConsoleProgress": "false",  # the CLI draws its own progress bar
     "spark.sql.session.timeZone": "UTC",
     "spark.driver.extraJavaOptions": JAVA_OPTIONS,
     "spark.executor.extraJavaOptions": JAVA_OPTIONS,
 }
+
+SPARK_PACKAGES = ("pyspark", "py4j")
 
 # Runtime SQL settings a session enforces whatever its origin (see features.engine.spark_session).
 SESSION_SETTINGS: Mapping[str, str] = {"spark.sql.session.timeZone": "UTC"}
@@ -85,8 +91,14 @@ def spark_failure(exc: BaseException) -> str | None:
     the rest) or of Py4J (the JVM failed or is gone: ``Py4JJavaError``, ``Py4JNetworkError``);
     told by its module so that this needs no PySpark import.
     """
-    kinds = [k for k in type(exc).__mro__ if k.__module__.split(".")[0] in ("pyspark", "py4j")]
+    kinds = [k for k in type(exc).__mro__ if k.__module__.split(".")[0] in SPARK_PACKAGES]
     if not kinds:
+        if isinstance(exc, ConnectionError | EOFError) and _raised_in_spark(exc):
+            # The JVM died (with -XX:+ExitOnOutOfMemoryError: out of memory) while PySpark read from it.
+            return (
+                f"Spark failed: its JVM is gone ({type(exc).__name__}: {exc}); if it ran out of memory "
+                '(see "OutOfMemoryError" above), raise spark.driver.memory (settings file or spark-submit --conf)'
+            )
         return None
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     # A Py4JJavaError's text is "An error occurred while calling o42.x.\n: java...Exception: what\n\tat ...",
@@ -97,3 +109,13 @@ def spark_failure(exc: BaseException) -> str | None:
     if len(reason) > 300:
         reason = reason[:297] + "..."
     return f"Spark failed ({type(exc).__name__}): {reason}"
+
+
+def _raised_in_spark(exc: BaseException) -> bool:
+    """Whether a frame of the traceback is PySpark's or Py4J's code."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).split(".")[0] in SPARK_PACKAGES:
+            return True
+        tb = tb.tb_next
+    return False

@@ -71,6 +71,18 @@ def test_spark_failure_is_one_line_with_the_cause() -> None:
     assert spark_failure(RuntimeError("not Spark")) is None
 
 
+def test_a_gone_jvm_is_a_spark_failure() -> None:
+    """A connection error raised inside PySpark or Py4J code (the JVM exited) is reported as Spark's; elsewhere not."""
+    namespace: dict[str, object] = {"__name__": "py4j.clientserver"}
+    exec("def call():\n    raise ConnectionRefusedError(111, 'Connection refused')", namespace)  # noqa: S102 - a frame in py4j
+    with pytest.raises(ConnectionRefusedError) as raised:
+        namespace["call"]()  # type: ignore[operator]
+    line = spark_failure(raised.value)
+    assert line is not None and line.startswith("Spark failed: its JVM is gone (ConnectionRefusedError")
+    assert "spark.driver.memory" in line
+    assert spark_failure(ConnectionRefusedError(111, "Connection refused")) is None
+
+
 def test_cli_exits_1_with_one_line_on_a_spark_failure(capsys: pytest.CaptureFixture[str]) -> None:
     """A command that fails on Spark exits 1 with one line, no traceback; other errors are not swallowed."""
     with pytest.raises(typer.Exit) as exit_info, user_errors():
