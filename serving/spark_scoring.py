@@ -64,7 +64,7 @@ def spark_scores(
     """The scores of ``rows`` as a lazy Spark DataFrame (:data:`SPARK_SCHEMA`), computed on the executors.
 
     ``rows`` is a Spark DataFrame of signal rows: ``account_id``, ``as_of`` (integer microseconds
-    since the epoch, UTC), the context columns it has (``segment``, ``csm_owner``, ``quote``) and
+    since the epoch, UTC, or a timestamp), the context columns it has (``segment``, ``csm_owner``, ``quote``) and
     every signal of the model; other columns are ignored. Times and flags are stored as
     :func:`serving.outputs.to_storable` stores them (flags as JSON text), times as microseconds.
     """
@@ -80,9 +80,14 @@ def spark_scores(
     if lacking:
         raise ValueError(f"the signal rows lack {len(lacking)} column(s) the model needs, first: {lacking[0]}")
     texts = [c for c in TEXT_INPUTS if c in present]
+    from pyspark.sql import functions as F  # noqa: N812 - PySpark's idiom; imported here: PySpark is optional
+
+    as_of = rows["as_of"]
+    if rows.schema["as_of"].dataType.typeName().startswith("timestamp"):  # e.g. `churn features --engine spark`
+        as_of = F.unix_micros(as_of.cast("timestamp"))  # a cast to long would give seconds
     selected = rows.select(
         rows["account_id"].cast("string"),
-        rows["as_of"].cast("long"),
+        as_of.cast("long").alias("as_of"),
         *(rows[f"`{c}`"].cast("string") for c in texts),
         *(rows[f"`{s}`"].cast("double") for s in scorer.signals),
     )

@@ -1,7 +1,8 @@
 """Run by tests/test_spark_scoring.py in a fresh process: a Spark driver that may collect only 1 MB.
 
 Arguments: a model folder, a Parquet file of signal rows, the Parquet folder to write the scores
-to, and the scoring time (ISO). Writes the scores from the executors with
+to (and the same name with ``-timestamps``, scored from ``as_of`` as a Spark timestamp), and the
+scoring time (ISO). Writes the scores from the executors with
 :func:`serving.spark_scoring.write_spark_scores`, then collects the same scores with ``toPandas``
 (what scoring on Spark did before), and prints one JSON line: the session's maxResultSize and
 the collect's error (null if it did not fail, which would make the test's limit meaningless).
@@ -32,6 +33,11 @@ def main(model: str, rows_file: str, out: str, scored_at: str) -> int:
     frame = pd.read_parquet(rows_file)
     rows = spark_signal_rows(spark, frame, scorer).repartition(4)
     write_spark_scores(rows, scorer, out, scored_at=pd.Timestamp(scored_at))
+    # as_of as a Spark timestamp (as `churn features --engine spark` writes it) scores the same.
+    from pyspark.sql import functions as F  # noqa: N812 - PySpark's idiom
+
+    stamped = rows.withColumn("as_of", F.timestamp_micros("as_of"))
+    write_spark_scores(stamped, scorer, out + "-timestamps", scored_at=pd.Timestamp(scored_at))
     try:
         spark_scores(rows, scorer).toPandas()
         refused = None

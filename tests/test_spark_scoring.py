@@ -64,3 +64,5 @@ def test_spark_scores_are_written_by_the_executors(tmp_path: Path) -> None:
     expected = scorer.score(rows, scored_at=scored_at).sort_values("account_id", ignore_index=True)
     assert len(written) == len(rows) > 1000
     pd.testing.assert_frame_equal(written[list(expected.columns)], expected, check_dtype=False, rtol=1e-9)
+    from_timestamps = from_storable(pd.read_parquet(f"{out}-timestamps")).sort_values("account_id", ignore_index=True)
+    pd.testing.assert_frame_equal(from_timestamps, written)
