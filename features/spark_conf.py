@@ -36,6 +36,10 @@ LOCAL_DEFAULTS: Mapping[str, str] = {
     "spark.driver.maxResultSize": "512m",  # a collect bigger than this fails at once instead of exhausting the heap
     "spark.sql.shuffle.partitions": "4",  # 200 (Spark's default) tiny tasks cost more than they save on 2 cores
     "spark.sql.adaptive.enabled": "true",
+    # The feature query joins dozens of per-account parts to the snapshot spine; Spark's size
+    # estimates of such aggregates are high, so at its 10 MB default most joins shuffle. Broadcast
+    # up to 128 MB: 40 s -> 25 s for the usage signals of a 1,500-account world.
+    "spark.sql.autoBroadcastJoinThreshold": "128m",
     "spark.sql.execution.arrow.pyspark.enabled": "true",  # pandas <-> Spark through Arrow, not pickled rows
     "spark.ui.enabled": "false",
     # Spark's WARN/ERROR logs print Java stack traces on stderr; a failure is reported as one line
