@@ -43,8 +43,9 @@ def _sizes(text: str) -> list[int]:
 
 
 def _env(checkout: Path) -> dict[str, str]:
-    # One OpenMP/DuckDB-friendly thread count as the project's other benchmarks use; the
-    # checkout on PYTHONPATH decides which loader and engine are measured.
+    # One OpenMP thread, as the project's other benchmarks use. The checkout on PYTHONPATH (and
+    # as the working directory, which `python -m` puts first on sys.path) decides which loader
+    # and engine are measured.
     return {**os.environ, "PYTHONPATH": str(checkout), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
 
 
@@ -60,9 +61,16 @@ def base_world(cache: Path, accounts: int, months: int, seed: int, start: str, c
     partial = out.with_name(out.name + ".partial")
     argv = _churn("generate", "--out", str(partial), "--accounts", str(accounts), "--months", str(months))
     argv += ["--seed", str(seed), "--start", start]
-    subprocess.run(argv, env=_env(checkout), check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(argv, env=_env(checkout), cwd=checkout, check=True, stdout=subprocess.DEVNULL)
     partial.rename(out)
     return out
+
+
+def loader_file(checkout: Path) -> str:
+    """Which ``features/loader.py`` the CLI imports from ``checkout``: proof of the code measured."""
+    code = "import features.loader as m; print(m.__file__)"
+    found = subprocess.run([sys.executable, "-c", code], env=_env(checkout), cwd=checkout, capture_output=True)
+    return found.stdout.decode().strip()
 
 
 def snapshot_dates(start: str, months: int) -> list[str]:
@@ -91,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--max-rss-gb", type=float, default=18.0, help="kill a run whose tree RSS passes this")
     parser.add_argument("--engine", default="duckdb", choices=("duckdb", "spark"))
     parser.add_argument("--checkout", type=Path, default=Path.cwd(), help="source tree the CLI runs from")
+    parser.add_argument("--label", default="run", help="names the logs in --cache (e.g. before, after)")
     parser.add_argument("--train", action="store_true", help="also run `churn train` on the largest size")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
@@ -98,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if bad:
         parser.error(f"--sizes must be multiples of --base-accounts {args.base_accounts}: {bad}")
 
+    args.cache = args.cache.resolve()
     args.cache.mkdir(parents=True, exist_ok=True)
     checkout = args.checkout.resolve()
     env = _env(checkout)
@@ -111,7 +121,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         out = args.cache / f"features-{accounts}.parquet"
         argv_ = _churn("features", "--data", str(world), "--as-of", ",".join(dates), "--out", str(out))
         run = run_sampled(
-            [*argv_, "--engine", args.engine], env=env, max_rss=cap, log=args.cache / f"features-{accounts}.log"
+            [*argv_, "--engine", args.engine],
+            env=env,
+            cwd=checkout,
+            max_rss=cap,
+            log=args.cache / f"features-{args.label}-{accounts}.log",
         )
         row = {"accounts": accounts, "usage_events": count_rows(world / "usage_events.parquet"), **_figures(run)}
         if run.returncode not in (0, None):
@@ -127,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "benchmark": "outofcore",
         "checkout": str(checkout),
+        "loader": loader_file(checkout),
         "engine": args.engine,
         "snapshot_dates": len(dates),
         "base_world": f"{args.base_accounts} accounts x {args.months} months, seed {args.seed}",
@@ -137,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         world = args.cache / f"{base.name}-x{largest // args.base_accounts}"
         model = args.cache / f"model-{largest}"
         argv_ = _churn("train", "--data", str(world), "--out", str(model), "--no-mlflow", "--engine", args.engine)
-        run = run_sampled(argv_, env=env, max_rss=cap, log=args.cache / f"train-{largest}.log")
+        run = run_sampled(
+            argv_, env=env, cwd=checkout, max_rss=cap, log=args.cache / f"train-{args.label}-{largest}.log"
+        )
         figures["train"] = {"accounts": largest, **_figures(run)}
     if args.json:
         print(json.dumps(figures, indent=2))
@@ -149,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 def _print(figures: dict[str, Any]) -> None:
     print(
         f"churn features, {figures['snapshot_dates']} monthly snapshot dates, engine {figures['engine']}, "
-        f"replicas of {figures['base_world']}; CLI from {figures['checkout']}"
+        f"replicas of {figures['base_world']}; loader {figures['loader']}"
     )
     head = ("accounts", "usage events", "time s", "peak RSS GB", "events x", "time x", "RSS x", "status")
     print(" | ".join(head))

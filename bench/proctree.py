@@ -69,6 +69,7 @@ def run_sampled(
     argv: Sequence[str],
     *,
     env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
     max_rss: int | None = None,
     every: float = 0.1,
     log: Path | None = None,
@@ -78,7 +79,7 @@ def run_sampled(
     with open(log, "wb") as sink:
         start = time.perf_counter()
         # A new session, so the cap can kill the whole tree by its process group.
-        child = subprocess.Popen(argv, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+        child = subprocess.Popen(argv, env=env, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
         peak, exceeded = 0, False
         while child.poll() is None:
             peak = max(peak, tree_rss(child.pid))
