@@ -136,8 +136,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     first = rows[0]
     for row in rows:
         row["events_ratio"] = round(row["usage_events"] / first["usage_events"], 2)
-        row["time_ratio"] = round(row["seconds"] / first["seconds"], 2)
-        row["rss_ratio"] = round(row["peak_rss_gb"] / first["peak_rss_gb"], 2)
+        # A run killed at the cap has no time or peak of its own: its ratios would understate both.
+        finished = row["status"] == "ok" and first["status"] == "ok"
+        row["time_ratio"] = round(row["seconds"] / first["seconds"], 2) if finished else None
+        row["rss_ratio"] = round(row["peak_rss_gb"] / first["peak_rss_gb"], 2) if finished else None
     figures: dict[str, Any] = {
         "benchmark": "outofcore",
         "checkout": str(checkout),
@@ -171,10 +173,16 @@ def _print(figures: dict[str, Any]) -> None:
     head = ("accounts", "usage events", "time s", "peak RSS GB", "events x", "time x", "RSS x", "status")
     print(" | ".join(head))
     for r in figures["features"]:
-        cells = (r["accounts"], r["usage_events"], r["seconds"], r["peak_rss_gb"])
-        ratios = (r["events_ratio"], r["time_ratio"], r["rss_ratio"], r["status"])
-        print(" | ".join([f"{c:,}" for c in cells] + [str(x) for x in ratios]))
-    print("(ratios against the smallest size, run in the same command)")
+        killed = ">" if r["status"] == "exceeded" else ""
+        cells = [
+            f"{r['accounts']:,}",
+            f"{r['usage_events']:,}",
+            f"{killed}{r['seconds']}",
+            f"{killed}{r['peak_rss_gb']}",
+        ]
+        ratios = (r["events_ratio"], r["time_ratio"], r["rss_ratio"])
+        print(" | ".join(cells + ["-" if x is None else str(x) for x in ratios] + [r["status"]]))
+    print("(ratios against the smallest size, run in the same command; > and -: killed at --max-rss-gb)")
     if "train" in figures:
         t = figures["train"]
         print(f"churn train on {t['accounts']:,} accounts: {t['seconds']} s, peak RSS {t['peak_rss_gb']} GB, ", end="")
