@@ -79,6 +79,13 @@ def snapshot_dates(start: str, months: int) -> list[str]:
     return [d.strftime("%Y-%m-%d") for d in pd.date_range(first, periods=months + 1, freq="MS")[1:]]
 
 
+def error_line(log_tail: str) -> str:
+    """The line of a failed run's output that names the error (a traceback's last ``...Error:``)."""
+    lines = [line.strip() for line in log_tail.splitlines() if line.strip()]
+    named = [line for line in lines if "Error" in line or "Exception" in line]
+    return (named or lines or [""])[-1]
+
+
 def _figures(run: Run) -> dict[str, Any]:
     return {
         "status": "exceeded" if run.exceeded else ("ok" if run.returncode == 0 else f"exit {run.returncode}"),
@@ -129,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         )
         row = {"accounts": accounts, "usage_events": count_rows(world / "usage_events.parquet"), **_figures(run)}
         if run.returncode not in (0, None):
-            row["error"] = run.stderr_tail.strip().splitlines()[-1:] or ""
+            row["error"] = error_line(run.stderr_tail)
         out.unlink(missing_ok=True)
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)  # progress: one line per size
