@@ -20,6 +20,7 @@ table of dates instead of being scanned once per date.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -132,9 +133,20 @@ def write_features(
     order = "ORDER BY as_of, account_id"
     if query.con.name == "duckdb":
         cols = ", ".join(["account_id", "make_timestamp(as_of)::TIMESTAMPTZ AS as_of", *_quoted(query.signals)])
-        with atomic_file(out) as tmp:
-            copy = f"COPY (SELECT {cols} FROM ({query.sql}) {order}) TO '{_escaped(tmp)}' (FORMAT parquet)"  # noqa: S608
-            rows = int(query.con.con.execute(copy).fetchall()[0][0])  # COPY answers with the rows written
+        batches = account_batches(dataset)
+        with atomic_file(out) as tmp, tempfile.TemporaryDirectory(prefix=".features-", dir=out.parent) as parts:
+            con = query.con.con
+            if batches == 1:
+                source = f"({query.sql})"
+            else:  # one query per slice of the accounts, each within DuckDB's memory cap, then one sort
+                for i in range(batches):
+                    query.say(f"accounts, batch {i + 1} of {batches}")
+                    part = Path(parts) / f"part-{i:04d}.parquet"
+                    sql = query.sql_for((i, batches))
+                    con.execute(f"COPY (SELECT * FROM ({sql})) TO '{_escaped(part)}' (FORMAT parquet)")  # noqa: S608
+                source = f"read_parquet('{_escaped(Path(parts))}/*.parquet')"
+            copy = f"COPY (SELECT {cols} FROM {source} {order}) TO '{_escaped(tmp)}' (FORMAT parquet)"  # noqa: S608
+            rows = int(con.execute(copy).fetchall()[0][0])  # COPY answers with the rows written
     else:
         cols = ", ".join(["account_id", "timestamp_micros(as_of) AS as_of", *_quoted(query.signals, "`")])
         session = query.con._session
@@ -167,6 +179,22 @@ def _escaped(path: Path) -> str:
     return path.as_posix().replace("'", "''")
 
 
+EVENTS_PER_BATCH = 20_000_000  # measured: 57 M events in one query fit DuckDB's 1 GB cap, 189 M did not
+
+
+def account_batches(dataset: Dataset) -> int:
+    """How many slices of the accounts `write_features` computes apart (one per 20 M stored events)."""
+    stored = dataset.stored.get("usage_events")
+    return max(1, -(-stored.rows // EVENTS_PER_BATCH)) if stored is not None else 1
+
+
+def in_batch(table: ir.Table, name: str, batch: tuple[int, int]) -> ir.Table:
+    """The rows of ``table`` whose account falls in slice ``batch`` = (i, n) of the accounts."""
+    key = table["referrer_account_id" if name == "referrals" else "account_id"]
+    i, n = batch
+    return table.filter((key.hash() % n + n) % n == i)  # ibis' hash is signed: a remainder may be negative
+
+
 @dataclass(frozen=True)
 class _Query:
     """A feature query compiled for one engine, with its signals and skipped signals."""
@@ -176,6 +204,18 @@ class _Query:
     signals: tuple[Signal, ...]
     skipped: tuple[SkippedSignal, ...]
     say: Progress
+    tables: dict[str, ir.Table]
+    config: FeatureConfig
+    day_grain: bool
+
+    def sql_for(self, batch: tuple[int, int]) -> str:
+        """The query for one slice of the accounts: every signal of an account reads only its own rows."""
+        data = {n: t if n in ("dates", "periods") else in_batch(t, n, batch) for n, t in self.tables.items()}
+        return str(
+            self.con.compile(
+                features_expr(data, data["dates"], data["periods"], self.signals, self.config, day_grain=self.day_grain)
+            )
+        )
 
 
 def _prepare(
@@ -209,8 +249,9 @@ def _prepare(
     )
     day_grain = all(m % MICROS_PER_DAY == 0 for m in micros)
     say(f"computing {len(signals)} signals for {len(stamps)} snapshot dates")
-    sql = _compiled(con, {**tables, "dates": dates, "periods": periods}, signals, config, day_grain)
-    return _Query(con, sql, tuple(signals), tuple(skipped), say)
+    everything = {**tables, "dates": dates, "periods": periods}
+    sql = _compiled(con, everything, signals, config, day_grain)
+    return _Query(con, sql, tuple(signals), tuple(skipped), say, everything, config, day_grain)
 
 
 def available_signals(

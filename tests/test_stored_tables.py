@@ -18,6 +18,7 @@ import pytest
 from test_validation import with_change, write
 from worlds import generated_world
 
+from features import builders
 from features.builders import build_features, monthly_as_of, write_features
 from features.contract import TABLE_SPECS
 from features.loader import StoredFrames, load_dataset
@@ -96,9 +97,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generated_world(tmp_path_factory, accounts=120, months=14, seed=11)
 
 
-def test_features_and_labels_from_storage_equal_the_pandas_path(world: Path) -> None:
+def test_features_and_labels_from_storage_equal_the_pandas_path(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """It computes the same signals and labels from the files as from pandas frames, reading
-    only the accounts table and the comments' columns into pandas."""
+    only the accounts table and the comments' columns into pandas; written by the engine, in one
+    query or in slices of the accounts, they are the same rows."""
     lazy, eager = load_dataset(world), load_dataset(world, lazy=False)
     assert lazy.lazy and not eager.lazy
     dates = monthly_as_of("2024-05-01", "2025-01-01")
@@ -113,6 +115,10 @@ def test_features_and_labels_from_storage_equal_the_pandas_path(world: Path) -> 
     back = pd.read_parquet(written.path)
     back["account_id"] = back["account_id"].astype("string")  # DuckDB's Parquet has no pandas dtype note
     pd.testing.assert_frame_equal(back, want.frame, check_exact=False, rtol=1e-12, atol=0)
+    monkeypatch.setattr(builders, "EVENTS_PER_BATCH", 1 + lazy.stored["usage_events"].rows // 4)
+    assert builders.account_batches(lazy) == 4
+    batched = write_features(lazy, dates, world.parent / "batched.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(batched.path), pd.read_parquet(written.path))
     cut = pd.Timestamp("2024-09-15 12:00", tz="UTC")  # the vocabulary is chosen strictly before a date
     pd.testing.assert_series_equal(
         lazy.event_counts(cut).sort_index(), eager.event_counts(cut).sort_index(), check_names=False
