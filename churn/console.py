@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import NoReturn
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from features.errors import DataError
+from features.source import DUCKDB_MEMORY_LIMIT
 from features.spark_conf import spark_failure
 from features.write_lock import TargetBusy
 
@@ -37,6 +40,10 @@ def user_errors() -> Iterator[None]:
         fail(str(exc), 2)
     except (FileNotFoundError, NotADirectoryError, ValueError, TargetBusy) as exc:
         fail(str(exc), 2)
+    except duckdb.OutOfMemoryException as exc:
+        limit = os.environ.get("CHURN_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        fail(f"DuckDB ran out of its memory cap ({limit}; set CHURN_DUCKDB_MEMORY_LIMIT to raise it): {first}", 1)
     except Exception as exc:
         # Spark failing (the JVM out of memory or gone, a query Spark refuses): exit 1 with Spark's
         # reason. Checked after ValueError: PySpark's errors about bad arguments are ValueErrors too.

@@ -16,8 +16,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from test_validation import with_change, write
+from typer.testing import CliRunner
 from worlds import generated_world
 
+from churn.cli import app
 from features import builders
 from features.builders import build_features, monthly_as_of, write_features
 from features.contract import TABLE_SPECS
@@ -126,3 +128,17 @@ def test_features_and_labels_from_storage_equal_the_pandas_path(world: Path, mon
     assert lazy.event_counts(cut).sum() < lazy.event_counts(pd.Timestamp("2030-01-01", tz="UTC")).sum()
     assert isinstance(lazy.tables, StoredFrames)
     assert lazy.tables.read == [], "no whole table was read into pandas"
+
+
+def test_a_query_beyond_duckdbs_memory_cap_is_one_line(
+    world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It reports DuckDB running out of its memory cap as one line naming the setting, exit 1,
+    and writes nothing."""
+    monkeypatch.setenv("CHURN_DUCKDB_MEMORY_LIMIT", "2MB")
+    out = tmp_path / "f.parquet"
+    run = CliRunner().invoke(app, ["features", "--data", str(world), "--as-of", "2024-09-01", "--out", str(out)])
+    lines = [line for line in run.output.strip().splitlines() if not line.startswith("settings:")]
+    assert run.exit_code == 1 and len(lines) == 1, run.output
+    assert lines[0].startswith("error: DuckDB ran out of its memory cap (2MB; set CHURN_DUCKDB_MEMORY_LIMIT")
+    assert not out.exists()
