@@ -30,7 +30,7 @@ from features.contract import MAX_MAGNITUDE, TABLE_SPECS, ColumnSpec, Kind, Tabl
 from features.errors import MAX_EXAMPLES, DataError, Problem
 from features.settings import InputMapping
 from features.source import Stored, duckdb_schemas, parquet_schema, read_arrow, stored_query
-from features.times import TIMESTAMP_DTYPE, to_micros
+from features.times import TIMESTAMP_DTYPE, stamp_from_micros, to_micros
 
 STRING_DTYPE = pd.StringDtype("pyarrow")
 DUCKDB_SUFFIXES = (".duckdb", ".db", ".ddb")
@@ -94,7 +94,7 @@ class Dataset:
             return None, None
         if table in self.stored:
             low, high = stored_query(self.stored[table], f'min("{column}"), max("{column}")')[0]
-            return _stamp(low), _stamp(high)
+            return stamp_from_micros(low), stamp_from_micros(high)
         values = self.tables[table][column]
         if not values.notna().any():
             return None, None
@@ -115,10 +115,6 @@ class Dataset:
         events = self.tables["usage_events"]
         past = events.loc[events["timestamp"] < before, "event"].dropna().astype(str)
         return past.value_counts()
-
-
-def _stamp(micros: int | None) -> pd.Timestamp | None:
-    return None if micros is None else pd.Timestamp(int(micros), unit="us", tz="UTC")
 
 
 class StoredFrames(Mapping[str, pd.DataFrame]):

@@ -48,6 +48,11 @@ def series_micros(values: pd.Series) -> list[int]:
     return [int(v) for v in utc_series(values).astype("int64")]
 
 
+def stamp_from_micros(micros: int | None) -> pd.Timestamp | None:
+    """One value in microseconds since the epoch as a UTC timestamp (None stays None)."""
+    return None if micros is None else pd.Timestamp(int(micros), unit="us", tz="UTC")
+
+
 def from_micros(values: pd.Series) -> pd.Series:
     """Microseconds since the epoch back to ``datetime64[us, UTC]``."""
     return pd.to_datetime(values, unit="us", utc=True).astype(TIMESTAMP_DTYPE)

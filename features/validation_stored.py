@@ -28,7 +28,7 @@ from features.contract import (
 )
 from features.errors import MAX_EXAMPLES, Problem, Severity
 from features.source import RAW, ROW, Stored, configure_duckdb, create_duckdb_view
-from features.times import to_micros
+from features.times import stamp_from_micros, to_micros
 
 MAX = f"{MAX_MAGNITUDE:.0f}"
 
@@ -124,7 +124,10 @@ def _examples(con: duckdb.DuckDBPyConnection, view: str, spec: TableSpec, rule: 
     got = con.execute(f"SELECT {cols} FROM {_q(view)} WHERE {rule.bad} ORDER BY {ROW} LIMIT {MAX_EXAMPLES}").fetchall()
     shown = [(k, not rule.raw and spec.column(k).kind is Kind.TIMESTAMP) for k in keys]
     return tuple(
-        {"row": int(r[0]) + 1, **{k: _stamp(v) if stamp else v for (k, stamp), v in zip(shown, r[1:], strict=True)}}
+        {
+            "row": int(r[0]) + 1,
+            **{k: stamp_from_micros(v) if stamp else v for (k, stamp), v in zip(shown, r[1:], strict=True)},
+        }
         for r in got
     )
 
@@ -219,9 +222,5 @@ def summaries(stored: dict[str, Stored]) -> dict[str, StoredSummary]:
                 continue
             create_duckdb_view(con, "s", table)
             low, high = con.execute(f"SELECT min({_q(column)}), max({_q(column)}) FROM s").fetchall()[0]
-            out[name] = StoredSummary(table.rows, _stamp(low), _stamp(high))
+            out[name] = StoredSummary(table.rows, stamp_from_micros(low), stamp_from_micros(high))
     return out
-
-
-def _stamp(micros: int | None) -> pd.Timestamp | None:
-    return None if micros is None else pd.Timestamp(int(micros), unit="us", tz="UTC")
