@@ -9,9 +9,6 @@ converted are kept as nulls and reported as problems, so validation can list the
 from __future__ import annotations
 
 import difflib
-import gzip
-import io
-import re
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -27,9 +24,10 @@ import pyarrow.parquet as pq
 from features import messages
 from features.atomic_write import atomic_file
 from features.contract import MAX_MAGNITUDE, TABLE_SPECS, ColumnSpec, Kind, TableSpec
+from features.csv_files import first_line, header_names, not_utf8, ragged, require_file
 from features.errors import MAX_EXAMPLES, DataError, Problem
 from features.settings import InputMapping
-from features.source import Stored, duckdb_schemas, parquet_schema, read_arrow, stored_query
+from features.source import Stored, duckdb_schemas, read_arrow, stored_query, stored_schema
 from features.times import TIMESTAMP_DTYPE, stamp_from_micros, to_micros
 
 STRING_DTYPE = pd.StringDtype("pyarrow")
@@ -162,7 +160,7 @@ class StoredFrames(Mapping[str, pd.DataFrame]):
 
 
 def load_dataset(
-    path: str | Path, *, strict: bool = False, mapping: InputMapping | None = None, lazy: bool | None = None
+    path: str | Path, *, strict: bool = False, mapping: InputMapping | None = None, lazy: bool = True
 ) -> Dataset:
     """Read every contract table found at ``path``.
 
@@ -172,10 +170,8 @@ def load_dataset(
         strict: raise :class:`DataError` on the first problem instead of returning it.
         mapping: the user's table and column names and date formats (a settings file's
             ``[input]``); by default the contract's names and ISO 8601 dates.
-
-        lazy: keep the tables in storage, read by the engine (:mod:`features.source`); by
-            default when every table is Parquet or the dataset is a DuckDB file. Otherwise
-            every table is read into pandas.
+        lazy: keep the tables in storage, read by the engine (:mod:`features.source`), the
+            default; False reads every table into pandas (the reference the tests compare with).
 
     A file that cannot be read at all (empty, not UTF-8, not gzip, ragged, separated by
     semicolons, a struct column, a corrupt DuckDB file) raises :class:`DataError` with one
@@ -188,8 +184,6 @@ def load_dataset(
     if path.is_file():
         _check_duckdb_file(path)
     found = {} if path.is_file() else _folder_files(path, mapping)
-    if lazy is None:  # CSV is parsed in pandas; Parquet and DuckDB are read by the engine
-        lazy = all(f.suffix == ".parquet" for f in found.values())
     if lazy:
         dataset = _open_stored(path, found, mapping)
         if strict and dataset.problems:
@@ -286,7 +280,7 @@ def _open_stored(path: Path, found: Mapping[str, Path], mapping: InputMapping) -
         schemas = duckdb_schemas(path, wanted)
         where = {name: (str(path), wanted[name], f"{path.name}:{wanted[name]}") for name in schemas}
     else:
-        schemas = {name: parquet_schema(file, name) for name, file in found.items()}
+        schemas = {name: stored_schema(file, name) for name, file in found.items()}
         where = {name: (str(file), None, file.name) for name, file in found.items()}
     stored: dict[str, Stored] = {}
     problems: list[Problem] = []
@@ -321,7 +315,10 @@ def _open_stored(path: Path, found: Mapping[str, Path], mapping: InputMapping) -
         for name in spec.required_columns:
             if name not in columns:
                 problems.append(Problem(spec.name, name, _missing_column(spec.name, name, names, label, mapping)))
-        stored[spec.name] = Stored(spec.name, file, source_table, label, columns, types, _formats(spec, mapping), rows)
+        header = tuple(schema.names) if source_table is None else ()
+        stored[spec.name] = Stored(
+            spec.name, file, source_table, label, columns, types, _formats(spec, mapping), rows, header
+        )
         extra = tuple(c for c in names if c not in spec.column_names)
         if extra:
             ignored[spec.name] = extra
@@ -330,11 +327,11 @@ def _open_stored(path: Path, found: Mapping[str, Path], mapping: InputMapping) -
 
 def read_parquet_file(file: Path, table: str) -> pa.Table:
     """One Parquet file as an Arrow table; :class:`DataError` naming the file when it is not one."""
-    _require_file(file, table)
+    require_file(file, table)
     try:
         return pq.read_table(file)
     except (pa.ArrowException, OSError) as exc:
-        raise DataError([Problem(table, None, f"{file} is not a readable Parquet file ({_first_line(exc)})")]) from exc
+        raise DataError([Problem(table, None, f"{file} is not a readable Parquet file ({first_line(exc)})")]) from exc
 
 
 def read_csv_file(file: Path, table: str) -> pa.Table:
@@ -343,90 +340,18 @@ def read_csv_file(file: Path, table: str) -> pa.Table:
     The contract, not a guess, decides each type, so the cells are read as text; a file that
     cannot be read raises :class:`DataError` naming the file and what is wrong with it.
     """
-    _require_file(file, table)
-    try:
-        header = _header_line(file)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(
-            [Problem(table, None, f"{file} is not gzip-compressed (or is truncated) although named .gz")]
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise DataError([_not_utf8(file, table)]) from exc
-    if not header.strip():
-        raise DataError([Problem(table, None, f"{file} has no header row (the first line is empty)")])
-    separator = _other_separator(header)
-    if separator is not None:
-        raise DataError(
-            [Problem(table, None, f"{file} is separated by {separator}, not commas: export it comma-separated")]
-        )
+    header_names(file, table)
     try:
         frame = pd.read_csv(file, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise DataError([_not_utf8(file, table)]) from exc
+        raise DataError([not_utf8(file, table)]) from exc
     except pd.errors.ParserError as exc:
-        raise DataError([Problem(table, None, f"{file}: {_ragged(str(exc))}")]) from exc
+        raise DataError([Problem(table, None, f"{file}: {ragged(str(exc))}")]) from exc
     except pd.errors.EmptyDataError as exc:
         raise DataError([Problem(table, None, f"{file} holds no columns")]) from exc
     except (OSError, EOFError, zlib.error) as exc:
-        raise DataError([Problem(table, None, f"{file} cannot be read ({_first_line(exc)})")]) from exc
+        raise DataError([Problem(table, None, f"{file} cannot be read ({first_line(exc)})")]) from exc
     return pa.Table.from_pandas(frame, preserve_index=False)
-
-
-def _require_file(file: Path, table: str) -> None:
-    if file.is_dir():
-        raise DataError([Problem(table, None, f"{file} is a folder, not a file")])
-    if file.stat().st_size == 0:
-        raise DataError([Problem(table, None, f"{file} is empty (0 bytes): expected a header row and data")])
-
-
-def _open_text(file: Path) -> io.TextIOBase:
-    if file.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(file, "rb"), encoding="utf-8")
-    return file.open(encoding="utf-8")
-
-
-def _header_line(file: Path) -> str:
-    with _open_text(file) as handle:
-        return handle.readline().lstrip("\ufeff")
-
-
-def _other_separator(header: str) -> str | None:
-    """'semicolons' or 'tabs' when the header row is split by them and holds no comma."""
-    if "," in header:
-        return None
-    for char, name in ((";", "semicolons (;)"), ("\t", "tabs"), ("|", "vertical bars (|)")):
-        if char in header:
-            return name
-    return None
-
-
-def _not_utf8(file: Path, table: str) -> Problem:
-    data = gzip.decompress(file.read_bytes()) if file.suffix == ".gz" else file.read_bytes()
-    try:
-        data.decode("utf-8")
-        where = ""
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        where = f" (byte 0x{data[exc.start]:02x} on line {line})"
-    return Problem(
-        table, None, f"{file} is not UTF-8 text{where}: save it as UTF-8 (Latin-1 or Windows-1252 is not read)"
-    )
-
-
-def _ragged(message: str) -> str:
-    """pandas' "Expected 3 fields in line 4, saw 5" as a sentence about the file."""
-    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
-    if found:
-        expected, line, saw = found.groups()
-        return (
-            f"line {line} has {saw} fields where the header has {expected} (ragged rows; quote values that hold commas)"
-        )
-    return f"cannot be parsed as CSV ({_first_line(message)})"
-
-
-def _first_line(exc: object) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:200] if lines else type(exc).__name__
 
 
 def _check_duckdb_file(file: Path) -> None:
@@ -439,7 +364,7 @@ def _check_duckdb_file(file: Path) -> None:
         duckdb.connect(str(file), read_only=True).close()
     except duckdb.Error as exc:
         raise DataError(
-            [Problem("dataset", None, f"{file} is not a readable DuckDB database ({_first_line(exc)})")]
+            [Problem("dataset", None, f"{file} is not a readable DuckDB database ({first_line(exc)})")]
         ) from exc
 
 
@@ -447,7 +372,7 @@ def _read_duckdb(file: Path, mapping: InputMapping) -> tuple[dict[str, pa.Table]
     try:
         con = duckdb.connect(str(file), read_only=True)
     except duckdb.Error as exc:  # pragma: no cover - _check_duckdb_file opened it a moment ago
-        raise DataError([Problem("dataset", None, f"{file} cannot be read ({_first_line(exc)})")]) from exc
+        raise DataError([Problem("dataset", None, f"{file} cannot be read ({first_line(exc)})")]) from exc
     with con:
         present = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         wanted = {name: mapping.source_table(name) for name in TABLE_SPECS}

@@ -1,7 +1,8 @@
-"""Tables that stay in storage: Parquet files and DuckDB tables, read by the engine itself.
+"""Tables that stay in storage: Parquet and CSV files and DuckDB tables, read by the engine itself.
 
-A folder of ``<table>.parquet`` files or a DuckDB file is opened without reading its rows:
-only schemas and row counts are read here. The engine (DuckDB or Spark) then reads the files
+A folder of ``<table>.parquet`` or ``<table>.csv`` files, or a DuckDB file, is opened without
+reading its rows into Python: only schemas and row counts are read here (a CSV file is counted
+by one streamed pass of DuckDB's reader, which also checks its rows). The engine (DuckDB or Spark) then reads the files
 through a view that converts every column to the contract's kind in SQL, the same conversion
 :func:`features.loader.coerce_table` does in pandas: IDs and text as strings (whole-number
 floats without ``.0``), timestamps as integer microseconds since the epoch (naive values are
@@ -29,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.contract import MAX_MAGNITUDE, TABLE_SPECS, ColumnSpec, Kind, TableSpec
+from features.csv_files import csv_schema, duckdb_csv, is_csv
 from features.errors import DataError, Problem
 
 FREE_TEXT = ("name", "note", "comment", "description")  # scored by features.texts, never sent to the engines
@@ -42,13 +44,14 @@ class Stored:
 
     Attributes:
         table: the contract's table name.
-        path: the Parquet file, or the DuckDB file holding ``source_table``.
-        source_table: the table's name inside a DuckDB file; None for Parquet.
+        path: the Parquet or CSV file, or the DuckDB file holding ``source_table``.
+        source_table: the table's name inside a DuckDB file; None for a Parquet or CSV file.
         file: how messages name it (``usage_events.parquet``, ``history.duckdb:usage_events``).
         columns: contract column -> the source column it is read from.
         types: contract column -> the stored Arrow type.
         formats: contract timestamp column -> its ``strftime`` format (default ISO 8601).
-        rows: number of rows (from the Parquet footer or the database).
+        rows: number of rows (from the Parquet footer, the database, or a pass over the CSV).
+        header: every column of a CSV file, in order (its reader needs them all).
     """
 
     table: str
@@ -59,6 +62,11 @@ class Stored:
     types: Mapping[str, pa.DataType]
     formats: Mapping[str, str]
     rows: int
+    header: tuple[str, ...] = ()
+
+    @property
+    def csv(self) -> bool:
+        return self.source_table is None and is_csv(self.path)
 
     @property
     def spec(self) -> TableSpec:
@@ -67,6 +75,11 @@ class Stored:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.spec.columns if c.name in self.columns)
+
+
+def stored_schema(file: Path, table: str) -> tuple[pa.Schema, int]:
+    """A Parquet or CSV file's schema (a CSV's columns are all text) and row count."""
+    return csv_schema(file, table) if is_csv(file) else parquet_schema(file, table)
 
 
 def parquet_schema(file: Path, table: str) -> tuple[pa.Schema, int]:
@@ -191,6 +204,8 @@ def typed_select(stored: Stored, dialect: str, *, keep: tuple[str, ...] = (), ra
 
 def duckdb_relation(con: Any, stored: Stored) -> str:
     """The source as a DuckDB relation with a ``__row`` column (the DuckDB file is attached read-only)."""
+    if stored.csv:  # the reader keeps the file's order, and an unused row number is never computed
+        return f"(SELECT *, row_number() OVER () - 1 AS {ROW} FROM {duckdb_csv(stored.path, stored.header)})"
     if stored.source_table is None:
         path = _literal(Path(stored.path).as_posix())
         return f"(SELECT *, file_row_number AS {ROW} FROM read_parquet({path}, file_row_number = true))"
@@ -213,7 +228,15 @@ def spark_frame(spark: Any, stored: Stored) -> Any:
     """``stored`` as a Spark DataFrame in the engine's shape, read by Spark from its path."""
     if stored.source_table is not None:
         raise ValueError(f"the spark engine reads Parquet, not DuckDB files ({stored.file})")
-    raw = spark.read.parquet(Path(stored.path).resolve().as_uri())
+    from pyspark.sql import functions as f  # only the spark engine needs it installed
+
+    uri = Path(stored.path).resolve().as_uri()
+    if stored.csv:  # every cell as text; an empty quoted cell is null, as in DuckDB's reader and pandas
+        read = spark.read.options(header=True, sep=",", quote='"', escape='"', encoding="UTF-8", mode="FAILFAST")
+        text = read.csv(uri).toDF(*stored.header)  # the names pandas and DuckDB give duplicates
+        raw = text.select(*[f.nullif(f.col(_ident(c, "spark")), f.lit("")).alias(c) for c in stored.header])
+    else:
+        raw = spark.read.parquet(uri)
     view = f"churn_raw_{stored.table}"
     raw.createOrReplaceTempView(view)
     return spark.sql(f"SELECT {typed_select(stored, 'spark')} FROM {_ident(view, 'spark')}")
@@ -227,7 +250,11 @@ def read_arrow(stored: Stored, columns: tuple[str, ...] | None = None) -> pa.Tab
     contract's; the pandas loader does the rest."""
     wanted = stored.column_names if columns is None else [c for c in stored.column_names if c in columns]
     sources = list(dict.fromkeys(stored.columns[c] for c in wanted))
-    if stored.source_table is None:
+    if stored.csv:
+        with duckdb.connect() as con:
+            cols = ", ".join(_ident(s) for s in sources)
+            table = con.sql(f"SELECT {cols} FROM {duckdb_csv(stored.path, stored.header)}").to_arrow_table()  # noqa: S608 - quoted names
+    elif stored.source_table is None:
         table = pq.read_table(stored.path, columns=sources)
     else:
         with duckdb.connect(stored.path, read_only=True) as con:

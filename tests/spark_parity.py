@@ -1,7 +1,7 @@
 """Run by tests/test_features_spark.py in a fresh process whose TZ is not UTC.
 
 Builds features for a generated world on DuckDB from pandas frames and on Spark from the
-world's Parquet files (read by Spark itself), and exits non-zero with a message when they
+world's Parquet files and from the same tables as CSV files (read by Spark itself), and exits non-zero with a message when they
 differ (floats within 1e-9, counts exactly).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from pit_worlds import assert_frames_match
 
@@ -41,11 +42,17 @@ def main() -> int:
         stored = load_dataset(folder)
         assert stored.lazy
         spark = build_features(stored, dates, engine="spark")  # reuses the active session
-    assert duck.skipped == spark.skipped
+        csv_folder = Path(folder) / "csv"
+        csv_folder.mkdir()
+        for name, frame in world.tables.items():
+            frame.to_csv(csv_folder / f"{name}.csv", index=False)
+        from_csv = build_features(load_dataset(csv_folder), dates, engine="spark")
+    assert duck.skipped == spark.skipped == from_csv.skipped
     assert len(duck.frame) > 100, len(duck.frame)
     assert_frames_match(spark.frame, duck.frame)
+    assert_frames_match(from_csv.frame, duck.frame)
     print(
-        f"parity ok (DuckDB from pandas, Spark from Parquet): {len(duck.frame)} rows x {len(duck.signals)} signals, "
+        f"parity ok (DuckDB from pandas, Spark from Parquet and from CSV): {len(duck.frame)} rows x {len(duck.signals)} signals, "
         f"host tz={time.tzname}, Spark default {default_tz}"
     )
     return 0

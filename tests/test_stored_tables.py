@@ -1,4 +1,4 @@
-"""Tables left in storage (issue 12): the engine reads Parquet and DuckDB files itself.
+"""Tables left in storage (issue 12): the engine reads Parquet, CSV and DuckDB files itself.
 
 The pandas loader is the oracle: the same data read both ways gives the same problems, word
 for word, the same features and the same labels; and building features and labels from
@@ -59,17 +59,23 @@ def as_text_parquet(csv_folder: Path, out: Path) -> Path:
 
 @pytest.mark.parametrize("tables", CASES, ids=range(len(CASES)))
 def test_stored_tables_report_the_same_problems_as_the_pandas_loader(tmp_path: Path, tables: dict[str, str]) -> None:
-    """It finds every problem of the pandas loader, with the same words, counts and example rows."""
+    """It finds every problem of the pandas loader, with the same words, counts and example rows,
+    in the CSV files read by DuckDB where they lie and in Parquet files of the same cells."""
     folder = write(tmp_path / "csv", tables)
-    eager = validate_dataset(load_dataset(folder))
-    lazy_data = load_dataset(as_text_parquet(folder, tmp_path / "pq"))
-    assert lazy_data.lazy
-    lazy = validate_dataset(lazy_data)
+    eager = validate_dataset(load_dataset(folder, lazy=False))
     assert eager.problems, "each case breaks a rule"
-    assert sorted(str(p) for p in lazy.problems) == sorted(str(p) for p in eager.problems)
-    assert [(t.name, t.rows, t.first, t.last) for t in lazy.tables] == [
+    want = [
         (t.name, t.rows, t.first, t.last) for t in sorted(eager.tables, key=lambda t: list(TABLE_SPECS).index(t.name))
     ]
+    for stored in (folder, as_text_parquet(folder, tmp_path / "pq")):
+        lazy_data = load_dataset(stored)
+        assert lazy_data.lazy
+        lazy = validate_dataset(lazy_data)
+        assert sorted(str(p).replace(".parquet", ".csv") for p in lazy.problems) == sorted(
+            str(p) for p in eager.problems
+        )
+        assert [(t.name, t.rows, t.first, t.last) for t in lazy.tables] == want
+        assert isinstance(lazy_data.tables, StoredFrames) and "usage_events" not in lazy_data.tables.read
 
 
 def test_a_duckdb_file_is_validated_in_place(tmp_path: Path) -> None:
@@ -128,6 +134,24 @@ def test_features_and_labels_from_storage_equal_the_pandas_path(world: Path, mon
     assert lazy.event_counts(cut).sum() < lazy.event_counts(pd.Timestamp("2030-01-01", tz="UTC")).sum()
     assert isinstance(lazy.tables, StoredFrames)
     assert lazy.tables.read == [], "no whole table was read into pandas"
+
+
+def test_csv_files_are_read_by_the_engine_where_they_lie(world: Path, tmp_path: Path) -> None:
+    """The same world as gzipped CSV files gives the same signals as its Parquet files, and
+    only the accounts table and the comments reach pandas."""
+    csv_world = tmp_path / "csv"
+    csv_world.mkdir()
+    for file in world.glob("*.parquet"):
+        pd.read_parquet(file).to_csv(csv_world / f"{file.stem}.csv.gz", index=False)
+    lazy = load_dataset(csv_world)
+    assert (
+        lazy.stored["usage_events"].csv
+        and lazy.stored["usage_events"].rows == pq.read_metadata(world / "usage_events.parquet").num_rows
+    )
+    dates = monthly_as_of("2024-09-01", "2024-12-01")
+    got, want = build_features(lazy, dates), build_features(load_dataset(world), dates)
+    pd.testing.assert_frame_equal(got.frame, want.frame, check_exact=False, rtol=1e-12, atol=0)
+    assert isinstance(lazy.tables, StoredFrames) and "usage_events" not in lazy.tables.read
 
 
 def test_a_query_beyond_duckdbs_memory_cap_is_one_line(
