@@ -7,8 +7,14 @@ module changes.
 
 - **Tone** of a text follows the account's hidden state in the month it is written: its
   satisfaction and engagement, minus the same churn pressure that drives the next month's
-  cancellations (:func:`simulator.dynamics._churn_terms`), plus noise. Under pressure, some
+  cancellations (:func:`simulator.dynamics._churn_terms`), plus noise. Under pressure, a few
   negative texts name a risk (a competitor, cancelling, the price).
+- **Deciding to leave**: 70% of the accounts that will cancel decide to some months before
+  they do (geometric, mean about three), while their usage may not have fallen yet. From the
+  decision on nearly every survey answer and check-in carries a text, most naming the risk. The
+  decision is drawn from the text's own stream and shows only in the text, so it is what a
+  text signal can know that the other tables cannot; the ground truth's churn probability,
+  which follows the usage-driving state alone, does not know it.
 - **Language**: about a third of the accounts write in Turkish, the rest in English.
 - **Blanks**: a quarter of a content account's survey answers carry a comment and half of its
   CSM check-ins a note; under churn pressure up to four times as many (unhappy customers write).
@@ -28,6 +34,11 @@ TEXT_STREAM = 0x74657874  # "text": the stream's second seed word
 TURKISH_SHARE = 0.35
 COMMENT_SHARE = 0.25  # survey answers with a comment (more under churn pressure)
 NOTE_SHARE = 0.5  # CSM check-ins with a note (more under churn pressure)
+DECIDED_SHARE = 0.7  # accounts that cancel whose decision shows in what they write before
+DECISION_LEAD = 0.35  # geometric: months from the decision to the cancellation's month (mean ~3)
+DECIDED_RISK = 0.85  # share of a decided account's texts that name the risk
+DECIDED_WRITE = 0.9  # share of a decided account's survey answers and check-ins that carry a text
+PRESSURE_RISK = 0.25  # under pressure alone, a negative text names a risk this much less often
 REFERRED_SHARE = 0.2  # purchases that came through a referral
 OPEN_REFERRAL_RATE = 0.012  # referrals per account-month that do not convert, at average engagement
 _US_PER_DAY = 86_400_000_000
@@ -164,17 +175,23 @@ def _write(
     turkish: np.ndarray,
     share: float,
     noise: float,
+    decided: np.ndarray,
+    decide_rng: np.random.Generator,
 ) -> np.ndarray:
-    """One text (or None) per row of accounts ``a`` in months ``k``, its tone from the hidden state."""
+    """One text (or None) per row of accounts ``a`` in months ``k``, its tone from the hidden state
+    (``decided``: the month from which an account has decided to leave, per account; -1 if never)."""
     m = a.size
     pressure = _pressure(comp, a, k)
     sat, e = comp[2, a, k].astype(np.float64), comp[0, a, k].astype(np.float64)
     # The churn pressure weighs most: what customers write is a sharper view of it than any one table.
     tone = 0.25 * sat + 0.15 * e - 1.4 * pressure + (0.05 + 0.2 * noise) * rng.standard_normal(m)
-    risky = (pressure > 0.4) & (rng.random(m) < 0.7)
+    risky = (pressure > 0.4) & (rng.random(m) < 0.7 * PRESSURE_RISK)
     kind = np.where(tone < -0.35, np.where(risky, "risk", "negative"), np.where(tone > 0.3, "positive", "neutral"))
-    # Unhappy customers write more often than content ones (up to four times as often).
-    written = rng.random(m) < share * (1 + 3 * np.minimum(pressure, 1.0))
+    leaving = (decided[a] >= 0) & (k >= decided[a])
+    kind = np.where(leaving & (decide_rng.random(m) < DECIDED_RISK), "risk", kind)
+    # Unhappy customers write more often than content ones (up to four times as often), and so
+    # do those who have decided to leave.
+    written = rng.random(m) < np.where(leaving, DECIDED_WRITE, share * (1 + 3 * np.minimum(pressure, 1.0)))
     pick = rng.random(m)
     out = np.full(m, None, dtype=object)
     for lang in ("en", "tr"):
@@ -183,6 +200,16 @@ def _write(
             idx = np.flatnonzero(rows)
             out[idx] = np.asarray(options, dtype=object)[(pick[idx] * len(options)).astype(np.int64)]
     return out
+
+
+def decision_months(rng: np.random.Generator, cal: Any, churn_day: np.ndarray, open_day: int) -> np.ndarray:
+    """The month from which each account has decided to leave (-1: it never does, or it does not show)."""
+    n = churn_day.size
+    cancels = churn_day < open_day
+    shows = cancels & (rng.random(n) < DECIDED_SHARE)
+    lead = rng.geometric(DECISION_LEAD, n)  # 1, 2, 3... months before the cancellation's month
+    month = cal.month_of(np.where(cancels, churn_day, 0).astype(np.int64))
+    return np.where(shows, np.maximum(month - lead, 0), -1).astype(np.int64)
 
 
 def _account_index(ids: pd.Series) -> np.ndarray:
@@ -215,14 +242,21 @@ def add_text(
     rng = text_rng(seed)
     n = comp.shape[1]
     turkish: np.ndarray = np.asarray(rng.random(n) < TURKISH_SHARE)
+    # Its own stream, so the tone, blanks and referrals draw what they drew before the decision existed.
+    decide_rng = np.random.default_rng(np.random.SeedSequence([int(seed), TEXT_STREAM, 1]))
+    decided = decision_months(decide_rng, cal, churn_day, open_day)
     out = dict(tables)
     surveys = tables["surveys"]
     a = _account_index(surveys["account_id"])
-    comment = _write(rng, COMMENTS, comp, a, _months(surveys["answered_at"], cal), turkish, COMMENT_SHARE, noise)
+    comment = _write(
+        rng, COMMENTS, comp, a, _months(surveys["answered_at"], cal), turkish, COMMENT_SHARE, noise, decided, decide_rng
+    )
     out["surveys"] = surveys.assign(comment=pd.Series(comment, dtype="string", index=surveys.index))
     csm = tables["csm_inputs"]
     a = _account_index(csm["account_id"])
-    note = _write(rng, NOTES, comp, a, _months(csm["recorded_at"], cal), turkish, NOTE_SHARE, noise)
+    note = _write(
+        rng, NOTES, comp, a, _months(csm["recorded_at"], cal), turkish, NOTE_SHARE, noise, decided, decide_rng
+    )
     out["csm_inputs"] = csm.assign(note=pd.Series(note, dtype="string", index=csm.index))
     out["referrals"] = _referrals(rng, cal, comp, paid_start, churn_day, ids, open_day)
     return out
