@@ -139,12 +139,14 @@ def write_features(
             if batches == 1:
                 source = f"({query.sql})"
             else:  # one query per slice of the accounts, each within DuckDB's memory cap, then one sort
+                split = split_by_slice(query, dataset, batches, Path(parts) / "split")
                 for i in range(batches):
                     query.say(f"accounts, batch {i + 1} of {batches}")
+                    read_slice(query.con, split, i)
                     part = Path(parts) / f"part-{i:04d}.parquet"
                     sql = query.sql_for((i, batches))
                     con.execute(f"COPY (SELECT * FROM ({sql})) TO '{_escaped(part)}' (FORMAT parquet)")  # noqa: S608
-                source = f"read_parquet('{_escaped(Path(parts))}/*.parquet')"
+                source = f"read_parquet('{_escaped(Path(parts))}/part-*.parquet')"
             copy = f"COPY (SELECT {cols} FROM {source} {order}) TO '{_escaped(tmp)}' (FORMAT parquet)"  # noqa: S608
             rows = int(con.execute(copy).fetchall()[0][0])  # COPY answers with the rows written
     else:
@@ -188,11 +190,58 @@ def account_batches(dataset: Dataset) -> int:
     return max(1, -(-stored.rows // EVENTS_PER_BATCH)) if stored is not None else 1
 
 
+def slice_of(table: ir.Table, name: str, n: int) -> ir.IntegerValue:
+    """Which of ``n`` slices of the accounts each row's account falls in."""
+    key = table["referrer_account_id" if name == "referrals" else "account_id"]
+    return (key.hash() % n + n) % n  # ibis' hash is signed: a remainder may be negative
+
+
 def in_batch(table: ir.Table, name: str, batch: tuple[int, int]) -> ir.Table:
     """The rows of ``table`` whose account falls in slice ``batch`` = (i, n) of the accounts."""
-    key = table["referrer_account_id" if name == "referrals" else "account_id"]
     i, n = batch
-    return table.filter((key.hash() % n + n) % n == i)  # ibis' hash is signed: a remainder may be negative
+    return table.filter(slice_of(table, name, n) == i)
+
+
+SPLIT_ROWS = EVENTS_PER_BATCH // 10  # a stored table this big is split by slice once, not rescanned per slice
+
+
+def split_by_slice(query: _Query, dataset: Dataset, n: int, folder: Path) -> dict[str, Path]:
+    """Write each big stored table once into ``folder``, one Parquet partition per slice, so that
+    a slice's query reads its own rows instead of scanning every row again. Returns the view
+    name of each split table and its folder; :func:`read_slice` points the views at one slice."""
+    con = query.con.con
+    split: dict[str, Path] = {}
+    for name, stored in dataset.stored.items():
+        if name not in query.tables or (stored.rows <= SPLIT_ROWS and name != "usage_events"):
+            continue
+        table = query.tables[name]
+        view, target = table.get_name(), folder / name
+        query.say(f"{name}: splitting {stored.rows:,} rows into {n} slices of the accounts")
+        sql = query.con.compile(table.mutate(__slice=slice_of(table, name, n)))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        con.execute(f"COPY ({sql}) TO '{_escaped(target)}' (FORMAT parquet, PARTITION_BY (__slice))")
+        for i in range(n):  # a slice without rows still needs a file of the table's columns
+            if not (target / f"__slice={i}").exists():
+                (target / f"__slice={i}").mkdir(parents=True)
+                empty = target / f"__slice={i}" / "empty.parquet"
+                none = f"SELECT * FROM {_ident(view)} LIMIT 0"  # noqa: S608 - a view of our own
+                con.execute(f"COPY ({none}) TO '{_escaped(empty)}' (FORMAT parquet)")
+        split[view] = target
+    return split
+
+
+def read_slice(con: BaseBackend, split: dict[str, Path], i: int) -> None:
+    """Point each split table's view at slice ``i`` of its rows."""
+    for view, target in split.items():
+        files = _escaped(target / f"__slice={i}")
+        con.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {_ident(view)} AS "  # noqa: S608 - paths and names of our own
+            f"SELECT * FROM read_parquet('{files}/*.parquet', hive_partitioning = false)"
+        )
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)
