@@ -107,8 +107,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_features_and_labels_from_storage_equal_the_pandas_path(world: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """It computes the same signals and labels from the files as from pandas frames, reading
-    only the accounts table and the comments' columns into pandas; written by the engine, in one
-    query or in slices of the accounts, they are the same rows."""
+    only the accounts table and the comments' columns into pandas; written by the engine or
+    returned to pandas, in one query or in slices of the accounts, they are the same rows."""
     lazy, eager = load_dataset(world), load_dataset(world, lazy=False)
     assert lazy.lazy and not eager.lazy
     dates = monthly_as_of("2024-05-01", "2025-01-01")
@@ -127,6 +127,7 @@ def test_features_and_labels_from_storage_equal_the_pandas_path(world: Path, mon
     assert builders.account_batches(lazy) == 4
     batched = write_features(lazy, dates, world.parent / "batched.parquet")
     pd.testing.assert_frame_equal(pd.read_parquet(batched.path), pd.read_parquet(written.path))
+    pd.testing.assert_frame_equal(build_features(lazy, dates).frame, got.frame)  # training's frame, in slices
     cut = pd.Timestamp("2024-09-15 12:00", tz="UTC")  # the vocabulary is chosen strictly before a date
     pd.testing.assert_series_equal(
         lazy.event_counts(cut).sort_index(), eager.event_counts(cut).sort_index(), check_names=False
