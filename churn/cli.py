@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from churn import alerts_cmd, config_cmd, drift_cmd, report_cmd, score_cmd, serve_cmd
-from churn.config_cmd import ConfigOption, run_settings, start_engine
+from churn.config_cmd import DATA_HELP, ConfigOption, data_location, run_settings, start_engine
 from churn.console import DEMO_DIR, console, fail, parse_date, progress_bar, user_errors
 
 # Start-up time: the stages (features, training, serving) are imported inside the commands that use
@@ -146,7 +146,7 @@ def _day(value: object) -> str:
 
 @app.command()
 def features(
-    data: Annotated[Path | None, typer.Option(help="Dataset folder or DuckDB file.")] = None,
+    data: Annotated[str | None, typer.Option(help=DATA_HELP)] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Snapshot date(s): YYYY-MM-DD[,YYYY-MM-DD...].")] = None,
     out: Annotated[Path | None, typer.Option(help="Parquet file to write.")] = None,
     engine: Annotated[str, typer.Option(help="duckdb (embedded) or spark.")] = "duckdb",
@@ -167,10 +167,11 @@ def features(
     from features.validation import require_valid
 
     dates = [parse_date(d.strip()) for d in as_of.split(",") if d.strip()]
-    settings = run_settings(config, data)
+    location = data_location(data, engine)
+    settings = run_settings(config, location)
     start_engine(engine, settings)
     with user_errors():
-        dataset = load_dataset(data, mapping=settings.input)
+        dataset = load_dataset(location, mapping=settings.input)
         require_valid(dataset)
         with progress_bar("features") as update:
             # Written by the engine itself: the rows never pass through pandas.
@@ -214,7 +215,7 @@ def print_signal_catalog(lang: str) -> None:
 @app.command()
 def train(
     out: Annotated[Path, typer.Option(help="Model folder to write.")],
-    data: Annotated[Path | None, typer.Option(help="Dataset folder or DuckDB file.")] = None,
+    data: Annotated[str | None, typer.Option(help=DATA_HELP)] = None,
     table: Annotated[
         Path | None, typer.Option(help="Bring your own features: one row per account (CSV/Parquet).")
     ] = None,
@@ -274,7 +275,8 @@ def train(
         fail(f"--outcomes takes churn, renewal and upsell, not {', '.join(unknown) or 'nothing'}", 2)
     if churn_definition not in (None, "contract", "activity"):
         fail(f"--churn-definition must be contract or activity, not {churn_definition!r}", 2)
-    settings = run_settings(config, data)
+    location = data_location(data, engine)
+    settings = run_settings(config, location)
     flags = {"horizon_days": horizon, "churn_definition": churn_definition, "active_days": active_days}
     rules = {**asdict(settings.outcomes), **{k: v for k, v in flags.items() if v is not None}}
     if rules["churn_definition"] == "activity" and names != ("churn",):
@@ -293,11 +295,11 @@ def train(
             start=parse_date(date_from) if date_from else None,
             end=parse_date(date_to) if date_to else None,
         )
-        dataset = load_dataset(data, mapping=settings.input)
+        dataset = load_dataset(location, mapping=settings.input)
         require_valid(dataset)
         run_training(
             dataset,
-            data,
+            location,
             train_config,
             out,
             None if no_mlflow else (tracking_uri or _default_uri(out)),
@@ -322,7 +324,7 @@ def _parse_params(items: list[str]) -> dict[str, str]:
 
 
 def run_training(
-    dataset: object, data: Path, config: object, out: Path, tracking_uri: str | None, *, mapping: object = None
+    dataset: object, data: Path | str, config: object, out: Path, tracking_uri: str | None, *, mapping: object = None
 ) -> object:
     """Train, write the model folder (with its settings.toml), log to MLflow, print the metrics table."""
     from training.artifact import data_fingerprint, write_model_folder
@@ -334,7 +336,7 @@ def run_training(
         result,
         out,
         data_source=str(data),
-        fingerprint=data_fingerprint(Path(data)),
+        fingerprint=data_fingerprint(data),
         mapping=mapping,  # type: ignore[arg-type]
     )
     print_metrics(result)
@@ -561,7 +563,7 @@ def demo_score(
     if as_of is not None:
         backfill = f"{as_of - pd.DateOffset(months=months):%Y-%m-%d}:{as_of:%Y-%m-%d}"
     score_cmd.score(
-        data=world_dir, model=model_dir, out=scores_file, crm_out=crm_file, history=history, backfill=backfill
+        data=str(world_dir), model=model_dir, out=scores_file, crm_out=crm_file, history=history, backfill=backfill
     )
     if history is not None:
         console.rule("5b. alerts: accounts that entered red or fell more than 10 points since the previous run")

@@ -66,7 +66,21 @@ def config(
         )
 
 
-def run_settings(config_file: Path | None, data: Path | None) -> Settings:
+DATA_HELP = "Dataset folder or DuckDB file; with --engine spark also a URI (s3a://...) or a catalog.schema prefix."
+
+
+def data_location(data: str, engine: str) -> Path | str:
+    """``--data`` as a local path, or kept as text when it is a URI or a catalog prefix (Spark only)."""
+    from features.spark_source import is_spark_location
+
+    if not is_spark_location(data):
+        return Path(data)
+    if engine != "spark":
+        fail(f"--data {data} is a URI or a catalog prefix, which only --engine spark reads (or the path is wrong)", 2)
+    return data
+
+
+def run_settings(config_file: Path | None, data: Path | str | None) -> Settings:
     """The settings of a command that reads data on its own: --config, else the data's churn.toml, else defaults."""
     with user_errors():
         if config_file is not None:

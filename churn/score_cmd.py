@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from churn.config_cmd import ConfigOption, scoring_settings, start_engine
+from churn.config_cmd import DATA_HELP, ConfigOption, data_location, scoring_settings, start_engine
 from churn.console import console, err_console, fail, parse_date, progress_bar, user_errors
 
 # Start-up time: the stages (features, training, serving) are imported inside the commands that use
@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pandas loads in about a second: only the commands that use 
 
 
 def score(
-    data: Annotated[Path, typer.Option(help="Dataset folder (CSV/Parquet per table) or DuckDB file.")],
+    data: Annotated[str, typer.Option(help=DATA_HELP)],
     model: Annotated[Path, typer.Option(help="Model folder written by `churn train`.")],
     out: Annotated[Path, typer.Option(help="Scores file: .parquet (default format), .csv or .duckdb.")],
     as_of: Annotated[
@@ -77,7 +77,7 @@ def score(
         start_engine(engine, settings)
         mapping = load_mapping(crm_mapping) if crm_mapping else DEFAULT_MAPPING
         prior = read_scores(previous) if previous else None
-        dataset = load_dataset(data, mapping=settings.input)
+        dataset = load_dataset(data_location(data, engine), mapping=settings.input)
         require_valid(dataset)
         if as_of == "latest":
             end = data_end(dataset)

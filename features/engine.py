@@ -148,6 +148,8 @@ def register_tables(con: BaseBackend, dataset: Dataset, *, prefix: str = "pit_")
         if name not in TABLE_SPECS:
             continue
         stored = dataset.stored.get(name)
+        if stored is not None and stored.on_spark and con.name != "pyspark":
+            raise ValueError(f"{stored.file} is read by Spark only: use the spark engine (--engine spark)")
         # Parquet is read by either engine from its path; a DuckDB file only by DuckDB, so on
         # Spark its tables pass through Arrow like a folder of CSV files.
         if stored is not None and (con.name == "duckdb" or stored.source_table is None):

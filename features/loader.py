@@ -27,7 +27,7 @@ from features.contract import MAX_MAGNITUDE, TABLE_SPECS, ColumnSpec, Kind, Tabl
 from features.csv_files import first_line, header_names, not_utf8, ragged, require_file
 from features.errors import MAX_EXAMPLES, DataError, Problem
 from features.settings import InputMapping
-from features.source import Stored, duckdb_schemas, read_arrow, stored_query, stored_schema
+from features.source import Stored, duckdb_schemas, quoted, read_arrow, stored_query, stored_schema
 from features.times import TIMESTAMP_DTYPE, stamp_from_micros, to_micros
 
 STRING_DTYPE = pd.StringDtype("pyarrow")
@@ -91,7 +91,9 @@ class Dataset:
         if not self.has(table, column):
             return None, None
         if table in self.stored:
-            low, high = stored_query(self.stored[table], f'min("{column}"), max("{column}")')[0]
+            stored = self.stored[table]
+            name = quoted(stored, column)
+            low, high = stored_query(stored, f"min({name}), max({name})")[0]
             return stamp_from_micros(low), stamp_from_micros(high)
         values = self.tables[table][column]
         if not values.notna().any():
@@ -104,11 +106,9 @@ class Dataset:
             return pd.Series(dtype="int64")
         if "usage_events" in self.stored:
             cut = to_micros(before)
-            rows = stored_query(
-                self.stored["usage_events"],
-                "event, count(*)",
-                f"timestamp < {cut} AND event IS NOT NULL GROUP BY event",
-            )
+            stored = self.stored["usage_events"]
+            event, timestamp = quoted(stored, "event"), quoted(stored, "timestamp")
+            rows = stored_query(stored, f"{event}, count(*)", f"{timestamp} < {cut} AND {event} IS NOT NULL GROUP BY 1")
             return pd.Series({str(e): int(n) for e, n in rows}, dtype="int64")
         events = self.tables["usage_events"]
         past = events.loc[events["timestamp"] < before, "event"].dropna().astype(str)
@@ -166,7 +166,8 @@ def load_dataset(
 
     Args:
         path: a folder holding ``<table>.parquet`` or ``<table>.csv`` files, or a DuckDB
-            database file holding tables of those names.
+            database file holding tables of those names; or, as a string, a URI or a
+            ``catalog.schema`` prefix that only Spark reads (:mod:`features.spark_source`).
         strict: raise :class:`DataError` on the first problem instead of returning it.
         mapping: the user's table and column names and date formats (a settings file's
             ``[input]``); by default the contract's names and ISO 8601 dates.
@@ -177,8 +178,16 @@ def load_dataset(
     semicolons, a struct column, a corrupt DuckDB file) raises :class:`DataError` with one
     line naming the file, the table and the column.
     """
-    path = Path(path)
     mapping = mapping or InputMapping()
+    if isinstance(path, str) and lazy:
+        from features.spark_source import is_spark_location, open_spark_dataset  # imports this module
+
+        if is_spark_location(path):
+            dataset = open_spark_dataset(path, mapping)
+            if strict and dataset.problems:
+                raise DataError(dataset.problems)
+            return dataset
+    path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"dataset not found: {path}")
     if path.is_file():
@@ -294,35 +303,53 @@ def _open_stored(path: Path, found: Mapping[str, Path], mapping: InputMapping) -
             continue
         schema, rows = schemas[spec.name]
         file, source_table, label = where[spec.name]
-        renames = mapping.renames(spec.name)
-        targets = set(renames.values())
-        names = [renames.get(c, f"{c} (unmapped)" if c in targets else c) for c in schema.names]
-        columns = {new: old for new, old in zip(names, schema.names, strict=True) if new in spec.column_names}
-        types = {new: schema.field(old).type for new, old in columns.items()}
-        for name, kind in types.items():
-            if pa.types.is_nested(kind):
-                col = spec.column(name)
-                raise DataError(
-                    [
-                        Problem(
-                            spec.name,
-                            name,
-                            f"holds {kind} values in {label}: the contract needs {col.kind} values, "
-                            "not a struct or list",
-                        )
-                    ]
-                )
-        for name in spec.required_columns:
-            if name not in columns:
-                problems.append(Problem(spec.name, name, _missing_column(spec.name, name, names, label, mapping)))
-        header = tuple(schema.names) if source_table is None else ()
-        stored[spec.name] = Stored(
-            spec.name, file, source_table, label, columns, types, _formats(spec, mapping), rows, header
-        )
-        extra = tuple(c for c in names if c not in spec.column_names)
+        entry, table_problems, extra = stored_entry(spec, schema, rows, file, source_table, label, mapping)
+        stored[spec.name] = entry
+        problems += table_problems
         if extra:
             ignored[spec.name] = extra
     return Dataset(StoredFrames(stored, mapping), str(path), tuple(problems), ignored, stored=stored)
+
+
+def stored_entry(
+    spec: TableSpec,
+    schema: pa.Schema,
+    rows: int,
+    path: str,
+    source_table: str | None,
+    label: str,
+    mapping: InputMapping,
+    *,
+    reader: str = "",
+) -> tuple[Stored, list[Problem], tuple[str, ...]]:
+    """One stored table from its schema: how its columns map onto the contract, the required
+    columns it lacks, and the columns the contract does not know; a struct or list column is refused."""
+    renames = mapping.renames(spec.name)
+    targets = set(renames.values())
+    names = [renames.get(c, f"{c} (unmapped)" if c in targets else c) for c in schema.names]
+    columns = {new: old for new, old in zip(names, schema.names, strict=True) if new in spec.column_names}
+    types = {new: schema.field(old).type for new, old in columns.items()}
+    for name, kind in types.items():
+        if pa.types.is_nested(kind):
+            col = spec.column(name)
+            raise DataError(
+                [
+                    Problem(
+                        spec.name,
+                        name,
+                        f"holds {kind} values in {label}: the contract needs {col.kind} values, not a struct or list",
+                    )
+                ]
+            )
+    problems = [
+        Problem(spec.name, name, _missing_column(spec.name, name, names, label, mapping))
+        for name in spec.required_columns
+        if name not in columns
+    ]
+    local_file = source_table is None and not reader
+    header = tuple(schema.names) if local_file else ()
+    entry = Stored(spec.name, path, source_table, label, columns, types, _formats(spec, mapping), rows, header, reader)
+    return entry, problems, tuple(c for c in names if c not in spec.column_names)
 
 
 def read_parquet_file(file: Path, table: str) -> pa.Table:

@@ -20,7 +20,8 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,9 @@ class Stored:
         formats: contract timestamp column -> its ``strftime`` format (default ISO 8601).
         rows: number of rows (from the Parquet footer, the database, or a pass over the CSV).
         header: every column of a CSV file, in order (its reader needs them all).
+        reader: how Spark reads a table only Spark can reach (:mod:`features.spark_source`):
+            ``parquet`` or ``delta`` at the URI ``path``, or ``table``, the catalog table ``path``;
+            empty for a local file or DuckDB table, which either engine reads.
     """
 
     table: str
@@ -63,10 +67,16 @@ class Stored:
     formats: Mapping[str, str]
     rows: int
     header: tuple[str, ...] = ()
+    reader: str = ""
 
     @property
     def csv(self) -> bool:
-        return self.source_table is None and is_csv(self.path)
+        return self.source_table is None and not self.reader and is_csv(self.path)
+
+    @property
+    def on_spark(self) -> bool:
+        """Whether only Spark reads it (a URI, a Delta table or a catalog table)."""
+        return bool(self.reader)
 
     @property
     def spec(self) -> TableSpec:
@@ -198,7 +208,7 @@ def typed_select(stored: Stored, dialect: str, *, keep: tuple[str, ...] = (), ra
         parts.append(f"{expr} AS {_ident(col.name, dialect)}")
     if raw:
         parts.append(f"{ROW}")
-        parts += [f"{_ident(src)} AS {_ident(RAW + name)}" for name, src in stored.columns.items()]
+        parts += [f"{_ident(src, dialect)} AS {_ident(RAW + name, dialect)}" for name, src in stored.columns.items()]
     return ", ".join(parts)
 
 
@@ -224,22 +234,35 @@ def create_duckdb_view(con: Any, name: str, stored: Stored, *, raw: bool = False
     con.execute(f"CREATE OR REPLACE TEMP VIEW {_ident(name)} AS SELECT {select} FROM {relation}")
 
 
-def spark_frame(spark: Any, stored: Stored) -> Any:
-    """``stored`` as a Spark DataFrame in the engine's shape, read by Spark from its path."""
+def spark_source(spark: Any, stored: Stored) -> Any:
+    """``stored`` as Spark reads it, its source columns as they are (a CSV file's as text)."""
     if stored.source_table is not None:
-        raise ValueError(f"the spark engine reads Parquet, not DuckDB files ({stored.file})")
+        raise ValueError(f"the spark engine reads Parquet, CSV, Delta and catalog tables, not DuckDB ({stored.file})")
     from pyspark.sql import functions as f  # only the spark engine needs it installed
 
-    uri = Path(stored.path).resolve().as_uri()
+    if stored.reader == "table":
+        return spark.table(stored.path)
+    if stored.reader == "delta":
+        return spark.read.format("delta").load(stored.path)
+    uri = stored.path if stored.reader else Path(stored.path).resolve().as_uri()
     if stored.csv:  # every cell as text; an empty quoted cell is null, as in DuckDB's reader and pandas
         read = spark.read.options(header=True, sep=",", quote='"', escape='"', encoding="UTF-8", mode="FAILFAST")
         text = read.csv(uri).toDF(*stored.header)  # the names pandas and DuckDB give duplicates
-        raw = text.select(*[f.nullif(f.col(_ident(c, "spark")), f.lit("")).alias(c) for c in stored.header])
-    else:
-        raw = spark.read.parquet(uri)
+        return text.select(*[f.nullif(f.col(_ident(c, "spark")), f.lit("")).alias(c) for c in stored.header])
+    return spark.read.parquet(uri)
+
+
+def spark_frame(spark: Any, stored: Stored, *, raw: bool = False) -> Any:
+    """``stored`` as a Spark DataFrame in the engine's shape, read by Spark where it lies
+    (``raw``: with the source values and row numbers, for validation)."""
+    source = spark_source(spark, stored)
+    if raw:  # a Parquet file's row, as DuckDB numbers it; other sources have no row order to tell
+        parquet = not stored.csv and stored.reader in ("", "parquet")
+        number = "_metadata.row_index" if parquet else "CAST(NULL AS BIGINT)"
+        source = source.selectExpr("*", f"{number} AS {ROW}")
     view = f"churn_raw_{stored.table}"
-    raw.createOrReplaceTempView(view)
-    return spark.sql(f"SELECT {typed_select(stored, 'spark')} FROM {_ident(view, 'spark')}")
+    source.createOrReplaceTempView(view)
+    return spark.sql(f"SELECT {typed_select(stored, 'spark', raw=raw)} FROM {_ident(view, 'spark')}")
 
 
 # --- reading one stored table into pandas, for the small tables a pandas step needs -----------
@@ -250,7 +273,11 @@ def read_arrow(stored: Stored, columns: tuple[str, ...] | None = None) -> pa.Tab
     contract's; the pandas loader does the rest."""
     wanted = stored.column_names if columns is None else [c for c in stored.column_names if c in columns]
     sources = list(dict.fromkeys(stored.columns[c] for c in wanted))
-    if stored.csv:
+    if stored.on_spark:
+        from features.engine import spark_session  # the engine module imports this one
+
+        table = spark_source(spark_session(), stored).select(*[_ident(s, "spark") for s in sources]).toArrow()
+    elif stored.csv:
         with duckdb.connect() as con:
             cols = ", ".join(_ident(s) for s in sources)
             table = con.sql(f"SELECT {cols} FROM {duckdb_csv(stored.path, stored.header)}").to_arrow_table()  # noqa: S608 - quoted names
@@ -282,9 +309,55 @@ def configure_duckdb(con: Any) -> None:
     con.execute(f"SET temp_directory = {_literal(spill.as_posix())}")
 
 
-def stored_query(stored: Stored, select: str, where: str = "") -> list[tuple[Any, ...]]:
-    """``SELECT select FROM <stored, typed> [WHERE where]`` on a scratch DuckDB connection."""
+@dataclass(frozen=True)
+class QueryEngine:
+    """Where queries on stored tables run: a scratch DuckDB connection, or Spark for the tables
+    only Spark reads. ``view`` makes a typed view of a table (``raw``: with sources and rows),
+    ``rows`` runs a query whose answer is small (counts, example rows)."""
+
+    dialect: str
+    view: Callable[[str, Stored, bool], None]
+    rows: Callable[[str], list[tuple[Any, ...]]]
+
+    def q(self, name: str) -> str:
+        """``name`` quoted as an identifier of the dialect."""
+        return _ident(name, self.dialect)
+
+    @property
+    def text(self) -> str:
+        return "STRING" if self.dialect == "spark" else "VARCHAR"
+
+
+@contextmanager
+def query_engine(tables: Iterable[Stored]) -> Iterator[QueryEngine]:
+    """The engine that reads ``tables``: Spark when one of them is only Spark's, else DuckDB."""
+    if any(t.on_spark for t in tables):
+        from features.engine import spark_session  # the engine module imports this one
+
+        spark = spark_session()
+
+        def spark_view(name: str, stored: Stored, raw: bool) -> None:
+            spark_frame(spark, stored, raw=raw).createOrReplaceTempView(name)
+
+        yield QueryEngine("spark", spark_view, lambda sql: [tuple(r) for r in spark.sql(sql).collect()])
+        return
     with duckdb.connect() as con:
         configure_duckdb(con)
-        create_duckdb_view(con, "t", stored)
-        return con.execute(f"SELECT {select} FROM t" + (f" WHERE {where}" if where else "")).fetchall()
+
+        def duckdb_view(name: str, stored: Stored, raw: bool) -> None:
+            create_duckdb_view(con, name, stored, raw=raw)
+
+        yield QueryEngine("duckdb", duckdb_view, lambda sql: con.execute(sql).fetchall())
+
+
+def stored_query(stored: Stored, select: str, where: str = "") -> list[tuple[Any, ...]]:
+    """``SELECT select FROM <stored, typed> [WHERE where]``, on DuckDB or (a table only Spark
+    reads) on Spark; names in ``select`` and ``where`` are quoted with :func:`quoted`."""
+    with query_engine([stored]) as engine:
+        engine.view("t", stored, False)
+        return engine.rows(f"SELECT {select} FROM t" + (f" WHERE {where}" if where else ""))
+
+
+def quoted(stored: Stored, name: str) -> str:
+    """A column name quoted for the engine :func:`stored_query` runs ``stored`` on."""
+    return _ident(name, "spark" if stored.on_spark else "duckdb")

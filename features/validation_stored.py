@@ -1,9 +1,12 @@
-"""The contract's rules on tables left in storage, as DuckDB queries over their files.
+"""The contract's rules on tables left in storage, as engine queries where they lie.
 
 The rules are those :mod:`features.validation` runs with pandera on pandas frames, built from
 the same declarations of :mod:`features.contract`, with the same one-line messages. Each table
 is scanned once for the count of every rule (and its row count and time range); only a rule
-that fails is asked for its first five rows. The typed view of :mod:`features.source` keeps
+that fails is asked for its first five rows. The queries run on DuckDB, or on Spark for tables
+only Spark reads (:mod:`features.spark_source`): the same SQL, quoted for either. A rule with
+a subquery is counted on its own, with ``WHERE``, because Spark allows no subquery inside an
+aggregate. The typed view of :mod:`features.source` keeps
 each source value beside its converted one, so a value that did not convert is found as
 "present in the source, null once converted", exactly what the pandas loader reports.
 """
@@ -13,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import duckdb
 import pandas as pd
 
 from features import messages
@@ -27,7 +29,7 @@ from features.contract import (
     TableSpec,
 )
 from features.errors import MAX_EXAMPLES, Problem, Severity
-from features.source import RAW, ROW, Stored, configure_duckdb, create_duckdb_view
+from features.source import RAW, ROW, QueryEngine, Stored, query_engine
 from features.times import stamp_from_micros, to_micros
 
 MAX = f"{MAX_MAGNITUDE:.0f}"
@@ -43,6 +45,7 @@ class Rule:
     bad: str
     severity: Severity = "error"
     raw: bool = False  # examples show the source values (of values that did not convert), else the converted ones
+    alone: bool = False  # ``bad`` holds a subquery: counted in a query of its own
 
 
 @dataclass(frozen=True)
@@ -52,27 +55,20 @@ class StoredSummary:
     last: pd.Timestamp | None
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _raw(name: str) -> str:
-    return _q(RAW + name)
-
-
-def column_rules(spec: TableSpec, stored: Stored) -> list[Rule]:
+def column_rules(spec: TableSpec, stored: Stored, engine: QueryEngine) -> list[Rule]:
     """Conversion, null, range, magnitude and allowed-value rules of every present column."""
     rules: list[Rule] = []
     checks: list[Rule] = []
+    q = engine.q
     for col in spec.columns:
         if col.name not in stored.columns:
             continue
-        raw, typed = _raw(col.name), _q(col.name)
+        raw, typed = q(RAW + col.name), q(col.name)
         if col.kind in (Kind.TIMESTAMP, Kind.FLOAT, Kind.INT):
             unparsed = f"{raw} IS NOT NULL AND {typed} IS NULL"
             fmt = stored.formats.get(col.name)
             if col.kind is Kind.INT:
-                huge = f"coalesce(abs(TRY_CAST(CAST({raw} AS VARCHAR) AS DOUBLE)) > {MAX}, false)"
+                huge = f"coalesce(abs(TRY_CAST(CAST({raw} AS {engine.text}) AS DOUBLE)) > {MAX}, false)"
                 rules.append(
                     Rule(
                         col.name,
@@ -89,7 +85,9 @@ def column_rules(spec: TableSpec, stored: Stored) -> list[Rule]:
             checks.append(Rule(col.name, (col.name,), "null values in a required column", f"{raw} IS NULL"))
         if spec.unique_key == col.name:
             dupes = f"SELECT {typed} FROM v GROUP BY 1 HAVING count(*) > 1"
-            checks.append(Rule(col.name, (col.name,), "duplicate values in a unique key", f"{typed} IN ({dupes})"))
+            checks.append(
+                Rule(col.name, (col.name,), "duplicate values in a unique key", f"{typed} IN ({dupes})", alone=True)
+            )
         if col.min_value is not None:
             low = col.min_value
             name = "negative values" if low == 0 else f"values below {low:g}"
@@ -107,85 +105,94 @@ def column_rules(spec: TableSpec, stored: Stored) -> list[Rule]:
             )
     for earlier, later in spec.ordered_pairs:
         if {earlier, later} <= set(stored.columns):
-            checks.append(Rule(later, (later, earlier), f"{later} before {earlier}", f"{_q(later)} < {_q(earlier)}"))
+            checks.append(Rule(later, (later, earlier), f"{later} before {earlier}", f"{q(later)} < {q(earlier)}"))
     if spec.name == "surveys" and {"kind", "score"} <= set(stored.columns):
         out = " OR ".join(
-            f"(kind = '{kind}' AND NOT (score BETWEEN {low!r} AND {high!r}))"
+            f"({q('kind')} = '{kind}' AND NOT ({q('score')} BETWEEN {low!r} AND {high!r}))"
             for kind, (low, high) in SURVEY_RANGES.items()
         )
         checks.append(Rule("score", ("score", "kind"), messages.SURVEY_RULE, out))
     return rules + checks
 
 
-def _examples(con: duckdb.DuckDBPyConnection, view: str, spec: TableSpec, rule: Rule, stored: Stored) -> tuple:
+def _examples(engine: QueryEngine, view: str, spec: TableSpec, rule: Rule, stored: Stored) -> tuple:
     keys = [c.name for c in spec.columns if c.kind is Kind.ID and c.required] + list(rule.shown)
     keys = [k for k in dict.fromkeys(keys) if k in stored.columns]
-    cols = ", ".join([ROW, *[_raw(k) if rule.raw else _q(k) for k in keys]])
-    got = con.execute(f"SELECT {cols} FROM {_q(view)} WHERE {rule.bad} ORDER BY {ROW} LIMIT {MAX_EXAMPLES}").fetchall()
+    cols = ", ".join([ROW, *[engine.q(RAW + k) if rule.raw else engine.q(k) for k in keys]])
+    got = engine.rows(f"SELECT {cols} FROM {engine.q(view)} WHERE {rule.bad} ORDER BY {ROW} LIMIT {MAX_EXAMPLES}")
     shown = [(k, not rule.raw and spec.column(k).kind is Kind.TIMESTAMP) for k in keys]
     return tuple(
         {
-            "row": int(r[0]) + 1,
+            **({} if r[0] is None else {"row": int(r[0]) + 1}),  # a table without row order has no row number
             **{k: stamp_from_micros(v) if stamp else v for (k, stamp), v in zip(shown, r[1:], strict=True)},
         }
         for r in got
     )
 
 
-def _check(
-    con: duckdb.DuckDBPyConnection, view: str, spec: TableSpec, stored: Stored, rules: list[Rule]
-) -> list[Problem]:
+def _check(engine: QueryEngine, view: str, spec: TableSpec, stored: Stored, rules: list[Rule]) -> list[Problem]:
     if not rules:
         return []
     # The duplicate rule's subquery reads "v": the table's own view under that name.
-    con.execute(f"CREATE OR REPLACE TEMP VIEW v AS SELECT * FROM {_q(view)}")
-    # fetchall, not fetchone: DuckDB refuses the next query while a result is unfinished.
-    counts = con.execute("SELECT " + ", ".join(f"count_if({r.bad})" for r in rules) + " FROM v").fetchall()[0]
+    engine.rows(f"CREATE OR REPLACE TEMPORARY VIEW v AS SELECT * FROM {engine.q(view)}")
+    together = [r for r in rules if not r.alone]
+    counts = (
+        dict(
+            zip(
+                together,
+                engine.rows("SELECT " + ", ".join(f"count_if({r.bad})" for r in together) + " FROM v")[0],
+                strict=True,
+            )
+        )
+        if together
+        else {}
+    )
+    for rule in rules:
+        if rule.alone:
+            counts[rule] = engine.rows(f"SELECT count(*) FROM v WHERE {rule.bad}")[0][0]
     problems = []
-    for rule, count in zip(rules, counts, strict=True):
-        if count:
-            rows = _examples(con, "v", spec, rule, stored)
-            problems.append(Problem(spec.name, rule.column, rule.message, int(count), rows, rule.severity))
+    for rule in rules:
+        if counts[rule]:
+            rows = _examples(engine, "v", spec, rule, stored)
+            problems.append(Problem(spec.name, rule.column, rule.message, int(counts[rule]), rows, rule.severity))
     return problems
 
 
 def stored_problems(stored: dict[str, Stored], end: pd.Timestamp | None, now: datetime) -> list[Problem]:
     """Every rule of every stored table, then unknown accounts, then the warnings."""
-    with duckdb.connect() as con:
-        configure_duckdb(con)
+    with query_engine(stored.values()) as engine:
         for name, table in stored.items():
-            create_duckdb_view(con, f"check_{name}", table, raw=True)
+            engine.view(f"check_{name}", table, True)
         problems: list[Problem] = []
         for name, table in stored.items():
             spec = TABLE_SPECS[name]
             if spec.required and table.rows == 0:
                 problems.append(Problem(name, None, "required table is empty"))
-            problems += _check(con, f"check_{name}", spec, table, column_rules(spec, table))
-        problems += _unknown_accounts(con, stored)
-        problems += _warnings(con, stored, end, now)
+            problems += _check(engine, f"check_{name}", spec, table, column_rules(spec, table, engine))
+        problems += _unknown_accounts(engine, stored)
+        problems += _warnings(engine, stored, end, now)
     return problems
 
 
-def _unknown_accounts(con: duckdb.DuckDBPyConnection, stored: dict[str, Stored]) -> list[Problem]:
+def _unknown_accounts(engine: QueryEngine, stored: dict[str, Stored]) -> list[Problem]:
     if "accounts" not in stored or "account_id" not in stored["accounts"].columns:
         return []
-    known = "SELECT account_id FROM check_accounts WHERE account_id IS NOT NULL"
+    q = engine.q
+    known = f"SELECT {q('account_id')} FROM check_accounts WHERE {q('account_id')} IS NOT NULL"
     problems = []
     for name, table in stored.items():
         if name == "accounts":
             continue
         rules = [
-            Rule(c, (c,), f"{c} not found in accounts", f"{_q(c)} IS NOT NULL AND {_q(c)} NOT IN ({known})")
+            Rule(c, (c,), f"{c} not found in accounts", f"{q(c)} IS NOT NULL AND {q(c)} NOT IN ({known})", alone=True)
             for c in ACCOUNT_REFERENCES.get(name, ("account_id",))
             if c in table.columns
         ]
-        problems += _check(con, f"check_{name}", TABLE_SPECS[name], table, rules)
+        problems += _check(engine, f"check_{name}", TABLE_SPECS[name], table, rules)
     return problems
 
 
-def _warnings(
-    con: duckdb.DuckDBPyConnection, stored: dict[str, Stored], end: pd.Timestamp | None, now: datetime
-) -> list[Problem]:
+def _warnings(engine: QueryEngine, stored: dict[str, Stored], end: pd.Timestamp | None, now: datetime) -> list[Problem]:
     problems: list[Problem] = []
     if end is not None:
         limit = min(end + pd.Timedelta(days=FUTURE_TOLERANCE_DAYS), pd.Timestamp(now))
@@ -195,8 +202,8 @@ def _warnings(
             if column is None or column not in table.columns:
                 continue
             message = f"rows dated after the newest usage event ({end:%Y-%m-%d %H:%M})"
-            rule = Rule(column, (column,), message, f"{_q(column)} > {cut}", "warning")
-            problems += _check(con, f"check_{name}", TABLE_SPECS[name], table, [rule])
+            rule = Rule(column, (column,), message, f"{engine.q(column)} > {cut}", "warning")
+            problems += _check(engine, f"check_{name}", TABLE_SPECS[name], table, [rule])
     accounts, usage = stored.get("accounts"), stored.get("usage_events")
     if (
         accounts is not None
@@ -204,23 +211,24 @@ def _warnings(
         and "account_id" in usage.columns
         and "account_id" in accounts.columns
     ):
-        used = "SELECT account_id FROM check_usage_events WHERE account_id IS NOT NULL"
-        rule = Rule("account_id", (), "accounts with no usage events", f"account_id NOT IN ({used})", "warning")
-        problems += _check(con, "check_accounts", TABLE_SPECS["accounts"], accounts, [rule])
+        key = engine.q("account_id")
+        used = f"SELECT {key} FROM check_usage_events WHERE {key} IS NOT NULL"
+        message = "accounts with no usage events"
+        rule = Rule("account_id", (), message, f"{key} NOT IN ({used})", "warning", alone=True)
+        problems += _check(engine, "check_accounts", TABLE_SPECS["accounts"], accounts, [rule])
     return problems
 
 
 def summaries(stored: dict[str, Stored]) -> dict[str, StoredSummary]:
     """Rows and time range of each stored table (one scan of its time column)."""
     out = {}
-    with duckdb.connect() as con:
-        configure_duckdb(con)
+    with query_engine(stored.values()) as engine:
         for name, table in stored.items():
             column = TABLE_SPECS[name].time_column
             if column is None or column not in table.columns:
                 out[name] = StoredSummary(table.rows, None, None)
                 continue
-            create_duckdb_view(con, "s", table)
-            low, high = con.execute(f"SELECT min({_q(column)}), max({_q(column)}) FROM s").fetchall()[0]
+            engine.view("s", table, False)
+            low, high = engine.rows(f"SELECT min({engine.q(column)}), max({engine.q(column)}) FROM s")[0]
             out[name] = StoredSummary(table.rows, stamp_from_micros(low), stamp_from_micros(high))
     return out

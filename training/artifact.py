@@ -28,9 +28,13 @@ from training.model_card import render_model_card
 from training.train import TrainingResult
 
 
-def data_fingerprint(path: Path) -> str:
-    """SHA-256 over the dataset's files (names and bytes), or of a single file."""
+def data_fingerprint(path: Path | str) -> str:
+    """SHA-256 over the dataset's files (names and bytes), or of a single file; of the location's
+    text for a dataset only Spark reads (a URI or a catalog prefix, whose bytes are not here)."""
     digest = hashlib.sha256()
+    if isinstance(path, str):
+        digest.update(path.encode())
+        return digest.hexdigest()
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for file in files:
         digest.update(file.name.encode())
