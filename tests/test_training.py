@@ -21,7 +21,7 @@ from training.lgbm import LGBMParams
 from training.model.folder import ModelFolderError, load_model_folder
 from training.outcomes import build_labels
 from training.tracking import log_training_run
-from training.train import TrainConfig, snapshot_dates, split_dates, train
+from training.train import TrainConfig, refit, snapshot_dates, split_dates, train
 
 FAST = TrainConfig(lgbm=LGBMParams(num_boost_round=60, early_stopping_rounds=20), folds=2)
 
@@ -53,6 +53,23 @@ def test_folds_are_ordered_in_time(trained) -> None:
         assert [f["fold"] for f in model.folds] == [f.index for f in folds]
     assert trained.dates["train"] == sorted(trained.frame["as_of"].unique())
     assert set(trained.dates["test"]) == {d for f in folds for d in f.test}
+
+
+def test_modelling_frame_keeps_whole_numbers_in_float32_and_learns_the_same_trees(trained) -> None:
+    """Counts and days are held as float32 (exact), ratios and money as float64; the same frame
+    in float64 gives the same model, tree for tree."""
+    frame = trained.frame
+    narrow = [n for n in trained.spec.numeric if frame[n].dtype == np.float32]
+    wide = [n for n in trained.spec.numeric if frame[n].dtype == np.float64]
+    assert {"active_users_30d", "tickets_90d", "events_all"} <= set(narrow)
+    assert {"arr", "nps", "licence_utilisation"} <= set(wide)
+    widened = frame.astype({n: "float64" for n in narrow})
+    pd.testing.assert_frame_equal(widened[narrow], frame[narrow].astype("float64"))
+    spec = trained.spec
+    labelled = widened[widened["churn"].notna()]
+    rounds = trained.models["churn"].metrics["model"]["best_iteration"]
+    again = refit(labelled, "churn", spec, FAST, int(rounds))
+    assert again.model_to_string() == trained.models["churn"].booster.model_to_string()
 
 
 def test_refusal_says_how_much_history_is_needed(world_dir: Path) -> None:

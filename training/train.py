@@ -44,7 +44,7 @@ from training.lgbm import LGBMParams, train_booster
 from training.metrics import binary_metrics
 from training.model.booster import CalibratedBooster, raw_score
 from training.model.calibrator import Calibrator
-from training.model.matrix import FeatureSpec, infer_spec, to_matrix
+from training.model.matrix import FeatureSpec, exact_float32, infer_spec, to_matrix
 from training.outcomes import OutcomeConfig, build_labels
 from training.reference_profile import build_reference
 from training.scorecard import (
@@ -196,7 +196,8 @@ def build_training_frame(
     labels = build_labels(
         dataset, features.frame[["account_id", "as_of"]], config.outcomes, config.outcome, engine=config.engine
     )
-    frame = pd.concat([features.frame.reset_index(drop=True), labels.drop(columns=["account_id", "as_of"])], axis=1)
+    signals = exact_float32(features.frame.reset_index(drop=True), features.signal_names)
+    frame = pd.concat([signals, labels.drop(columns=["account_id", "as_of"])], axis=1)
     return frame, tuple(s.name for s in features.skipped)
 
 

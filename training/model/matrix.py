@@ -50,6 +50,30 @@ def infer_spec(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> FeatureSpe
     return FeatureSpec(tuple(numeric), categorical)
 
 
+FLOAT32_WHOLE = 2**24  # every whole number up to this magnitude is exact in float32
+
+
+def exact_float32(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """``frame`` with each float column of ``names`` stored as float32 where that loses nothing.
+
+    A column qualifies when every finite value is a whole number of magnitude at most 2**24:
+    counts, days, seats, scores on whole-number scales. Ratios, shares, means and money keep
+    float64. Every value reads back equal (:func:`float_block` widens to float64), so a model
+    learns the same trees; the modelling frame of `churn train`, held for the whole run, shrinks
+    by the share of such columns.
+    """
+    narrowed = {}
+    for name in names:
+        column = frame[name]
+        if column.dtype != np.float64:
+            continue
+        values = column.to_numpy()
+        finite = values[np.isfinite(values)]
+        if np.all(np.abs(finite) <= FLOAT32_WHOLE) and np.array_equal(finite, np.round(finite)):
+            narrowed[name] = column.astype(np.float32)
+    return frame.assign(**narrowed) if narrowed else frame
+
+
 def float_block(frame: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
     """The columns ``names`` of ``frame`` as one float matrix; an absent or unparsable value is NaN.
 
