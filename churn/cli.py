@@ -466,8 +466,9 @@ def demo(
     config: ConfigOption = None,
 ) -> None:
     """Run the whole job on a generated world and print where each output is."""
-    from features.builders import build_features
-    from features.loader import load_dataset, write_frame
+    from features.builders import write_features
+    from features.loader import load_dataset
+    from features.source import duckdb_memory_limit
     from features.validation import data_end, validate_dataset
     from simulator import GeneratorConfig, generate_world, write_world
     from training.outcomes import OutcomeConfig
@@ -495,11 +496,14 @@ def demo(
     assert end is not None
     as_of = end.normalize()
     with progress_bar("features") as update:
-        feature_set = build_features(
-            dataset, [as_of], config=settings.features, progress=lambda message: update(message, 0.5)
+        written = write_features(
+            dataset, [as_of], features_file, config=settings.features, progress=lambda message: update(message, 0.5)
         )
-    write_frame(feature_set.frame, features_file)
-    console.print(f"{len(feature_set.frame):,} accounts x {len(feature_set.signals)} signals at {as_of:%Y-%m-%d}")
+    console.print(
+        f"{written.rows:,} accounts x {len(written.signals)} signals at {as_of:%Y-%m-%d}, computed and written by "
+        f"DuckDB from the Parquet files where they lie (memory cap {duckdb_memory_limit()}); "
+        "the same with --engine spark, or on Spark from a URI or catalog tables (README, Run on Spark)"
+    )
 
     console.rule("4. train churn, renewal and upsell models (time-based validation, MLflow)")
     uri = _default_uri(model_dir)

@@ -300,11 +300,15 @@ def memory_setting(value: str) -> str:
     return value.strip()
 
 
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory cap: ``CHURN_DUCKDB_MEMORY_LIMIT``, else :data:`DUCKDB_MEMORY_LIMIT`."""
+    return memory_setting(os.environ.get("CHURN_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT))
+
+
 def configure_duckdb(con: Any) -> None:
     """UTC, and a memory cap with a spill folder, so big scans stream and spill instead of growing."""
     con.execute("SET TimeZone = 'UTC'")
-    limit = os.environ.get("CHURN_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT)
-    con.execute(f"SET memory_limit = '{memory_setting(limit)}'")
+    con.execute(f"SET memory_limit = '{duckdb_memory_limit()}'")
     spill = Path(tempfile.gettempdir()) / "churn-duckdb-spill"
     con.execute(f"SET temp_directory = {_literal(spill.as_posix())}")
 
