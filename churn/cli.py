@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from churn import alerts_cmd, config_cmd, drift_cmd, report_cmd, score_cmd, serve_cmd
-from churn.config_cmd import DATA_HELP, ConfigOption, data_location, run_settings, start_engine
+from churn.config_cmd import DATA_HELP, ConfigOption, data_location, open_data, run_settings, start_engine
 from churn.console import DEMO_DIR, console, fail, parse_date, progress_bar, user_errors
 
 # Start-up time: the stages (features, training, serving) are imported inside the commands that use
@@ -163,7 +163,6 @@ def features(
     if engine not in ("duckdb", "spark"):
         fail(f"--engine must be duckdb or spark, not {engine!r}", 2)
     from features.builders import write_features
-    from features.loader import load_dataset
     from features.validation import require_valid
 
     dates = [parse_date(d.strip()) for d in as_of.split(",") if d.strip()]
@@ -171,7 +170,7 @@ def features(
     settings = run_settings(config, location)
     start_engine(engine, settings)
     with user_errors():
-        dataset = load_dataset(location, mapping=settings.input)
+        dataset = open_data(location, settings.input)
         require_valid(dataset)
         with progress_bar("features") as update:
             # Written by the engine itself: the rows never pass through pandas.
@@ -263,7 +262,6 @@ def train(
         train_table_command(table, out, id_column, label, positive, time_column, seed, param)
         return
     assert data is not None
-    from features.loader import load_dataset
     from features.validation import require_valid
     from training.lgbm import LGBMParams
     from training.outcomes import OutcomeConfig
@@ -295,7 +293,7 @@ def train(
             start=parse_date(date_from) if date_from else None,
             end=parse_date(date_to) if date_to else None,
         )
-        dataset = load_dataset(location, mapping=settings.input)
+        dataset = open_data(location, settings.input)
         require_valid(dataset)
         run_training(
             dataset,

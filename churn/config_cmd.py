@@ -21,6 +21,7 @@ import typer
 
 from churn.console import console, err_console, fail, user_errors
 from features.settings import (
+    InputMapping,
     Settings,
     data_settings_file,
     example_settings,
@@ -78,6 +79,17 @@ def data_location(data: str, engine: str) -> Path | str:
     if engine != "spark":
         fail(f"--data {data} is a URI or a catalog prefix, which only --engine spark reads (or the path is wrong)", 2)
     return data
+
+
+def open_data(location: Path | str, mapping: InputMapping) -> Any:
+    """The dataset at ``--data``: a local folder or file, or (a URI or catalog prefix) on Spark."""
+    if isinstance(location, str):
+        from features.spark_source import open_spark_dataset
+
+        return open_spark_dataset(location, mapping)
+    from features.loader import load_dataset
+
+    return load_dataset(location, mapping=mapping)
 
 
 def run_settings(config_file: Path | None, data: Path | str | None) -> Settings:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from churn.config_cmd import DATA_HELP, ConfigOption, data_location, scoring_settings, start_engine
+from churn.config_cmd import DATA_HELP, ConfigOption, data_location, open_data, scoring_settings, start_engine
 from churn.console import console, err_console, fail, parse_date, progress_bar, user_errors
 
 # Start-up time: the stages (features, training, serving) are imported inside the commands that use
@@ -49,7 +49,6 @@ def score(
     """Score accounts with churn/renewal/upsell probabilities, health score and explained red flags."""
     import pandas as pd
 
-    from features.loader import load_dataset
     from features.validation import data_end, require_valid
     from features.write_lock import write_locks
     from serving.crm import DEFAULT_MAPPING, load_mapping, write_crm
@@ -77,7 +76,7 @@ def score(
         start_engine(engine, settings)
         mapping = load_mapping(crm_mapping) if crm_mapping else DEFAULT_MAPPING
         prior = read_scores(previous) if previous else None
-        dataset = load_dataset(data_location(data, engine), mapping=settings.input)
+        dataset = open_data(data_location(data, engine), settings.input)
         require_valid(dataset)
         if as_of == "latest":
             end = data_end(dataset)

@@ -18,10 +18,7 @@ In every case ``spark.sql.session.timeZone`` is set to ``UTC``.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Mapping
-from typing import Any
 
 import ibis
 import pandas as pd
@@ -31,7 +28,7 @@ from ibis.backends import BaseBackend
 from features.contract import TABLE_SPECS, Kind
 from features.loader import Dataset
 from features.source import FREE_TEXT, Stored, configure_duckdb, create_duckdb_view, spark_frame
-from features.spark_conf import SESSION_SETTINGS, local_conf, spark_defaults_file, spark_defaults_keys
+from features.spark_session import spark_session
 from features.times import utc_series
 
 ENGINES = ("duckdb", "spark")
@@ -52,53 +49,6 @@ def connect(engine: str = "duckdb") -> BaseBackend:
     if engine == "spark":
         return ibis.pyspark.connect(spark_session())
     raise ValueError(f"unknown engine {engine!r}; use one of {ENGINES}")
-
-
-def spark_session(conf: Mapping[str, str] | None = None) -> Any:
-    """The active Spark session, a Spark Connect session (``SPARK_REMOTE``), or a new local one.
-
-    A new local session gets :func:`features.spark_conf.local_conf`: the defaults, with ``conf``
-    (the settings file's ``[spark]`` table) over them and Spark's own configuration
-    (``spark-defaults.conf``, ``spark-submit --conf``) over both. ``conf`` does not change an
-    active or remote session, except its ``spark.sql.*`` runtime settings on a remote one.
-    """
-    try:  # imported here: PySpark is an optional extra (`.[spark]`), absent from the default install
-        from pyspark.sql import SparkSession
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise RuntimeError("the spark engine needs PySpark: pip install 'churn-health[spark]'") from exc
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        session = active
-    elif os.environ.get("SPARK_REMOTE"):
-        session = SparkSession.builder.remote(os.environ["SPARK_REMOTE"]).getOrCreate()
-        for key, value in (conf or {}).items():
-            if key.startswith("spark.sql."):  # the rest is the server's, fixed when it started
-                session.conf.set(key, value)
-    else:
-        # Local Python workers must run this interpreter, which has the project's packages.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        builder = SparkSession.builder
-        for key, value in local_conf(conf or {}, _spark_own_keys()).items():
-            builder = builder.config(key, value)
-        session = builder.getOrCreate()
-    for key, value in SESSION_SETTINGS.items():
-        session.conf.set(key, value)
-    return session
-
-
-def _spark_own_keys() -> set[str]:
-    """The keys Spark's own configuration sets for a session about to start (they win over ours)."""
-    keys = set()
-    found = spark_defaults_file()
-    if found is not None:
-        keys |= spark_defaults_keys(found.read_text(encoding="utf-8"))
-    if os.environ.get("PYSPARK_GATEWAY_PORT"):  # under spark-submit: its JVM runs, with its --conf
-        from pyspark import SparkConf, SparkContext
-
-        # Connects to spark-submit's JVM (starts none), so that SparkConf reads the JVM's settings.
-        SparkContext._ensure_initialized()
-        keys |= {key for key, _ in SparkConf().getAll()}
-    return keys
 
 
 def to_micros(values: pd.Series) -> pa.Array:

@@ -166,8 +166,8 @@ def load_dataset(
 
     Args:
         path: a folder holding ``<table>.parquet`` or ``<table>.csv`` files, or a DuckDB
-            database file holding tables of those names; or, as a string, a URI or a
-            ``catalog.schema`` prefix that only Spark reads (:mod:`features.spark_source`).
+            database file holding tables of those names (a URI or a catalog prefix, which
+            only Spark reads: :func:`features.spark_source.open_spark_dataset`).
         strict: raise :class:`DataError` on the first problem instead of returning it.
         mapping: the user's table and column names and date formats (a settings file's
             ``[input]``); by default the contract's names and ISO 8601 dates.
@@ -179,14 +179,6 @@ def load_dataset(
     line naming the file, the table and the column.
     """
     mapping = mapping or InputMapping()
-    if isinstance(path, str) and lazy:
-        from features.spark_source import is_spark_location, open_spark_dataset  # imports this module
-
-        if is_spark_location(path):
-            dataset = open_spark_dataset(path, mapping)
-            if strict and dataset.problems:
-                raise DataError(dataset.problems)
-            return dataset
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"dataset not found: {path}")

@@ -274,7 +274,7 @@ def read_arrow(stored: Stored, columns: tuple[str, ...] | None = None) -> pa.Tab
     wanted = stored.column_names if columns is None else [c for c in stored.column_names if c in columns]
     sources = list(dict.fromkeys(stored.columns[c] for c in wanted))
     if stored.on_spark:
-        from features.engine import spark_session  # the engine module imports this one
+        from features.spark_session import spark_session  # PySpark is optional
 
         table = spark_source(spark_session(), stored).select(*[_ident(s, "spark") for s in sources]).toArrow()
     elif stored.csv:
@@ -336,7 +336,7 @@ class QueryEngine:
 def query_engine(tables: Iterable[Stored]) -> Iterator[QueryEngine]:
     """The engine that reads ``tables``: Spark when one of them is only Spark's, else DuckDB."""
     if any(t.on_spark for t in tables):
-        from features.engine import spark_session  # the engine module imports this one
+        from features.spark_session import spark_session  # PySpark is optional
 
         spark = spark_session()
 

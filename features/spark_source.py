@@ -28,6 +28,7 @@ from features.errors import DataError, Problem
 from features.loader import Dataset, StoredFrames, stored_entry
 from features.settings import InputMapping
 from features.source import Stored, spark_source
+from features.spark_session import spark_session
 
 URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 PREFIX = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*){1,2}$")  # catalog.schema, or a schema in a named catalog
@@ -41,7 +42,6 @@ def is_spark_location(data: str | Path) -> bool:
 
 def open_spark_dataset(location: str, mapping: InputMapping | None = None) -> Dataset:
     """The dataset at ``location`` with every table left where Spark reads it."""
-    from features.engine import spark_session  # the engine imports the loader, which this module extends
 
     mapping = mapping or InputMapping()
     spark = spark_session()

@@ -12,6 +12,7 @@ from worlds import generated_world
 
 from features.builders import build_features, monthly_as_of
 from features.loader import load_dataset
+from features.spark_source import open_spark_dataset
 from features.validation import validate_dataset
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -53,7 +54,7 @@ def test_features_from_a_uri_and_from_the_catalog_equal_duckdb_on_the_files(spar
     dates = monthly_as_of("2024-06-01", "2025-01-01")
     want = build_features(load_dataset(world), dates).frame
     for location in (lake.as_uri(), "spark_catalog.crm_lake"):
-        dataset = load_dataset(location)
+        dataset = open_spark_dataset(location)
         assert dataset.lazy and all(t.on_spark for t in dataset.stored.values()), location
         assert set(dataset.stored) == set(TABLES)
         assert dataset.stored["usage_events"].rows == len(pd.read_parquet(world / "usage_events.parquet"))
@@ -81,7 +82,7 @@ def test_broken_tables_on_spark_get_the_messages_duckdb_gives(spark, world: Path
     lake = tmp_path / "lake"
     copy_to_lake(spark, broken, lake, parts=1)  # one part file: the same row numbers as the local file
     on_duckdb = validate_dataset(load_dataset(broken)).problems
-    on_spark = validate_dataset(load_dataset(lake.as_uri())).problems
+    on_spark = validate_dataset(open_spark_dataset(lake.as_uri())).problems
     assert len(on_duckdb) >= 4
     assert [str(p) for p in on_spark] == [str(p) for p in on_duckdb]
 
