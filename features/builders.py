@@ -44,7 +44,7 @@ from features.builders_text import referral_parts, text_parts
 from features.builders_usage import dedupe_events, usage_parts
 from features.builders_vocab import key_events_absent, resolve_vocabulary, vocabulary_formulas, vocabulary_parts
 from features.config import FeatureConfig
-from features.engine import connect, register_frame, register_tables
+from features.engine import connect, engine_for, register_frame, register_tables
 from features.loader import Dataset
 from features.rules import spine as snapshot_spine
 from features.signals import KEY_EVENT_SIGNALS, SIGNALS_BY_NAME, TEXT_SIGNALS, Signal, SkippedSignal, split_available
@@ -309,7 +309,7 @@ def _prepare(
         raise ValueError("as_of must hold at least one snapshot date")
     config = resolve_vocabulary(dataset, config, max(stamps))
     signals, skipped = available_signals(dataset, config, max(stamps))
-    con = con or connect(engine)
+    con = con or connect(engine_for(dataset, engine))
     say(f"registering {len(dataset.tables)} tables on {con.name}")
     tables = register_tables(con, dataset)
     release = _nothing

@@ -51,6 +51,12 @@ def connect(engine: str = "duckdb") -> BaseBackend:
     raise ValueError(f"unknown engine {engine!r}; use one of {ENGINES}")
 
 
+def engine_for(dataset: Dataset, engine: str) -> str:
+    """``engine``, or "spark" when a table of the dataset is one only Spark reads (a URI, a catalog
+    table): a step that defaults to DuckDB (the scoring population, labels, KPIs) follows the data."""
+    return "spark" if any(t.on_spark for t in dataset.stored.values()) else engine
+
+
 def to_micros(values: pd.Series) -> pa.Array:
     """UTC timestamps as int64 microseconds since the epoch (nulls stay null)."""
     return pa.Array.from_pandas(utc_series(values)).cast(pa.int64())

@@ -30,7 +30,7 @@ from ibis.backends import BaseBackend
 
 from features.config import KPIConfig
 from features.contract import SEGMENTS
-from features.engine import connect, register_frame, register_tables
+from features.engine import connect, engine_for, register_frame, register_tables
 from features.kpi_exprs import GROUPS, engagement_inputs
 from features.loader import Dataset
 from features.signals import NO_KEY_EVENTS, Requirement, SkippedSignal, missing_requirement, split_present
@@ -371,7 +371,7 @@ def compute_kpis(
         raise ValueError(f"the data ({first:%Y-%m-%d} to {last:%Y-%m-%d}) hold no whole calendar month")
     present = dataset.present_columns()
     kpis, skipped = split_kpis(present, config)
-    con = con or connect(engine)
+    con = con or connect(engine_for(dataset, engine))
     say(f"registering tables on {con.name}", 0.05)
     tables = register_tables(con, dataset, prefix="kpi_")
     month_frame = {"month": micros_list(stamps), "month_end": micros_list(m + pd.offsets.MonthBegin(1) for m in stamps)}

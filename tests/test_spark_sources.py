@@ -14,6 +14,7 @@ from features.builders import build_features, monthly_as_of
 from features.loader import load_dataset
 from features.spark_source import open_spark_dataset
 from features.validation import validate_dataset
+from training.outcomes import eligible
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 TABLES = (
@@ -45,7 +46,8 @@ def copy_to_lake(spark, world: Path, lake: Path, parts: int) -> None:
 
 def test_features_from_a_uri_and_from_the_catalog_equal_duckdb_on_the_files(spark, world: Path, tmp_path: Path) -> None:
     """Spark reads the tables where they lie, from a folder URI or from catalog tables, and
-    computes the features DuckDB computes from the local files; no table passes through pandas."""
+    computes the features and the scoring population DuckDB computes from the local files; no
+    table passes through pandas."""
     lake = tmp_path / "lake"
     copy_to_lake(spark, world, lake, parts=3)
     spark.sql(f"CREATE DATABASE IF NOT EXISTS crm_lake LOCATION '{(tmp_path / 'warehouse').as_uri()}'")
@@ -62,6 +64,8 @@ def test_features_from_a_uri_and_from_the_catalog_equal_duckdb_on_the_files(spar
         assert not [p for p in report.problems if p.severity == "error"], report.problems
         got = build_features(dataset, dates, engine="spark").frame
         pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9, atol=1e-9)
+        snaps = want[["account_id", "as_of"]]  # the scoring population, asked without naming an engine
+        assert (eligible(dataset, snaps) == eligible(load_dataset(world), snaps)).all()
         assert dataset.tables.read == [], "no whole table was read into pandas"
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from features.domain import OutcomeRules
-from features.engine import connect, register_frame, register_tables, to_micros
+from features.engine import connect, engine_for, register_frame, register_tables, to_micros
 from features.errors import DataError, Problem
 from features.loader import Dataset
 from features.rules import NEVER, active_at, coverage_blocks
@@ -107,7 +107,7 @@ def _query(dataset: Dataset, snapshots: pd.DataFrame, config: OutcomeConfig, eng
     end = data_end(dataset)
     if end is None:
         raise DataError([Problem("usage_events", "timestamp", "no dated rows: cannot tell where the data ends")])
-    con = connect(engine)
+    con = connect(engine_for(dataset, engine))
     tables = register_tables(con, dataset, prefix="outcome_")
     frame = {
         "pos": np.arange(len(snapshots), dtype="int64"),
