@@ -6,8 +6,9 @@ With ``--engine spark``, ``--data`` may name
   ``hdfs://...``, ``file:///data/crm``): each contract table is ``<table>.parquet`` there (a
   file, or a folder of part files as Spark writes them), or a Delta table in the folder
   ``<table>`` (it has a ``_delta_log``; reading it needs ``delta-spark`` on the session);
-* a ``catalog.schema`` prefix (or ``schema.`` nothing else: one dot at least): each contract
-  table is the catalog table ``<prefix>.<table>`` (Hive, Unity, Glue or Delta tables alike).
+* a ``catalog.schema`` prefix (``spark_catalog.crm`` for a schema of Spark's own catalog):
+  each contract table is the catalog table ``<catalog>.<schema>.<table>`` (Hive, Unity, Glue or
+  Delta tables alike).
 
 The settings file's ``[input]`` names apply (``tables.usage_events = "events_export"`` reads
 ``events_export.parquet`` or ``<prefix>.events_export``). Only schemas and row counts are read
@@ -31,7 +32,7 @@ from features.source import Stored, spark_source
 from features.spark_session import spark_session
 
 URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-PREFIX = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*){1,2}$")  # catalog.schema, or a schema in a named catalog
+PREFIX = re.compile(r"^[A-Za-z_]\w*\.[A-Za-z_]\w*$")  # catalog.schema: the dot tells it from a folder name
 
 
 def is_spark_location(data: str | Path) -> bool:
@@ -42,7 +43,6 @@ def is_spark_location(data: str | Path) -> bool:
 
 def open_spark_dataset(location: str, mapping: InputMapping | None = None) -> Dataset:
     """The dataset at ``location`` with every table left where Spark reads it."""
-
     mapping = mapping or InputMapping()
     spark = spark_session()
     catalog = not URI.match(location)
