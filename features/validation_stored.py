@@ -135,18 +135,11 @@ def _check(engine: QueryEngine, view: str, spec: TableSpec, stored: Stored, rule
         return []
     # The duplicate rule's subquery reads "v": the table's own view under that name.
     engine.rows(f"CREATE OR REPLACE TEMPORARY VIEW v AS SELECT * FROM {engine.q(view)}")
-    together = [r for r in rules if not r.alone]
-    counts = (
-        dict(
-            zip(
-                together,
-                engine.rows("SELECT " + ", ".join(f"count_if({r.bad})" for r in together) + " FROM v")[0],
-                strict=True,
-            )
-        )
-        if together
-        else {}
-    )
+    together = [r for r in rules if not r.alone]  # one scan counts them all
+    counts: dict[Rule, int] = {}
+    if together:
+        found = engine.rows("SELECT " + ", ".join(f"count_if({r.bad})" for r in together) + " FROM v")[0]
+        counts.update(zip(together, found, strict=True))
     for rule in rules:
         if rule.alone:
             counts[rule] = engine.rows(f"SELECT count(*) FROM v WHERE {rule.bad}")[0][0]
