@@ -193,10 +193,14 @@ def _shipped(spark: Any, files: dict[str, bytes]) -> Callable[[], dict[str, byte
 
 
 def _executor_scorer(version: str, files: dict[str, bytes]) -> Scorer:
+    """The worker's scorer of ``version``, loaded once from the shipped files. The folder is only
+    where the files are checked and read: the loaded scorer holds everything, so it goes at once
+    (Spark may kill a Python worker at any time, and nothing would remove it then)."""
     scorer = _EXECUTOR_SCORERS.get(version)
     if scorer is None:
-        folder = Path(tempfile.mkdtemp(prefix=f"churn-model-{version}-"))
-        for name, data in files.items():
-            (folder / name).write_bytes(data)
-        scorer = _EXECUTOR_SCORERS[version] = Scorer.load(folder)
+        with tempfile.TemporaryDirectory(prefix=f"churn-model-{version}-") as unpacked:
+            folder = Path(unpacked)
+            for name, data in files.items():
+                (folder / name).write_bytes(data)
+            scorer = _EXECUTOR_SCORERS[version] = Scorer.load(folder)
     return scorer
