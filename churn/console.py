@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -15,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from features.errors import DataError
-from features.source import DUCKDB_MEMORY_LIMIT
+from features.source import duckdb_memory_limit
 from features.spark_conf import spark_failure
 from features.write_lock import TargetBusy
 
@@ -41,7 +40,7 @@ def user_errors() -> Iterator[None]:
     except (FileNotFoundError, NotADirectoryError, ValueError, TargetBusy) as exc:
         fail(str(exc), 2)
     except duckdb.OutOfMemoryException as exc:
-        limit = os.environ.get("CHURN_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT)
+        limit = duckdb_memory_limit()  # valid: the connection that ran out was configured with it
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         fail(f"DuckDB ran out of its memory cap ({limit}; set CHURN_DUCKDB_MEMORY_LIMIT to raise it): {first}", 1)
     except Exception as exc:

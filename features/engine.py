@@ -27,7 +27,7 @@ from ibis.backends import BaseBackend
 
 from features.contract import TABLE_SPECS, Kind
 from features.loader import Dataset
-from features.source import FREE_TEXT, Stored, configure_duckdb, create_duckdb_view, spark_frame
+from features.source import FREE_TEXT, Stored, configure_duckdb, create_duckdb_view, dialect_of, spark_frame
 from features.spark_session import spark_session
 from features.times import utc_series
 
@@ -54,7 +54,7 @@ def connect(engine: str = "duckdb") -> BaseBackend:
 def engine_for(dataset: Dataset, engine: str) -> str:
     """``engine``, or "spark" when a table of the dataset is one only Spark reads (a URI, a catalog
     table): a step that defaults to DuckDB (the scoring population, labels, KPIs) follows the data."""
-    return "spark" if any(t.on_spark for t in dataset.stored.values()) else engine
+    return "spark" if dialect_of(dataset.stored.values()) == "spark" else engine
 
 
 def to_micros(values: pd.Series) -> pa.Array:

@@ -198,9 +198,7 @@ def load_dataset(
     for spec in TABLE_SPECS.values():
         if spec.name not in raw:
             if spec.required:
-                problems.append(
-                    Problem(spec.name, None, f"required table is missing ({_looked_for(path, spec.name, mapping)})")
-                )
+                problems.append(missing_table(spec.name, _looked_for(path, spec.name, mapping)))
             continue
         # pop: the raw Arrow table is freed as soon as its typed frame exists.
         table, _ = rename_columns(raw.pop(spec.name), mapping.renames(spec.name))
@@ -219,6 +217,11 @@ def load_dataset(
     if strict and problems:
         raise DataError(problems)
     return dataset
+
+
+def missing_table(table: str, looked_for: str) -> Problem:
+    """A required table that is not there, and where it was looked for."""
+    return Problem(table, None, f"required table is missing ({looked_for})")
 
 
 def _looked_for(path: Path, table: str, mapping: InputMapping) -> str:
@@ -289,9 +292,7 @@ def _open_stored(path: Path, found: Mapping[str, Path], mapping: InputMapping) -
     for spec in TABLE_SPECS.values():
         if spec.name not in schemas:
             if spec.required:
-                problems.append(
-                    Problem(spec.name, None, f"required table is missing ({_looked_for(path, spec.name, mapping)})")
-                )
+                problems.append(missing_table(spec.name, _looked_for(path, spec.name, mapping)))
             continue
         schema, rows = schemas[spec.name]
         file, source_table, label = where[spec.name]

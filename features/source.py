@@ -332,10 +332,15 @@ class QueryEngine:
         return "STRING" if self.dialect == "spark" else "VARCHAR"
 
 
+def dialect_of(tables: Iterable[Stored]) -> str:
+    """The engine that reads ``tables``: "spark" when one of them is only Spark's, else "duckdb"."""
+    return "spark" if any(t.on_spark for t in tables) else "duckdb"
+
+
 @contextmanager
 def query_engine(tables: Iterable[Stored]) -> Iterator[QueryEngine]:
-    """The engine that reads ``tables``: Spark when one of them is only Spark's, else DuckDB."""
-    if any(t.on_spark for t in tables):
+    """The engine that reads ``tables`` (:func:`dialect_of`), for queries on them."""
+    if dialect_of(tables) == "spark":
         from features.spark_session import spark_session  # PySpark is optional
 
         spark = spark_session()
@@ -364,4 +369,4 @@ def stored_query(stored: Stored, select: str, where: str = "") -> list[tuple[Any
 
 def quoted(stored: Stored, name: str) -> str:
     """A column name quoted for the engine :func:`stored_query` runs ``stored`` on."""
-    return _ident(name, "spark" if stored.on_spark else "duckdb")
+    return _ident(name, dialect_of([stored]))

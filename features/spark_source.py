@@ -26,7 +26,7 @@ from typing import Any
 
 from features.contract import TABLE_SPECS
 from features.errors import DataError, Problem
-from features.loader import Dataset, StoredFrames, stored_entry
+from features.loader import Dataset, StoredFrames, missing_table, stored_entry
 from features.settings import InputMapping
 from features.source import Stored, spark_source
 from features.spark_session import spark_session
@@ -56,7 +56,7 @@ def open_spark_dataset(location: str, mapping: InputMapping | None = None) -> Da
         if found is None:
             if spec.required:
                 where = f"no table {base}.{stem} in Spark's catalog" if catalog else f"no {stem}.parquet in {base}"
-                problems.append(Problem(spec.name, None, f"required table is missing ({where})"))
+                problems.append(missing_table(spec.name, where))
             continue
         reader, path, label = found
         probe = Stored(spec.name, path, None, label, {}, {}, {}, 0, reader=reader)
