@@ -268,6 +268,8 @@ def test_the_page_is_self_contained_and_shows_every_chart_as_svg_and_png(made) -
 def test_the_page_renders_in_a_browser(made) -> None:
     """Headless Chromium draws every chart with a real size and loads nothing but the file itself."""
     webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.support.ui import WebDriverWait
+
     browser, driver_bin = shutil.which("chromium") or shutil.which("google-chrome"), shutil.which("chromedriver")
     if not browser or not driver_bin:
         pytest.skip("no Chromium and chromedriver on this machine")
@@ -276,8 +278,16 @@ def test_the_page_renders_in_a_browser(made) -> None:
         options.add_argument(flag)
     options.binary_location = browser
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_bin))
+    expected = made["html"].count("<svg")
     try:
         driver.get(made["path"].as_uri())
+        # A loaded CI machine once returned from get() with 11 of 16 charts parsed: wait for the whole page.
+        WebDriverWait(driver, 60).until(
+            lambda d: (
+                d.execute_script("return document.readyState === 'complete' && document.querySelectorAll('svg').length")
+                == expected
+            )
+        )
         heights = driver.execute_script(
             "return [...document.querySelectorAll('figure svg')].map(e => e.getBoundingClientRect().height)"
         )
@@ -285,7 +295,7 @@ def test_the_page_renders_in_a_browser(made) -> None:
         shot = Image.open(BytesIO(driver.get_screenshot_as_png()))
     finally:
         driver.quit()
-    assert len(heights) == made["html"].count("<svg") and min(heights) > 100
+    assert len(heights) == expected and min(heights) > 100
     assert resources == 0
     assert np.asarray(shot.convert("L"), dtype=float).std() > 10
 
