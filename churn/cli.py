@@ -250,6 +250,13 @@ def train(
             help="Snapshot cadence: auto (monthly if the history allows, else 2W, else 1W), 1M, 2W, 1W or 7D."
         ),
     ] = "auto",
+    linear_start: Annotated[
+        str,
+        typer.Option(
+            help="Boost each outcome's trees from a linear start: auto (when it early-stops to a lower "
+            "held-out log loss), on or off."
+        ),
+    ] = "auto",
 ) -> None:
     """Train churn, renewal and upsell models (or a model on your own feature table).
 
@@ -290,6 +297,7 @@ def train(
             seed=seed,
             engine=engine,
             every=every,
+            linear_start=linear_start,
             start=parse_date(date_from) if date_from else None,
             end=parse_date(date_to) if date_to else None,
         )

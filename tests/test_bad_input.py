@@ -186,3 +186,10 @@ def test_a_parameter_of_the_wrong_type_is_named(tmp_path: Path) -> None:
     data = folder(tmp_path, accounts=ACCOUNTS)
     line = refusal(["train", "--data", str(data), "--out", str(tmp_path / "m"), "--param", "num_leaves=abc"])
     assert "LightGBM parameter num_leaves takes an integer, not 'abc'" in line
+
+
+def test_an_unknown_linear_start_is_named(tmp_path: Path) -> None:
+    """It says which choices --linear-start takes."""
+    data = folder(tmp_path, accounts=ACCOUNTS)
+    line = refusal(["train", "--data", str(data), "--out", str(tmp_path / "m"), "--linear-start", "maybe"])
+    assert "linear_start takes auto, on, off, not 'maybe'" in line

@@ -21,7 +21,7 @@ from training.lgbm import LGBMParams
 from training.model.folder import ModelFolderError, load_model_folder
 from training.outcomes import build_labels
 from training.tracking import log_training_run
-from training.train import TrainConfig, refit, snapshot_dates, split_dates, train
+from training.train import TrainConfig, Trees, refit, snapshot_dates, split_dates, train
 
 FAST = TrainConfig(lgbm=LGBMParams(num_boost_round=60, early_stopping_rounds=20), folds=2)
 
@@ -67,8 +67,9 @@ def test_modelling_frame_keeps_whole_numbers_in_float32_and_learns_the_same_tree
     pd.testing.assert_frame_equal(widened[narrow], frame[narrow].astype("float64"))
     spec = trained.spec
     labelled = widened[widened["churn"].notna()]
-    rounds = trained.models["churn"].metrics["model"]["best_iteration"]
-    again = refit(labelled, "churn", spec, FAST, int(rounds))
+    chosen = trained.models["churn"].metrics["model"]
+    trees = Trees(int(chosen["best_iteration"]), bool(chosen["linear_start"]))
+    again = refit(labelled, "churn", spec, FAST, trees)
     assert again.model_to_string() == trained.models["churn"].booster.model_to_string()
 
 

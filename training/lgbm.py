@@ -70,8 +70,10 @@ def train_booster(
     y_valid: np.ndarray,
     params: LGBMParams,
     seed: int,
+    start: lgb.Booster | None = None,
 ) -> lgb.Booster:
-    """Fit on the train fold, early-stopping on the validation fold."""
+    """Fit on the train fold, early-stopping on the validation fold; boosting continues from
+    ``start``'s trees when given (:mod:`training.linear_start`), which stay in the booster."""
     train = lgb.Dataset(x_train, label=y_train, free_raw_data=False)
     valid = lgb.Dataset(x_valid, label=y_valid, reference=train, free_raw_data=False)
     return lgb.train(
@@ -79,5 +81,6 @@ def train_booster(
         train,
         num_boost_round=params.num_boost_round,
         valid_sets=[valid],
+        init_model=start,
         callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
     )

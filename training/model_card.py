@@ -62,7 +62,11 @@ def render_model_card(result: TrainingResult, metrics: dict[str, Any], manifest:
             f"Rows: the served model learned from {rows['train']:,}; held-out fold rows {rows['test']:,}; "
             f"test positive rate {outcome['model']['positive_rate']:.3f}; calibration: "
             f"{outcome['calibration']['method']}, fitted on the folds' held-out scores (cross-fitted over the "
-            "folds for these metrics).\n\n" + metrics_table(outcome) + _fold_rows(outcome)
+            "folds for these metrics). Model: "
+            + _model_kind(outcome["model"])
+            + ".\n\n"
+            + metrics_table(outcome)
+            + _fold_rows(outcome)
         )
     if getattr(result, "scorecard", None) is not None:
         sections.append(health_score_section(result.scorecard))
@@ -93,6 +97,13 @@ def backtest_section(metrics: dict[str, Any]) -> str:
             f"{f['test_from']} to {f['test_to']} ({_dates(f['test_dates'])}) |"
         )
     return "\n".join(lines)
+
+
+def _model_kind(model: dict[str, Any]) -> str:
+    trees = int(model.get("best_iteration", 0))
+    if model.get("linear_start"):
+        return f"{trees} boosted trees from a linear start (it early-stopped to a lower held-out log loss)"
+    return f"{trees} boosted trees"
 
 
 def _dates(n: int) -> str:

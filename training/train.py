@@ -41,6 +41,7 @@ from training.backtest import (
 from training.baselines import equal_weight_health, fit_logistic, logistic_risk
 from training.calibration import choose_calibrator
 from training.lgbm import LGBMParams, train_booster
+from training.linear_start import fit_linear_start
 from training.metrics import binary_metrics
 from training.model.booster import CalibratedBooster, raw_score
 from training.model.calibrator import Calibrator
@@ -63,6 +64,7 @@ FAMILIES = ("model", "logistic", "equal_weight")
 ARR = "arr_at_as_of"  # revenue weight for "ARR at risk captured"; never a model input
 STOP_SHARE = 0.2  # share of accounts whose training snapshots early-stop the newest fold's booster
 CADENCE_WORDS = {"1M": "monthly", "2W": "two-weekly", "1W": "weekly", "7D": "weekly"}
+LINEAR_STARTS = ("auto", "on", "off")  # auto: whichever early-stops to the lower held-out log loss
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,12 @@ class TrainConfig:
     end: date | None = None  # last snapshot date; default: the last one the data settles
     engine: str = "duckdb"
     scorecard: ScorecardConfig = field(default_factory=ScorecardConfig)
+    linear_start: str = "auto"  # boost from a linear start (training.linear_start): auto, on or off
 
     def __post_init__(self) -> None:
         check_cadence(self.every)
+        if self.linear_start not in LINEAR_STARTS:
+            raise ValueError(f"TrainConfig.linear_start takes {', '.join(LINEAR_STARTS)}, not {self.linear_start!r}")
         if self.folds < 1:
             raise ValueError(f"TrainConfig.folds must be at least 1, got {self.folds}")
 
@@ -201,28 +206,48 @@ def build_training_frame(
     return frame, tuple(s.name for s in features.skipped)
 
 
-def choose_rounds(name: str, train_rows: pd.DataFrame, spec: FeatureSpec, config: TrainConfig) -> int:
-    """The number of trees: early stopping on the newest fold's training dates, holding out a share
-    of the accounts (all their snapshots), so no account is on both sides."""
+@dataclass(frozen=True)
+class Trees:
+    """How an outcome's boosters grow: how many boosted trees, and whether from the linear start."""
+
+    rounds: int
+    linear_start: bool
+
+
+def choose_trees(name: str, train_rows: pd.DataFrame, spec: FeatureSpec, config: TrainConfig) -> Trees:
+    """The number of trees and the start: early stopping on the newest fold's training dates,
+    holding out a share of the accounts (all their snapshots), so no account is on both sides.
+
+    With ``linear_start="auto"`` both starts are early-stopped and the lower held-out log loss wins
+    (a tie keeps trees alone).
+    """
     x = to_matrix(train_rows, spec)
     y = train_rows[name].to_numpy(dtype=float)
     stop = account_halves(train_rows["account_id"], STOP_SHARE, salt=config.seed)
     if len(np.unique(y[stop])) < 2 or len(np.unique(y[~stop])) < 2:
         stop = account_halves(train_rows["account_id"], 0.5, salt=config.seed)
     if len(np.unique(y[stop])) < 2 or len(np.unique(y[~stop])) < 2:
-        return config.lgbm.early_stopping_rounds  # too few positives to early-stop: a short, safe model
-    booster = train_booster(x[~stop], y[~stop], x[stop], y[stop], config.lgbm, config.seed)
-    return max(1, int(booster.best_iteration or booster.current_iteration()))
+        # Too few positives to early-stop: a short, safe model.
+        return Trees(config.lgbm.early_stopping_rounds, config.linear_start == "on")
+    tried = []
+    for linear in {"auto": (False, True), "on": (True,), "off": (False,)}[config.linear_start]:
+        start = fit_linear_start(x[~stop], y[~stop], spec.numeric, config.seed) if linear else None
+        booster = train_booster(x[~stop], y[~stop], x[stop], y[stop], config.lgbm, config.seed, start)
+        before = start.current_iteration() if start is not None else 0
+        rounds = max(1, int(booster.best_iteration or booster.current_iteration()) - before)
+        tried.append((float(booster.best_score["valid_0"]["binary_logloss"]), linear, rounds))
+    _, linear, rounds = min(tried)
+    return Trees(rounds, linear)
 
 
 def _fold_scores(
-    name: str, train_rows: pd.DataFrame, test_rows: pd.DataFrame, spec: FeatureSpec, config: TrainConfig, rounds: int
+    name: str, train_rows: pd.DataFrame, test_rows: pd.DataFrame, spec: FeatureSpec, config: TrainConfig, trees: Trees
 ) -> tuple[dict[str, np.ndarray], lgb.Booster]:
     """Raw (uncalibrated) scores of the model and both baselines on a fold's test rows, each fitted
-    on every training row of the fold (the booster with ``rounds`` trees)."""
+    on every training row of the fold (the booster grown as ``trees`` says)."""
     x_train, x_test = to_matrix(train_rows, spec), to_matrix(test_rows, spec)
     y_train = train_rows[name].to_numpy(dtype=float)
-    booster = refit(train_rows, name, spec, config, rounds)
+    booster = refit(train_rows, name, spec, config, trees)
     numeric = list(spec.numeric)
     lr = fit_logistic(x_train[numeric], y_train, config.seed)
     # The equal-weight score measures health; for churn risk is its opposite, for renewal and
@@ -285,12 +310,12 @@ def train_outcome(
             f"outcome {name!r}: no backtest fold holds both classes in its training and test dates "
             f"({len(labelled)} labelled snapshots)"
         )
-    rounds = choose_rounds(name, labelled[labelled["as_of"].isin(usable[-1].train)], spec, config)
+    trees = choose_trees(name, labelled[labelled["as_of"].isin(usable[-1].train)], spec, config)
     kept, raw, ys, ids, tests, boosters = [], [], [], [], [], []
     for fold in usable:
         train_rows = labelled[labelled["as_of"].isin(fold.train)]
         test_rows = labelled[labelled["as_of"].isin(fold.test)]
-        scores, booster = _fold_scores(name, train_rows, test_rows, spec, config, rounds)
+        scores, booster = _fold_scores(name, train_rows, test_rows, spec, config, trees)
         kept.append(fold)
         raw.append(scores)
         ys.append(test_rows[name].to_numpy(dtype=float))
@@ -306,14 +331,15 @@ def train_outcome(
                 **fold.describe(),
                 "rows_train": int(labelled["as_of"].isin(fold.train).sum()),
                 "rows_test": len(test_rows),
-                "trees": rounds,
+                "trees": trees.rounds,
                 **{f: binary_metrics(ys[k], probs[f][k], arr) for f in FAMILIES},
             }
         )
     metrics = {f: _mean_metrics([p[f] for p in per_fold]) for f in FAMILIES}
-    metrics["model"]["best_iteration"] = rounds
+    metrics["model"]["best_iteration"] = trees.rounds
+    metrics["model"]["linear_start"] = float(trees.linear_start)
     calibrator, choice = choose_calibrator(np.concatenate([r["model"] for r in raw]), np.concatenate(ys), config.seed)
-    booster = refit(labelled, name, spec, config, rounds)
+    booster = refit(labelled, name, spec, config, trees)
     test_all = pd.concat(tests, ignore_index=True)
     arr_all = test_all[ARR].to_numpy(dtype=float)
     predictions = test_all[["account_id", "as_of"]].assign(
@@ -336,10 +362,13 @@ def train_outcome(
     )
 
 
-def refit(labelled: pd.DataFrame, name: str, spec: FeatureSpec, config: TrainConfig, rounds: int) -> lgb.Booster:
-    """The served booster: every settled snapshot of the outcome, ``rounds`` trees, no early stopping."""
-    data = lgb.Dataset(to_matrix(labelled, spec), label=labelled[name].to_numpy(dtype=float), free_raw_data=False)
-    return lgb.train(config.lgbm.booster_params(config.seed), data, num_boost_round=rounds)
+def refit(labelled: pd.DataFrame, name: str, spec: FeatureSpec, config: TrainConfig, trees: Trees) -> lgb.Booster:
+    """The served booster: every settled snapshot of the outcome, grown as ``trees`` says, no early
+    stopping; the linear start, when used, is fitted on the same rows."""
+    x, y = to_matrix(labelled, spec), labelled[name].to_numpy(dtype=float)
+    start = fit_linear_start(x, y, spec.numeric, config.seed) if trees.linear_start else None
+    data = lgb.Dataset(x, label=y, free_raw_data=False)
+    return lgb.train(config.lgbm.booster_params(config.seed), data, num_boost_round=trees.rounds, init_model=start)
 
 
 def train(dataset: Dataset, config: TrainConfig = TrainConfig(), progress: Progress | None = None) -> TrainingResult:
