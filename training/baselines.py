@@ -15,20 +15,21 @@ import numpy as np
 import pandas as pd
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from features.signals import SIGNALS_BY_NAME
 
 
-def fit_logistic(x_train: pd.DataFrame, y_train: np.ndarray, seed: int) -> object:
-    """Logistic regression on the numeric features with missing-value indicators."""
+def fit_logistic(x_train: pd.DataFrame | np.ndarray, y_train: np.ndarray, seed: int, c: float = 1.0) -> Pipeline:
+    """Logistic regression on the numeric features with missing-value indicators (``c``: inverse
+    regularisation strength)."""
     model = make_pipeline(
         SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
         StandardScaler(),
-        LogisticRegression(C=1.0, max_iter=2000, random_state=seed),
+        LogisticRegression(C=c, max_iter=2000, random_state=seed),
     )
-    return model.fit(x_train.to_numpy(dtype=float), y_train)
+    return model.fit(np.asarray(x_train, dtype=float), y_train)
 
 
 def logistic_risk(model: object, x: pd.DataFrame) -> np.ndarray:
