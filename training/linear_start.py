@@ -8,9 +8,10 @@ outcome (``training.train.choose_trees``).
 
 The regression reads each numeric signal's signed log, the median for a missing value plus a
 missing flag, standardised, with C = 0.01. Its margin is then fitted by regression trees of one
-signal each (interaction constraints), so the start is a sum of one step function per signal. The
-trees are merged into the booster (LightGBM's ``init_model``): scoring, saving and TreeSHAP see
-one ordinary booster, the explanations stay exact, and a model folder is the same format as before.
+signal each (interaction constraints): one tree per signal's part, then a few on the whole margin,
+so the start is a sum of one step function per signal. The trees are merged into the booster
+(LightGBM's ``init_model``): scoring, saving and TreeSHAP see one ordinary booster, the
+explanations stay exact, and a model folder is the same format as before.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ STEP_PARAMS: dict[str, object] = {
     "metric": "l1",
     "deterministic": True,
     "force_col_wise": True,
-    "num_threads": 1,
     "verbosity": -1,
 }
 
@@ -62,13 +62,16 @@ def linear_parts(x: pd.DataFrame, y: np.ndarray, numeric: Sequence[str], seed: i
     return float(regression.intercept_[0]), parts
 
 
-def fit_linear_start(x: pd.DataFrame, y: np.ndarray, numeric: Sequence[str], seed: int) -> lgb.Booster:
+def fit_linear_start(
+    x: pd.DataFrame, y: np.ndarray, numeric: Sequence[str], seed: int, threads: int = 1
+) -> lgb.Booster:
     """Trees of one numeric signal each whose sum is the regression's log-odds on ``x``'s rows.
 
     Tree k fits the k-th signal's part (the signals in order of how much their parts vary), so one
     tree per signal draws its step function; a few more trees then close the remaining gap.
-    Categorical columns are blanked for these trees (they keep their place, so the booster's
-    columns are the model matrix's) and are left to the boosted trees.
+    ``threads`` is the boosted trees' ``num_threads`` (``LGBMParams``). Categorical columns are
+    blanked for these trees (they keep their place, so the booster's columns are the model
+    matrix's) and are left to the boosted trees.
     """
     intercept, parts = linear_parts(x, y, numeric, seed)
     spread = parts.std(axis=0)
@@ -81,13 +84,19 @@ def fit_linear_start(x: pd.DataFrame, y: np.ndarray, numeric: Sequence[str], see
     blank = {c: pd.Categorical.from_codes(np.full(len(x), -1), dtype=x[c].dtype) for c in x.columns if c not in signals}
     data = lgb.Dataset(x.assign(**blank) if blank else x, label=margin, free_raw_data=False)
     constraints = [[i] for i, c in enumerate(x.columns) if c in signals]
-    rounds = iter(targets)
+    rounds = iter(targets)  # LightGBM asks the objective once per round, in order
 
     def squared_gap(predicted: np.ndarray, _: lgb.Dataset) -> tuple[np.ndarray, np.ndarray]:
         target = next(rounds, margin)
         return predicted - target, np.ones_like(predicted)
 
-    params = {**STEP_PARAMS, "objective": squared_gap, "seed": seed, "interaction_constraints": constraints}
+    params = {
+        **STEP_PARAMS,
+        "objective": squared_gap,
+        "seed": seed,
+        "num_threads": threads,
+        "interaction_constraints": constraints,
+    }
     return lgb.train(
         params,
         data,

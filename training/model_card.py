@@ -102,7 +102,7 @@ def backtest_section(metrics: dict[str, Any]) -> str:
 def _model_kind(model: dict[str, Any]) -> str:
     trees = int(model.get("best_iteration", 0))
     if model.get("linear_start"):
-        return f"{trees} boosted trees from a linear start (it early-stopped to a lower held-out log loss)"
+        return f"{trees} boosted trees from a linear start (training.linear_start)"
     return f"{trees} boosted trees"
 
 

@@ -64,7 +64,9 @@ FAMILIES = ("model", "logistic", "equal_weight")
 ARR = "arr_at_as_of"  # revenue weight for "ARR at risk captured"; never a model input
 STOP_SHARE = 0.2  # share of accounts whose training snapshots early-stop the newest fold's booster
 CADENCE_WORDS = {"1M": "monthly", "2W": "two-weekly", "1W": "weekly", "7D": "weekly"}
-LINEAR_STARTS = ("auto", "on", "off")  # auto: whichever early-stops to the lower held-out log loss
+# Each --linear-start choice and the starts it tries; auto keeps whichever early-stops to the lower
+# held-out log loss, and the first one tried is the fallback when there is too little to early-stop.
+LINEAR_STARTS = {"auto": (False, True), "on": (True,), "off": (False,)}
 
 
 @dataclass(frozen=True)
@@ -228,10 +230,12 @@ def choose_trees(name: str, train_rows: pd.DataFrame, spec: FeatureSpec, config:
         stop = account_halves(train_rows["account_id"], 0.5, salt=config.seed)
     if len(np.unique(y[stop])) < 2 or len(np.unique(y[~stop])) < 2:
         # Too few positives to early-stop: a short, safe model.
-        return Trees(config.lgbm.early_stopping_rounds, config.linear_start == "on")
+        return Trees(config.lgbm.early_stopping_rounds, LINEAR_STARTS[config.linear_start][0])
     tried = []
-    for linear in {"auto": (False, True), "on": (True,), "off": (False,)}[config.linear_start]:
-        start = fit_linear_start(x[~stop], y[~stop], spec.numeric, config.seed) if linear else None
+    for linear in LINEAR_STARTS[config.linear_start]:
+        start = (
+            fit_linear_start(x[~stop], y[~stop], spec.numeric, config.seed, config.lgbm.num_threads) if linear else None
+        )
         booster = train_booster(x[~stop], y[~stop], x[stop], y[stop], config.lgbm, config.seed, start)
         before = start.current_iteration() if start is not None else 0
         rounds = max(1, int(booster.best_iteration or booster.current_iteration()) - before)
@@ -366,7 +370,7 @@ def refit(labelled: pd.DataFrame, name: str, spec: FeatureSpec, config: TrainCon
     """The served booster: every settled snapshot of the outcome, grown as ``trees`` says, no early
     stopping; the linear start, when used, is fitted on the same rows."""
     x, y = to_matrix(labelled, spec), labelled[name].to_numpy(dtype=float)
-    start = fit_linear_start(x, y, spec.numeric, config.seed) if trees.linear_start else None
+    start = fit_linear_start(x, y, spec.numeric, config.seed, config.lgbm.num_threads) if trees.linear_start else None
     data = lgb.Dataset(x, label=y, free_raw_data=False)
     return lgb.train(config.lgbm.booster_params(config.seed), data, num_boost_round=trees.rounds, init_model=start)
 
